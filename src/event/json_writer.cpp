@@ -1,0 +1,185 @@
+#include "event/json_writer.h"
+
+#include <charconv>
+#include <cmath>
+
+namespace smith::event {
+namespace {
+
+constexpr char kHex[] = "0123456789abcdef";
+constexpr std::string_view kReplacement = "\xEF\xBF\xBD"; // U+FFFD
+
+// Length of the valid UTF-8 sequence starting at s[i], or 0 if it is invalid
+// (overlong forms, surrogates and code points above U+10FFFF are invalid).
+size_t utf8_sequence_length(std::string_view s, size_t i)
+{
+	const auto b0 = static_cast<unsigned char>(s[i]);
+	const size_t left = s.size() - i;
+	auto cont = [&](size_t k) { return (static_cast<unsigned char>(s[i + k]) & 0xC0) == 0x80; };
+	if (b0 >= 0xC2 && b0 <= 0xDF)
+		return left >= 2 && cont(1) ? 2 : 0;
+	if (b0 >= 0xE0 && b0 <= 0xEF) {
+		if (left < 3 || !cont(1) || !cont(2))
+			return 0;
+		const auto b1 = static_cast<unsigned char>(s[i + 1]);
+		if (b0 == 0xE0 && b1 < 0xA0)
+			return 0; // overlong
+		if (b0 == 0xED && b1 >= 0xA0)
+			return 0; // UTF-16 surrogate
+		return 3;
+	}
+	if (b0 >= 0xF0 && b0 <= 0xF4) {
+		if (left < 4 || !cont(1) || !cont(2) || !cont(3))
+			return 0;
+		const auto b1 = static_cast<unsigned char>(s[i + 1]);
+		if (b0 == 0xF0 && b1 < 0x90)
+			return 0; // overlong
+		if (b0 == 0xF4 && b1 >= 0x90)
+			return 0; // above U+10FFFF
+		return 4;
+	}
+	return 0;
+}
+
+} // namespace
+
+void append_json_string_content(std::string &out, std::string_view s)
+{
+	size_t i = 0;
+	while (i < s.size()) {
+		// Copy the longest run that needs no attention in one append.
+		size_t run = i;
+		while (run < s.size()) {
+			const auto c = static_cast<unsigned char>(s[run]);
+			if (c < 0x20 || c == '"' || c == '\\' || c >= 0x80)
+				break;
+			++run;
+		}
+		out.append(s.data() + i, run - i);
+		i = run;
+		if (i == s.size())
+			break;
+		const auto c = static_cast<unsigned char>(s[i]);
+		if (c >= 0x80) {
+			const size_t n = utf8_sequence_length(s, i);
+			if (n == 0) {
+				out.append(kReplacement);
+				++i;
+			} else {
+				out.append(s.data() + i, n);
+				i += n;
+			}
+			continue;
+		}
+		switch (c) {
+		case '"': out.append("\\\""); break;
+		case '\\': out.append("\\\\"); break;
+		case '\n': out.append("\\n"); break;
+		case '\r': out.append("\\r"); break;
+		case '\t': out.append("\\t"); break;
+		case '\b': out.append("\\b"); break;
+		case '\f': out.append("\\f"); break;
+		default: {
+			const char esc[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 0xF]};
+			out.append(esc, sizeof(esc));
+		}
+		}
+		++i;
+	}
+}
+
+void JsonWriter::separate()
+{
+	if (after_key_) {
+		after_key_ = false;
+		return;
+	}
+	if (need_comma_)
+		out_.push_back(',');
+}
+
+void JsonWriter::open(char c)
+{
+	separate();
+	out_.push_back(c);
+	need_comma_ = false;
+}
+
+void JsonWriter::close(char c)
+{
+	out_.push_back(c);
+	need_comma_ = true;
+}
+
+void JsonWriter::key(std::string_view k)
+{
+	separate();
+	out_.push_back('"');
+	append_json_string_content(out_, k);
+	out_.append("\":");
+	after_key_ = true;
+	need_comma_ = true;
+}
+
+void JsonWriter::value(std::string_view s)
+{
+	separate();
+	out_.push_back('"');
+	append_json_string_content(out_, s);
+	out_.push_back('"');
+	need_comma_ = true;
+}
+
+void JsonWriter::value(bool b)
+{
+	separate();
+	out_.append(b ? "true" : "false");
+	need_comma_ = true;
+}
+
+void JsonWriter::value(int64_t v)
+{
+	separate();
+	char buf[24];
+	auto r = std::to_chars(buf, buf + sizeof(buf), v);
+	out_.append(buf, r.ptr);
+	need_comma_ = true;
+}
+
+void JsonWriter::value(uint64_t v)
+{
+	separate();
+	char buf[24];
+	auto r = std::to_chars(buf, buf + sizeof(buf), v);
+	out_.append(buf, r.ptr);
+	need_comma_ = true;
+}
+
+void JsonWriter::value(double v)
+{
+	separate();
+	if (!std::isfinite(v)) {
+		out_.append("null");
+	} else {
+		char buf[32];
+		auto r = std::to_chars(buf, buf + sizeof(buf), v);
+		out_.append(buf, r.ptr);
+	}
+	need_comma_ = true;
+}
+
+void JsonWriter::null()
+{
+	separate();
+	out_.append("null");
+	need_comma_ = true;
+}
+
+void JsonWriter::raw(std::string_view json)
+{
+	separate();
+	out_.append(json);
+	need_comma_ = true;
+}
+
+} // namespace smith::event

@@ -1,0 +1,56 @@
+// Raw record -> schema v1 JSON line. The one entry point of src/event/ that the
+// daemon calls for every record, on the hot path.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+
+namespace smith::event {
+
+enum class EventType : uint8_t { execve = 0, connect = 1, init_module = 2, finit_module = 3 };
+inline constexpr size_t kEventTypeCount = 4;
+
+// Facts about this host and run, fixed for the daemon's lifetime.
+struct HostInfo {
+	std::string hostname; // gethostname()
+	std::string host_id; // /etc/machine-id, "" if absent
+	std::string run_id; // random hex id of this run
+	std::string backend; // "ebpf" or "lkm" (records replayed keep the backend named here)
+	int64_t boot_to_epoch_ns = 0; // CLOCK_REALTIME - CLOCK_BOOTTIME, to turn record ts into epoch ns
+};
+
+// Reads this host's hostname and machine-id, draws a run id, and measures the
+// boot-to-epoch offset.
+HostInfo detect_host_info(std::string backend);
+
+struct NormalizeResult {
+	bool ok = false;
+	EventType type = EventType::execve; // valid when ok
+	std::string_view error; // why the record was rejected, when !ok (static text)
+};
+
+class Normalizer {
+public:
+	explicit Normalizer(HostInfo host);
+	~Normalizer();
+	Normalizer(const Normalizer &) = delete;
+	Normalizer &operator=(const Normalizer &) = delete;
+
+	// Decodes one raw record (struct smith_rec_hdr first, as include/smith/abi.h
+	// defines) and appends exactly one schema v1 JSON object and '\n' to `out`,
+	// with the given seq. A malformed record (short, wrong ABI version, unknown
+	// type, lengths past its end) appends nothing and returns ok=false.
+	// Once warm it does no heap allocation; enrichment caches fill on first sight.
+	NormalizeResult append_json(std::span<const std::byte> record, uint64_t seq, std::string &out);
+
+	const HostInfo &host() const;
+
+private:
+	struct Impl;
+	std::unique_ptr<Impl> impl_;
+};
+
+} // namespace smith::event
