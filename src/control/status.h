@@ -1,4 +1,4 @@
-// What `smithctl status` shows: one consistent snapshot of the daemon's state,
+// Shared by smithd and smithctl. What `smithctl status` shows: one consistent snapshot of the daemon's state,
 // published by the pipeline after each batch, and its JSON form.
 #pragma once
 
@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-namespace smith::daemon {
+namespace smith::control {
 
 inline constexpr size_t kEventTypeCount = 4; // execve, connect, init_module, finit_module
 inline constexpr std::array<const char *, kEventTypeCount> kEventTypeNames = {
@@ -55,4 +55,4 @@ struct StatusSnapshot {
 // One JSON object, stable field names (documented in README).
 std::string status_to_json(const StatusSnapshot &s);
 
-} // namespace smith::daemon
+} // namespace smith::control

@@ -1,0 +1,65 @@
+// The backend interface: where raw records (include/smith/abi.h) come from.
+//
+// Contract, for every implementation (ebpf, lkm, replay):
+//   - start() attaches to the source. It throws BackendError, whose text says
+//     what failed and why, when the backend cannot run at all. Hooks the kernel
+//     lacks do not fail start(): they are reported by hooks() as "unavailable".
+//   - poll() waits at most `timeout` for records and hands each complete record
+//     to `handler` in the order the source produced them (per CPU for kernel
+//     sources). A record's memory is owned by the backend and is valid only
+//     during the handler call: copy what must outlive it.
+//     It returns the number of records delivered, 0 when the timeout expired
+//     with none, or PollEnd when the source is finished (replay: end of file;
+//     kernel backends never end). An interrupted wait (EINTR) returns 0.
+//     Errors the backend cannot recover from throw BackendError.
+//   - hooks() and kernel_drops are cheap and safe to call from the pipeline
+//     thread between polls.
+//   - stop() detaches; it is idempotent and also done by the destructor.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "control/status.h"
+
+namespace smith::backend {
+
+class BackendError : public std::runtime_error {
+public:
+	using std::runtime_error::runtime_error;
+};
+
+class RecordHandler {
+public:
+	virtual ~RecordHandler() = default;
+	// One complete raw record, valid only during the call.
+	virtual void on_record(std::span<const std::byte> record) = 0;
+};
+
+inline constexpr long PollEnd = -1;
+
+class Backend {
+public:
+	virtual ~Backend() = default;
+
+	// "ebpf", "lkm" or "replay".
+	virtual std::string name() const = 0;
+	// The backend name events carry ("ebpf"/"lkm"; replay reports the recorded one).
+	virtual std::string event_backend() const { return name(); }
+
+	virtual void start() = 0;
+	virtual long poll(std::chrono::milliseconds timeout, RecordHandler &handler) = 0;
+	virtual std::vector<control::HookStatus> hooks() const = 0;
+	virtual void stop() = 0;
+
+	// Offset to add to a record's ts (ns since boot) for ns since the epoch, when
+	// the source dictates it (replay files); nullopt-like 0 means "measure here".
+	virtual int64_t boot_to_epoch_ns() const { return 0; }
+};
+
+} // namespace smith::backend
