@@ -1,0 +1,173 @@
+#include "ctl/status_view.h"
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include <fmt/format.h>
+
+namespace smith::ctl {
+namespace {
+
+// Code points in a UTF-8 string: its width in the table for the text we expect.
+size_t text_width(std::string_view s)
+{
+	return static_cast<size_t>(
+		std::count_if(s.begin(), s.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }));
+}
+
+std::string pad(std::string_view s, size_t width)
+{
+	std::string out(s);
+	const size_t w = text_width(s);
+	if (w < width)
+		out.append(width - w, ' ');
+	return out;
+}
+
+// Columns laid out from their widest cell; numbers are right-aligned, the last
+// column is not padded.
+class Table {
+public:
+	struct Column {
+		std::string header;
+		bool right = false;
+	};
+	explicit Table(std::vector<Column> columns) : columns_(std::move(columns)) {}
+
+	void add(std::vector<std::string> row) { rows_.push_back(std::move(row)); }
+
+	void render(std::string &out) const
+	{
+		std::vector<size_t> widths(columns_.size());
+		for (size_t c = 0; c < columns_.size(); ++c) {
+			widths[c] = text_width(columns_[c].header);
+			for (const auto &row : rows_)
+				widths[c] = std::max(widths[c], text_width(row[c]));
+		}
+		std::vector<std::string> headers;
+		for (const auto &col : columns_)
+			headers.push_back(col.header);
+		line(out, headers, widths);
+		for (const auto &row : rows_)
+			line(out, row, widths);
+	}
+
+private:
+	void line(std::string &out, const std::vector<std::string> &cells, const std::vector<size_t> &widths) const
+	{
+		std::string text;
+		for (size_t c = 0; c < cells.size(); ++c) {
+			if (c)
+				text.append("  ");
+			const bool last = c + 1 == cells.size();
+			const size_t w = text_width(cells[c]);
+			if (columns_[c].right && w < widths[c])
+				text.append(widths[c] - w, ' ');
+			text.append(columns_[c].right || last ? cells[c] : pad(cells[c], widths[c]));
+		}
+		while (!text.empty() && text.back() == ' ')
+			text.pop_back();
+		out.append(text).push_back('\n');
+	}
+
+	std::vector<Column> columns_;
+	std::vector<std::vector<std::string>> rows_;
+};
+
+void labelled(std::string &out, std::string_view label, std::string_view value)
+{
+	out.append(fmt::format("{:<15}{}\n", fmt::format("{}:", label), value));
+}
+
+} // namespace
+
+std::string format_duration(double seconds)
+{
+	if (!std::isfinite(seconds) || seconds < 0)
+		return "0s";
+	const auto total = static_cast<uint64_t>(seconds);
+	const uint64_t d = total / 86400, h = total / 3600 % 24, m = total / 60 % 60, s = total % 60;
+	if (d > 0)
+		return fmt::format("{}d{:02}h{:02}m{:02}s", d, h, m, s);
+	if (h > 0)
+		return fmt::format("{}h{:02}m{:02}s", h, m, s);
+	if (m > 0)
+		return fmt::format("{}m{:02}s", m, s);
+	return fmt::format("{}s", s);
+}
+
+std::string printable(std::string_view s)
+{
+	std::string out;
+	out.reserve(s.size());
+	for (size_t i = 0; i < s.size(); ++i) {
+		const auto c = static_cast<unsigned char>(s[i]);
+		if (c == 0xC2 && i + 1 < s.size() && static_cast<unsigned char>(s[i + 1]) >= 0x80 &&
+		    static_cast<unsigned char>(s[i + 1]) <= 0x9F) {
+			// C1 control (U+0080..U+009F), e.g. a single-byte CSI.
+			out.append(fmt::format("\\u{:04x}", static_cast<unsigned char>(s[i + 1])));
+			++i;
+		} else if (c == '\n') {
+			out.append("\\n");
+		} else if (c == '\t') {
+			out.append("\\t");
+		} else if (c == '\r') {
+			out.append("\\r");
+		} else if (c < 0x20 || c == 0x7F) {
+			out.append(fmt::format("\\x{:02x}", c));
+		} else {
+			out.push_back(static_cast<char>(c));
+		}
+	}
+	return out;
+}
+
+std::string format_status(const control::StatusSnapshot &s)
+{
+	std::string out;
+	labelled(out, "version", printable(s.version));
+	labelled(out, "pid", fmt::format("{}", s.pid));
+	labelled(out, "uptime", format_duration(s.uptime_seconds));
+	labelled(out, "backend",
+		 s.backend_reason.empty() ? printable(s.backend)
+					  : fmt::format("{} ({})", printable(s.backend), printable(s.backend_reason)));
+	labelled(out, "kernel", printable(s.kernel));
+	labelled(out, "hostname", printable(s.hostname));
+	labelled(out, "host_id", printable(s.host_id));
+	labelled(out, "run_id", printable(s.run_id));
+	labelled(out, "rss", fmt::format("{:.1f} MiB", static_cast<double>(s.rss_bytes) / (1024.0 * 1024.0)));
+	labelled(out, "cpu", fmt::format("{:.1f}% ({:.2f} s total)", s.cpu_percent, s.cpu_seconds));
+
+	out.append("\n");
+	if (s.hooks.empty()) {
+		out.append("hooks: none\n");
+	} else {
+		Table hooks({{"NAME"}, {"STATE"}, {"KERNEL_DROPS", true}, {"REASON"}});
+		for (const auto &h : s.hooks)
+			hooks.add({printable(h.name), printable(h.state), fmt::format("{}", h.kernel_drops),
+				   printable(h.reason)});
+		hooks.render(out);
+	}
+
+	out.append("\n");
+	Table events({{"TYPE"}, {"RECEIVED", true}, {"SENT", true}});
+	for (size_t i = 0; i < control::kEventTypeCount; ++i)
+		events.add({control::kEventTypeNames[i], fmt::format("{}", s.received[i]), fmt::format("{}", s.sent[i])});
+	events.render(out);
+
+	out.append("\n");
+	labelled(out, "sink", printable(s.sink.type));
+	labelled(out, "target", printable(s.sink.target));
+	labelled(out, "connected", s.sink.connected ? "yes" : "no");
+	labelled(out, "last error", s.sink.last_error.empty() ? "none" : printable(s.sink.last_error));
+	labelled(out, "written", fmt::format("{}", s.sink.written));
+	labelled(out, "failed", fmt::format("{}", s.sink.failed));
+	labelled(out, "queue depth", fmt::format("{}", s.queue_depth));
+	labelled(out, "spool bytes", fmt::format("{}", s.spool_bytes));
+	labelled(out, "decode errors", fmt::format("{}", s.decode_errors));
+	labelled(out, "last seq", fmt::format("{}", s.last_seq));
+	return out;
+}
+
+} // namespace smith::ctl
