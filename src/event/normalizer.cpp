@@ -1,1 +1,240 @@
+// Raw record -> schema v1 JSON line (/work/shared/DESIGN.md, "Event schema v1").
+// Fields are written in the schema's order; every field is always written.
 #include "event/normalizer.h"
+
+#include "event/container_id.h"
+#include "event/inet_format.h"
+#include "event/json_writer.h"
+#include "event/proc_reader.h"
+#include "event/process_cache.h"
+#include "event/record_decoder.h"
+#include "event/tail_strings.h"
+#include "event/tty.h"
+#include "event/user_cache.h"
+
+#include <array>
+#include <cstring>
+
+namespace smith::event {
+namespace {
+
+struct TypeInfo {
+	EventType type;
+	std::string_view name; // schema "type"
+	int data_type; // schema "data_type": the x86_64 syscall number
+};
+
+TypeInfo type_info(smith_rec_type t)
+{
+	switch (t) {
+	case SMITH_REC_EXECVE: return {EventType::execve, "execve", 59};
+	case SMITH_REC_CONNECT: return {EventType::connect, "connect", 42};
+	case SMITH_REC_INIT_MODULE: return {EventType::init_module, "init_module", 175};
+	case SMITH_REC_FINIT_MODULE: return {EventType::finit_module, "finit_module", 313};
+	}
+	return {EventType::execve, "", 0}; // not reached: decode_record() rejects other types
+}
+
+// A NUL-terminated string in a fixed array, or the whole array if it has no NUL.
+template <size_t N> std::string_view fixed_string(const char (&a)[N])
+{
+	return {a, strnlen(a, N)};
+}
+
+// Module name from a module file's path: basename without .ko[.xz|.zst|.gz].
+std::string_view module_name_from_path(std::string_view path)
+{
+	std::string_view name = path_basename(path);
+	for (const std::string_view suffix : {".ko.xz", ".ko.zst", ".ko.gz", ".ko"}) {
+		if (name.size() > suffix.size() && name.ends_with(suffix)) {
+			name.remove_suffix(suffix.size());
+			break;
+		}
+	}
+	return name;
+}
+
+// Process context written in the common fields, wherever it came from.
+struct ProcessView {
+	std::string_view exe;
+	std::string_view cwd;
+	std::string_view tty;
+	std::string_view container_id;
+};
+
+} // namespace
+
+struct Normalizer::Impl {
+	explicit Impl(HostInfo h) : host(std::move(h))
+	{
+		for (std::string *s : {&exe, &cwd, &tty, &stdin_text, &stdout_text, &path_scratch, &module_path})
+			s->reserve(SMITH_PATH_MAX + 64);
+	}
+
+	void write_common(JsonWriter &w, const DecodedRecord &rec, const TypeInfo &ti, uint64_t seq,
+			  const ProcessView &proc);
+	void write_execve(JsonWriter &w, const DecodedRecord &rec);
+	void write_connect(JsonWriter &w, const DecodedRecord &rec);
+	void write_module(JsonWriter &w, const DecodedRecord &rec);
+	ProcessView process_from_execve(const DecodedRecord &rec);
+	ProcessView process_from_cache(const smith_task &task);
+
+	HostInfo host; // fixed for the run
+	ProcessCache processes; // (pid, start_time) -> exe, cwd, tty, container id
+	UserCache users; // uid -> name
+	std::string proc_root = "/proc"; // where cache misses are read from
+	DecodedRecord rec; // the record being normalised
+	// Scratch text, reused record after record (capacity kept).
+	std::string exe;
+	std::string cwd;
+	std::string tty;
+	std::string stdin_text;
+	std::string stdout_text;
+	std::string path_scratch;
+	std::string module_path;
+};
+
+Normalizer::Normalizer(HostInfo host) : impl_(std::make_unique<Impl>(std::move(host))) {}
+
+Normalizer::~Normalizer() = default;
+
+const HostInfo &Normalizer::host() const { return impl_->host; }
+
+ProcessView Normalizer::Impl::process_from_execve(const DecodedRecord &r)
+{
+	join_leaf_first_path(r.tail[SMITH_EXEC_EXE], exe);
+	join_leaf_first_path(r.tail[SMITH_EXEC_CWD], cwd);
+	tty_from_kernel_name(r.tail[SMITH_EXEC_TTY], tty);
+	const std::string_view cid = container_id_from_cgroup_name(r.tail[SMITH_EXEC_CGROUP]);
+
+	// Success: the new image of this process; failure: the caller, still this
+	// process. Either way it is what later connect/module records will need.
+	ProcessInfo &p = processes.upsert(r.hdr.task.pid, r.hdr.task.start_time);
+	p.exe.assign(exe);
+	p.cwd.assign(cwd);
+	p.tty.assign(tty);
+	p.set_container_id(cid);
+	return {exe, cwd, tty, cid};
+}
+
+ProcessView Normalizer::Impl::process_from_cache(const smith_task &task)
+{
+	const ProcessInfo *p = processes.find(task.pid, task.start_time);
+	if (p == nullptr) {
+		// Not seen exec'ing (started before this run): ask procfs once. A
+		// process that has already exited yields "" and that is kept too.
+		ProcessInfo &fresh = processes.upsert(task.pid, task.start_time);
+		read_process_info(proc_root, task.pid, fresh);
+		p = &fresh;
+	}
+	return {p->exe, p->cwd, p->tty, p->container_id()};
+}
+
+void Normalizer::Impl::write_common(JsonWriter &w, const DecodedRecord &r, const TypeInfo &ti, uint64_t seq,
+				    const ProcessView &proc)
+{
+	const smith_task &t = r.hdr.task;
+	w.field("schema", int64_t{1});
+	w.field("seq", seq);
+	w.field("run_id", std::string_view(host.run_id));
+	w.field("ts", static_cast<uint64_t>(r.hdr.ts + static_cast<uint64_t>(host.boot_to_epoch_ns)));
+	w.field("type", ti.name);
+	w.field("data_type", int64_t{ti.data_type});
+	w.field("backend", std::string_view(host.backend));
+	w.field("hostname", std::string_view(host.hostname));
+	w.field("host_id", std::string_view(host.host_id));
+	w.field("nodename", fixed_string(t.nodename));
+	w.field("pid", int64_t{t.pid});
+	w.field("tid", int64_t{t.tid});
+	w.field("ppid", int64_t{t.ppid});
+	w.field("pgid", int64_t{t.pgid});
+	w.field("sid", int64_t{t.sid});
+	w.field("uid", int64_t{t.uid});
+	w.field("gid", int64_t{t.gid});
+	w.field("euid", int64_t{t.euid});
+	w.field("egid", int64_t{t.egid});
+	w.field("user", users.name(t.uid));
+	w.field("comm", fixed_string(t.comm));
+	w.field("exe", proc.exe);
+	w.field("cwd", proc.cwd);
+	w.field("tty", proc.tty);
+	w.field("sessionid", t.sessionid == 0xffffffffu ? int64_t{-1} : int64_t{t.sessionid});
+	w.field("pidns", uint64_t{t.pidns});
+	w.field("mntns", uint64_t{t.mntns});
+	w.field("netns", uint64_t{t.netns});
+	w.field("cgroup_id", uint64_t{t.cgroup_id});
+	w.field("container_id", proc.container_id);
+}
+
+void Normalizer::Impl::write_execve(JsonWriter &w, const DecodedRecord &r)
+{
+	const smith_execve &e = r.execve;
+	w.field("filename", r.tail[SMITH_EXEC_FILENAME]);
+	w.key("argv");
+	w.begin_array();
+	for_each_arg(r.tail[SMITH_EXEC_ARGV], [&w](std::string_view arg) { w.value(arg); });
+	w.end_array();
+	w.field("argv_truncated", (e.flags & SMITH_EXEC_ARGV_TRUNCATED) != 0);
+
+	join_leaf_first_path(r.tail[SMITH_EXEC_STDIN_PATH], path_scratch);
+	format_fd(e.stdin_fd, path_scratch, stdin_text);
+	join_leaf_first_path(r.tail[SMITH_EXEC_STDOUT_PATH], path_scratch);
+	format_fd(e.stdout_fd, path_scratch, stdout_text);
+	w.field("stdin", std::string_view(stdin_text));
+	w.field("stdout", std::string_view(stdout_text));
+	w.field("ld_preload", r.tail[SMITH_EXEC_LD_PRELOAD]);
+	w.field("retval", int64_t{r.hdr.retval});
+}
+
+void Normalizer::Impl::write_connect(JsonWriter &w, const DecodedRecord &r)
+{
+	const smith_inet &in = r.connect.inet;
+	char saddr[kIpTextMax];
+	char daddr[kIpTextMax];
+	w.field("family", family_name(in.family));
+	w.field("protocol", protocol_name(in.protocol));
+	w.field("saddr", format_ip(in.family, in.saddr, saddr));
+	w.field("sport", int64_t{in.sport});
+	w.field("daddr", format_ip(in.family, in.daddr, daddr));
+	w.field("dport", int64_t{in.dport});
+	w.field("retval", int64_t{r.hdr.retval});
+}
+
+void Normalizer::Impl::write_module(JsonWriter &w, const DecodedRecord &r)
+{
+	join_leaf_first_path(r.tail[SMITH_MODULE_PATH], module_path);
+	std::string_view name = r.tail[SMITH_MODULE_NAME];
+	if (name.empty() && !module_path.empty())
+		name = module_name_from_path(module_path);
+	w.field("module", name);
+	w.field("module_path", std::string_view(module_path));
+	w.field("params", r.tail[SMITH_MODULE_PARAMS]);
+	w.field("retval", int64_t{r.hdr.retval});
+}
+
+NormalizeResult Normalizer::append_json(std::span<const std::byte> record, uint64_t seq, std::string &out)
+{
+	Impl &im = *impl_;
+	DecodedRecord &r = im.rec;
+	if (const DecodeResult d = decode_record(record, r); !d.ok)
+		return {false, EventType::execve, d.error};
+
+	const TypeInfo ti = type_info(r.type);
+	const ProcessView proc =
+		r.type == SMITH_REC_EXECVE ? im.process_from_execve(r) : im.process_from_cache(r.hdr.task);
+
+	JsonWriter w(out);
+	w.begin_object();
+	im.write_common(w, r, ti, seq, proc);
+	switch (r.type) {
+	case SMITH_REC_EXECVE: im.write_execve(w, r); break;
+	case SMITH_REC_CONNECT: im.write_connect(w, r); break;
+	case SMITH_REC_INIT_MODULE:
+	case SMITH_REC_FINIT_MODULE: im.write_module(w, r); break;
+	}
+	w.end_object();
+	out.push_back('\n');
+	return {true, ti.type, {}};
+}
+
+} // namespace smith::event

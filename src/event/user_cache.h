@@ -1,0 +1,30 @@
+// uid -> user name on this host, through getpwuid_r (files, LDAP, sssd: NSS
+// decides), each uid looked up once. Unknown uids are cached as "" too, so a
+// uid without a name costs one lookup, not one per event.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace smith::event {
+
+class UserCache {
+public:
+	static constexpr size_t kDefaultCapacity = 4096;
+
+	explicit UserCache(size_t capacity = kDefaultCapacity);
+
+	// The name of `uid`, or "" if it has none. The view is valid until the
+	// next call. Past `capacity` distinct uids the cache starts over.
+	std::string_view name(uint32_t uid);
+
+private:
+	size_t capacity_; // most uids held
+	std::unordered_map<uint32_t, std::string> names_; // uid -> name, "" when unknown
+	std::vector<char> pw_buf_; // getpwuid_r's scratch, grown on ERANGE
+};
+
+} // namespace smith::event
