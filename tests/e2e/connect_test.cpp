@@ -1,0 +1,131 @@
+// connect: IPv4 and IPv6, TCP and UDP, successful, refused and non-blocking calls.
+#include "smithd_fixture.h"
+
+#include <catch2/catch.hpp>
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+using namespace smith::e2e;
+
+namespace {
+
+struct ConnectCase {
+	int family; // AF_INET or AF_INET6
+	int sock_type; // SOCK_STREAM or SOCK_DGRAM
+	std::string daddr; // loopback address in text form
+};
+
+EventPredicate connect_of(pid_t pid, const std::string &protocol, const std::string &daddr, uint16_t dport)
+{
+	return [=](const Event &e) {
+		return e.type() == "connect" && e.pid() == pid && e.str("protocol") == protocol &&
+		       e.str("daddr") == daddr && e.i64("dport") == dport;
+	};
+}
+
+// The fields every connect made by this (single-threaded) process carries.
+void check_connect_context(const Event &e)
+{
+	INFO("event: " << e.line());
+	check_host_fields(e, "connect");
+	check_inherited_context(e);
+	CHECK(e.i64("pid") == getpid());
+	CHECK(e.i64("tid") == gettid());
+	CHECK(e.i64("ppid") == getppid());
+	CHECK(e.str("comm") == self_comm());
+	CHECK(e.str("exe") == self_exe());
+	CHECK(e.str("cwd") == current_dir());
+	CHECK(e.str("nodename") == uts_nodename());
+}
+
+} // namespace
+
+TEST_CASE("connect: successful TCP and UDP connects over IPv4 and IPv6", "[e2e][root][ebpf]")
+{
+	Smithd smithd;
+	auto c = GENERATE(ConnectCase{AF_INET, SOCK_DGRAM, "127.0.0.1"}, ConnectCase{AF_INET6, SOCK_DGRAM, "::1"},
+	                  ConnectCase{AF_INET, SOCK_STREAM, "127.0.0.1"},
+	                  ConnectCase{AF_INET6, SOCK_STREAM, "::1"});
+	const std::string protocol = c.sock_type == SOCK_STREAM ? "tcp" : "udp";
+	const std::string family = c.family == AF_INET ? "ipv4" : "ipv6";
+	INFO(protocol << " over " << family);
+
+	Fd listener;
+	uint16_t dport = 9; // discard: a UDP connect sends nothing
+	if (c.sock_type == SOCK_STREAM) {
+		listener.reset(tcp_listener(c.family));
+		REQUIRE(listener.get() >= 0);
+		dport = local_endpoint(listener.get()).port;
+	}
+	Fd sock(socket(c.family, c.sock_type | SOCK_CLOEXEC, 0));
+	REQUIRE(sock.get() >= 0);
+	REQUIRE(connect_to(sock.get(), c.family, c.daddr, dport) == 0);
+	Endpoint local = local_endpoint(sock.get());
+	REQUIRE(local.port != 0);
+
+	Event e = smithd.wait_for(protocol + " connect to " + c.daddr + ":" + std::to_string(dport),
+	                          connect_of(getpid(), protocol, c.daddr, dport), 10s, getpid());
+	INFO("event: " << e.line());
+	check_connect_context(e);
+	CHECK(e.str("family") == family);
+	CHECK(e.str("protocol") == protocol);
+	CHECK(e.str("daddr") == c.daddr);
+	CHECK(e.i64("dport") == dport);
+	CHECK(e.str("saddr") == c.daddr);
+	CHECK(e.i64("sport") == local.port);
+	CHECK(e.i64("retval") == 0);
+}
+
+TEST_CASE("connect: a refused TCP connect is reported with -ECONNREFUSED", "[e2e][root][ebpf]")
+{
+	Smithd smithd;
+	// A bound socket that does not listen: its port is ours, and a connect to it is refused.
+	Fd bound(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+	REQUIRE(bound.get() >= 0);
+	sockaddr_in sin{};
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	REQUIRE(bind(bound.get(), reinterpret_cast<sockaddr *>(&sin), sizeof sin) == 0);
+	uint16_t dport = local_endpoint(bound.get()).port;
+
+	Fd sock(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+	REQUIRE(sock.get() >= 0);
+	REQUIRE(connect_to(sock.get(), AF_INET, "127.0.0.1", dport) == -111);
+
+	Event e = smithd.wait_for("refused tcp connect to 127.0.0.1:" + std::to_string(dport),
+	                          connect_of(getpid(), "tcp", "127.0.0.1", dport), 10s, getpid());
+	INFO("event: " << e.line());
+	check_connect_context(e);
+	CHECK(e.str("family") == "ipv4");
+	CHECK(e.str("protocol") == "tcp");
+	CHECK(e.str("daddr") == "127.0.0.1");
+	CHECK(e.i64("dport") == dport);
+	CHECK(e.i64("retval") == -111);
+}
+
+TEST_CASE("connect: a non-blocking TCP connect reports the syscall's own return value", "[e2e][root][ebpf]")
+{
+	Smithd smithd;
+	Fd listener(tcp_listener(AF_INET));
+	REQUIRE(listener.get() >= 0);
+	uint16_t dport = local_endpoint(listener.get()).port;
+
+	Fd sock(socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+	REQUIRE(sock.get() >= 0);
+	int rc = connect_to(sock.get(), AF_INET, "127.0.0.1", dport);
+	REQUIRE((rc == 0 || rc == -115));
+	Endpoint local = local_endpoint(sock.get());
+
+	Event e = smithd.wait_for("non-blocking tcp connect to 127.0.0.1:" + std::to_string(dport),
+	                          connect_of(getpid(), "tcp", "127.0.0.1", dport), 10s, getpid());
+	INFO("event: " << e.line() << "\nsyscall returned " << rc);
+	check_connect_context(e);
+	CHECK(e.str("family") == "ipv4");
+	CHECK(e.str("daddr") == "127.0.0.1");
+	CHECK(e.i64("dport") == dport);
+	CHECK(e.i64("retval") == rc);
+	CHECK(e.str("saddr") == "127.0.0.1");
+	CHECK(e.i64("sport") == local.port);
+}

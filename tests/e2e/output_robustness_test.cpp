@@ -1,0 +1,95 @@
+// Output robustness: hostile arguments still give one valid JSON line; control bytes round-trip, invalid
+// UTF-8 becomes U+FFFD, and an over-long argv is cut and flagged.
+#include "smithd_fixture.h"
+
+#include <catch2/catch.hpp>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+using namespace smith::e2e;
+
+TEST_CASE("execve: hostile argv gives a valid line with exact escaping and truncation", "[e2e][root][ebpf]")
+{
+	Smithd smithd;
+
+	std::string controls;
+	for (int c = 0x01; c <= 0x1f; ++c)
+		controls.push_back(static_cast<char>(c));
+	controls.push_back('\x7f');
+	std::string long_arg;
+	while (long_arg.size() < 20000)
+		long_arg += "0123456789";
+	long_arg.resize(20000);
+
+	std::vector<std::string> argv = {
+		"/bin/true",
+		"q\"uo'te\"",
+		"back\\slash\\",
+		controls,
+		"x\xffy\xc3z", // two invalid bytes: 0xff never occurs in UTF-8, 0xc3 lacks its continuation byte
+		"caf\xc3\xa9", // valid UTF-8 stays as it is
+		long_arg,
+		"after-the-long-one",
+	};
+	std::vector<std::string> expected = argv;
+	expected[4] = "x\xEF\xBF\xBDy\xEF\xBF\xBDz";
+	const size_t must_keep = 6; // everything before the long argument
+
+	std::vector<char *> c_argv;
+	for (auto &a : argv)
+		c_argv.push_back(a.data());
+	c_argv.push_back(nullptr);
+	char env0[] = "PATH=/usr/bin:/bin";
+	char *envp[] = {env0, nullptr};
+	Fd devnull(open("/dev/null", O_RDWR | O_CLOEXEC));
+	REQUIRE(devnull.get() >= 0);
+
+	pid_t child = spawn([&] {
+		dup2(devnull.get(), 0);
+		dup2(devnull.get(), 1);
+		execve("/bin/true", c_argv.data(), envp);
+	});
+	REQUIRE(child > 0);
+	REQUIRE(wait_exit(child) == 0);
+
+	Event e = smithd.wait_for("execve of /bin/true by pid " + std::to_string(child),
+	                          [&](const Event &ev) {
+		                          return ev.type() == "execve" && ev.pid() == child &&
+		                                 ev.str("filename") == "/bin/true";
+	                          },
+	                          10s, child);
+	INFO("event: " << e.line().substr(0, 3000));
+	check_host_fields(e, "execve");
+	CHECK(e.str("exe") == real_path("/bin/true"));
+	CHECK(e.i64("retval") == 0);
+
+	// No raw control byte may reach the line.
+	size_t raw_controls = 0;
+	for (unsigned char ch : e.line())
+		if (ch < 0x20)
+			++raw_controls;
+	CHECK(raw_controls == 0);
+
+	CHECK(e.boolean("argv_truncated") == true);
+	const std::vector<std::string> kept = e.strings("argv");
+	REQUIRE(kept.size() >= must_keep);
+	REQUIRE(kept.size() <= expected.size());
+	for (size_t i = 0; i < must_keep; ++i) {
+		INFO("argv[" << i << "]");
+		CHECK(kept[i] == expected[i]);
+	}
+	// What follows is a prefix of the real argv: whole arguments, the last one possibly cut.
+	for (size_t i = must_keep; i < kept.size(); ++i) {
+		INFO("argv[" << i << "] of " << kept.size() << ", " << kept[i].size() << " bytes");
+		if (i + 1 < kept.size())
+			CHECK(kept[i] == expected[i]);
+		else
+			CHECK(expected[i].compare(0, kept[i].size(), kept[i]) == 0);
+	}
+	// Something was cut: fewer arguments, or a shorter last one.
+	const bool cut = kept.size() < expected.size() || kept.back().size() < expected[kept.size() - 1].size();
+	CHECK(cut);
+
+	CHECK(smithd.bad_lines().empty());
+}

@@ -1,0 +1,71 @@
+// The reverse-shell signal: a shell whose stdin and stdout are a TCP connection shows the connection's
+// 4-tuple in its execve event.
+#include "smithd_fixture.h"
+
+#include <catch2/catch.hpp>
+
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+using namespace smith::e2e;
+
+namespace {
+
+struct ShellCase {
+	int family; // AF_INET or AF_INET6
+	std::string addr; // loopback address as inet_ntop writes it
+	std::string bracketed; // as it appears in "tcp:ADDR:PORT->ADDR:PORT"
+};
+
+} // namespace
+
+TEST_CASE("execve: a shell with a TCP socket on stdin and stdout shows the connection", "[e2e][root][ebpf]")
+{
+	Smithd smithd;
+	auto c = GENERATE(ShellCase{AF_INET, "127.0.0.1", "127.0.0.1"}, ShellCase{AF_INET6, "::1", "[::1]"});
+	INFO("over " << c.addr);
+
+	Fd listener(tcp_listener(c.family));
+	REQUIRE(listener.get() >= 0);
+	const uint16_t lport = local_endpoint(listener.get()).port;
+
+	char arg0[] = "sh", arg1[] = "-c", arg2[] = "exit 0";
+	char *argv[] = {arg0, arg1, arg2, nullptr};
+	char env0[] = "PATH=/usr/bin:/bin";
+	char *envp[] = {env0, nullptr};
+	pid_t child = spawn([&] {
+		int s = socket(c.family, SOCK_STREAM, 0);
+		if (s < 0 || connect_to(s, c.family, c.addr, lport) != 0)
+			_exit(125);
+		dup2(s, 0);
+		dup2(s, 1);
+		close(s);
+		execve("/bin/sh", argv, envp);
+	});
+	REQUIRE(child > 0);
+
+	pollfd pfd{listener.get(), POLLIN, 0};
+	REQUIRE(poll(&pfd, 1, 10000) == 1);
+	Fd conn(accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
+	REQUIRE(conn.get() >= 0);
+	const Endpoint peer = peer_endpoint(conn.get());
+	REQUIRE(peer.addr == c.addr);
+	REQUIRE(wait_exit(child) == 0);
+
+	Event e = smithd.wait_for("execve of /bin/sh by pid " + std::to_string(child),
+	                          [&](const Event &ev) {
+		                          return ev.type() == "execve" && ev.pid() == child &&
+		                                 ev.str("filename") == "/bin/sh";
+	                          },
+	                          10s, child);
+	const std::string expected = "tcp:" + c.bracketed + ":" + std::to_string(peer.port) + "->" + c.bracketed + ":" +
+	                             std::to_string(lport);
+	INFO("event: " << e.line());
+	check_host_fields(e, "execve");
+	CHECK(e.str("stdin") == expected);
+	CHECK(e.str("stdout") == expected);
+	CHECK(e.strings("argv") == std::vector<std::string>{"sh", "-c", "exit 0"});
+	CHECK(e.str("exe") == real_path("/bin/sh"));
+	CHECK(e.i64("retval") == 0);
+}

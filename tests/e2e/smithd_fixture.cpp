@@ -1,0 +1,854 @@
+#include "smithd_fixture.h"
+
+#define CATCH_CONFIG_EXTERNAL_INTERFACES
+#include <catch2/catch.hpp>
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <simdjson.h>
+
+#include <cerrno>
+#include <climits>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <exception>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+namespace smith::e2e {
+
+namespace {
+
+// Set by the listener below when any assertion of the running test case fails, so that the fixture can
+// print the daemon's log and keep its directory.
+bool g_assertion_failed = false;
+
+bool test_failed() { return g_assertion_failed || std::uncaught_exceptions() > 0; }
+
+std::string trim(std::string s)
+{
+	while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ' || s.back() == '\t'))
+		s.pop_back();
+	size_t i = 0;
+	while (i < s.size() && (s[i] == ' ' || s[i] == '\t'))
+		++i;
+	return s.substr(i);
+}
+
+std::vector<char *> c_argv(std::vector<std::string> &argv)
+{
+	std::vector<char *> out;
+	for (auto &a : argv)
+		out.push_back(a.data());
+	out.push_back(nullptr);
+	return out;
+}
+
+int status_code(int status)
+{
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	if (WIFSIGNALED(status))
+		return 128 + WTERMSIG(status);
+	return -1;
+}
+
+} // namespace
+
+} // namespace smith::e2e
+
+namespace {
+
+class SmithE2eFailureListener : public Catch::TestEventListenerBase {
+public:
+	using TestEventListenerBase::TestEventListenerBase;
+	bool assertionEnded(const Catch::AssertionStats &stats) override
+	{
+		if (!stats.assertionResult.isOk())
+			smith::e2e::g_assertion_failed = true;
+		return true;
+	}
+};
+
+} // namespace
+
+CATCH_REGISTER_LISTENER(SmithE2eFailureListener)
+
+namespace smith::e2e {
+
+void require_ebpf_preconditions()
+{
+	std::string reason;
+	if (geteuid() != 0)
+		reason = "end-to-end ebpf tests need root (euid is " + std::to_string(geteuid()) + ")";
+	else if (access("/sys/kernel/btf/vmlinux", R_OK) != 0)
+		reason = "no kernel BTF (/sys/kernel/btf/vmlinux is missing)";
+	else if (access(SMITHD_PATH, X_OK) != 0)
+		reason = std::string("smithd binary not found at ") + SMITHD_PATH;
+	if (reason.empty())
+		return;
+	std::cout << "SKIPPED: " << reason << std::endl;
+	std::exit(4);
+}
+
+// ---- Processes --------------------------------------------------------------------------------------
+
+CommandResult run_command(const std::vector<std::string> &argv_in, std::chrono::milliseconds timeout)
+{
+	CommandResult res;
+	int out_pipe[2], err_pipe[2];
+	if (pipe2(out_pipe, O_CLOEXEC) != 0)
+		return res;
+	if (pipe2(err_pipe, O_CLOEXEC) != 0) {
+		close(out_pipe[0]);
+		close(out_pipe[1]);
+		return res;
+	}
+	std::vector<std::string> argv = argv_in;
+	std::vector<char *> cargv = c_argv(argv);
+	pid_t pid = fork();
+	if (pid == 0) {
+		int devnull = open("/dev/null", O_RDONLY);
+		dup2(devnull, 0);
+		dup2(out_pipe[1], 1);
+		dup2(err_pipe[1], 2);
+		execv(cargv[0], cargv.data());
+		_exit(127);
+	}
+	close(out_pipe[1]);
+	close(err_pipe[1]);
+	if (pid < 0) {
+		close(out_pipe[0]);
+		close(err_pipe[0]);
+		return res;
+	}
+	auto deadline = std::chrono::steady_clock::now() + timeout;
+	pollfd fds[2] = {{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}};
+	std::string *sinks[2] = {&res.out, &res.err};
+	int open_fds = 2;
+	bool timed_out = false;
+	while (open_fds > 0) {
+		auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+		if (left.count() <= 0) {
+			timed_out = true;
+			break;
+		}
+		int n = ::poll(fds, 2, static_cast<int>(left.count()));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			continue;
+		for (int i = 0; i < 2; ++i) {
+			if (fds[i].fd < 0 || fds[i].revents == 0)
+				continue;
+			char buf[4096];
+			ssize_t r = read(fds[i].fd, buf, sizeof buf);
+			if (r > 0) {
+				sinks[i]->append(buf, static_cast<size_t>(r));
+			} else if (r == 0 || (r < 0 && errno != EINTR && errno != EAGAIN)) {
+				close(fds[i].fd);
+				fds[i].fd = -1;
+				--open_fds;
+			}
+		}
+	}
+	for (auto &f : fds)
+		if (f.fd >= 0)
+			close(f.fd);
+	if (timed_out)
+		kill(pid, SIGKILL);
+	int status = 0;
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+	}
+	res.exit_code = timed_out ? -1 : status_code(status);
+	return res;
+}
+
+pid_t spawn(const std::function<void()> &child)
+{
+	std::cout.flush();
+	std::cerr.flush();
+	pid_t pid = fork();
+	if (pid == 0) {
+		try {
+			child();
+		} catch (...) {
+		}
+		_exit(127);
+	}
+	return pid;
+}
+
+int wait_exit(pid_t pid, std::chrono::milliseconds timeout)
+{
+	auto deadline = std::chrono::steady_clock::now() + timeout;
+	for (;;) {
+		int status = 0;
+		pid_t r = waitpid(pid, &status, WNOHANG);
+		if (r == pid)
+			return status_code(status);
+		if (r < 0 && errno != EINTR)
+			return -1;
+		if (std::chrono::steady_clock::now() >= deadline) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &status, 0);
+			return -1;
+		}
+		std::this_thread::sleep_for(10ms);
+	}
+}
+
+// ---- Host facts -------------------------------------------------------------------------------------
+
+std::string real_path(const std::string &path)
+{
+	char buf[PATH_MAX];
+	if (!realpath(path.c_str(), buf))
+		return "";
+	return buf;
+}
+
+std::string self_exe() { return real_path("/proc/self/exe"); }
+
+std::string read_file(const std::string &path)
+{
+	std::ifstream in(path, std::ios::binary);
+	std::stringstream ss;
+	ss << in.rdbuf();
+	return ss.str();
+}
+
+std::string self_comm() { return trim(read_file("/proc/self/comm")); }
+
+std::string current_dir()
+{
+	char buf[PATH_MAX];
+	if (!getcwd(buf, sizeof buf))
+		return "";
+	return buf;
+}
+
+std::string host_name()
+{
+	char buf[HOST_NAME_MAX + 1] = {};
+	gethostname(buf, sizeof buf - 1);
+	return buf;
+}
+
+std::string uts_nodename()
+{
+	utsname u{};
+	uname(&u);
+	return u.nodename;
+}
+
+std::string kernel_release()
+{
+	utsname u{};
+	uname(&u);
+	return u.release;
+}
+
+std::string machine_id() { return trim(read_file("/etc/machine-id")); }
+
+int64_t expected_sessionid()
+{
+	std::string s = trim(read_file("/proc/self/sessionid"));
+	if (s.empty())
+		return -1;
+	unsigned long long v = std::stoull(s);
+	return v == 4294967295ULL ? -1 : static_cast<int64_t>(v);
+}
+
+uint64_t ns_inode(const char *ns)
+{
+	struct stat st{};
+	std::string p = std::string("/proc/self/ns/") + ns;
+	if (stat(p.c_str(), &st) != 0)
+		return 0;
+	return st.st_ino;
+}
+
+std::optional<uint64_t> cgroup_v2_id()
+{
+	std::string rel;
+	{
+		std::istringstream in(read_file("/proc/self/cgroup"));
+		std::string line;
+		while (std::getline(in, line))
+			if (line.rfind("0::", 0) == 0)
+				rel = line.substr(3);
+	}
+	if (rel.empty())
+		return std::nullopt;
+	std::istringstream in(read_file("/proc/self/mountinfo"));
+	std::string line;
+	while (std::getline(in, line)) {
+		auto dash = line.find(" - ");
+		if (dash == std::string::npos)
+			continue;
+		std::istringstream tail(line.substr(dash + 3));
+		std::string fstype;
+		tail >> fstype;
+		if (fstype != "cgroup2")
+			continue;
+		std::istringstream head(line.substr(0, dash));
+		std::string id, parent, devno, root, mnt;
+		head >> id >> parent >> devno >> root >> mnt;
+		if (root != "/")
+			return std::nullopt;
+		struct stat st{};
+		if (stat((mnt + rel).c_str(), &st) != 0)
+			return std::nullopt;
+		return st.st_ino;
+	}
+	return std::nullopt;
+}
+
+std::optional<std::string> expected_tty()
+{
+	std::string stat = read_file("/proc/self/stat");
+	auto close_paren = stat.rfind(')');
+	if (close_paren == std::string::npos)
+		return std::nullopt;
+	std::istringstream in(stat.substr(close_paren + 1));
+	std::string state;
+	long ppid = 0, pgrp = 0, session = 0;
+	unsigned long tty_nr = 0;
+	in >> state >> ppid >> pgrp >> session >> tty_nr;
+	if (tty_nr == 0)
+		return std::string();
+	unsigned major = (tty_nr >> 8) & 0xfff;
+	unsigned minor = (tty_nr & 0xff) | ((tty_nr >> 12) & 0xfff00);
+	if (major >= 136 && major <= 143)
+		return "pts/" + std::to_string((major - 136) * 256 + minor);
+	return std::nullopt;
+}
+
+uint64_t now_ns()
+{
+	timespec ts{};
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return static_cast<uint64_t>(ts.tv_sec) * 1000000000ULL + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+TempDir::TempDir(const std::string &prefix)
+{
+	std::string tmpl = "/tmp/" + prefix + "XXXXXX";
+	if (!mkdtemp(tmpl.data()))
+		throw std::runtime_error("mkdtemp failed: " + std::string(strerror(errno)));
+	path_ = real_path(tmpl);
+}
+
+TempDir::~TempDir()
+{
+	if (keep_) {
+		std::cout << "kept " << path_ << std::endl;
+		return;
+	}
+	std::error_code ec;
+	std::filesystem::remove_all(path_, ec);
+}
+
+// ---- Events -----------------------------------------------------------------------------------------
+
+std::optional<Event> Event::parse(std::string_view line, std::string *error)
+{
+	simdjson::dom::parser parser;
+	simdjson::dom::element doc;
+	if (auto err = parser.parse(line.data(), line.size()).get(doc); err) {
+		*error = simdjson::error_message(err);
+		return std::nullopt;
+	}
+	simdjson::dom::object obj;
+	if (doc.get_object().get(obj)) {
+		*error = "not a JSON object";
+		return std::nullopt;
+	}
+	Event ev;
+	ev.line_ = std::string(line);
+	for (auto field : obj) {
+		std::string key(field.key);
+		Value v;
+		simdjson::dom::element e = field.value;
+		switch (e.type()) {
+		case simdjson::dom::element_type::NULL_VALUE:
+			v = nullptr;
+			break;
+		case simdjson::dom::element_type::BOOL:
+			v = bool(e.get_bool().value_unsafe());
+			break;
+		case simdjson::dom::element_type::INT64:
+			v = int64_t(e.get_int64().value_unsafe());
+			break;
+		case simdjson::dom::element_type::UINT64:
+			v = uint64_t(e.get_uint64().value_unsafe());
+			break;
+		case simdjson::dom::element_type::DOUBLE:
+			v = double(e.get_double().value_unsafe());
+			break;
+		case simdjson::dom::element_type::STRING:
+			v = std::string(e.get_string().value_unsafe());
+			break;
+		case simdjson::dom::element_type::ARRAY: {
+			std::vector<std::string> arr;
+			simdjson::dom::array items;
+			if (e.get_array().get(items)) {
+				*error = "field " + key + " is not an array";
+				return std::nullopt;
+			}
+			for (simdjson::dom::element item : items) {
+				std::string_view sv;
+				if (item.get_string().get(sv)) {
+					*error = "array " + key + " holds a non-string";
+					return std::nullopt;
+				}
+				arr.emplace_back(sv);
+			}
+			v = std::move(arr);
+			break;
+		}
+		default:
+			*error = "field " + key + " is an object";
+			return std::nullopt;
+		}
+		ev.keys_.push_back(key);
+		ev.values_[key] = std::move(v);
+	}
+	return ev;
+}
+
+namespace {
+
+[[noreturn]] void bad_field(const std::string &key, const std::string &want, const std::string &line)
+{
+	throw std::runtime_error("field \"" + key + "\" missing or not " + want + " in: " + line);
+}
+
+} // namespace
+
+std::string Event::str(const std::string &key) const
+{
+	auto it = values_.find(key);
+	if (it == values_.end() || !std::holds_alternative<std::string>(it->second))
+		bad_field(key, "a string", line_);
+	return std::get<std::string>(it->second);
+}
+
+int64_t Event::i64(const std::string &key) const
+{
+	auto it = values_.find(key);
+	if (it != values_.end()) {
+		if (auto *i = std::get_if<int64_t>(&it->second))
+			return *i;
+		if (auto *u = std::get_if<uint64_t>(&it->second); u && *u <= uint64_t(INT64_MAX))
+			return static_cast<int64_t>(*u);
+	}
+	bad_field(key, "an int64", line_);
+}
+
+uint64_t Event::u64(const std::string &key) const
+{
+	auto it = values_.find(key);
+	if (it != values_.end()) {
+		if (auto *u = std::get_if<uint64_t>(&it->second))
+			return *u;
+		if (auto *i = std::get_if<int64_t>(&it->second); i && *i >= 0)
+			return static_cast<uint64_t>(*i);
+	}
+	bad_field(key, "a uint64", line_);
+}
+
+bool Event::boolean(const std::string &key) const
+{
+	auto it = values_.find(key);
+	if (it == values_.end() || !std::holds_alternative<bool>(it->second))
+		bad_field(key, "a bool", line_);
+	return std::get<bool>(it->second);
+}
+
+std::vector<std::string> Event::strings(const std::string &key) const
+{
+	auto it = values_.find(key);
+	if (it == values_.end() || !std::holds_alternative<std::vector<std::string>>(it->second))
+		bad_field(key, "an array of strings", line_);
+	return std::get<std::vector<std::string>>(it->second);
+}
+
+std::string Event::type() const
+{
+	auto it = values_.find("type");
+	if (it == values_.end())
+		return "";
+	auto *s = std::get_if<std::string>(&it->second);
+	return s ? *s : "";
+}
+
+int64_t Event::pid() const
+{
+	auto it = values_.find("pid");
+	if (it == values_.end())
+		return -1;
+	if (auto *i = std::get_if<int64_t>(&it->second))
+		return *i;
+	return -1;
+}
+
+const std::vector<std::string> &expected_keys(const std::string &type)
+{
+	static const std::vector<std::string> common = {
+		"schema", "seq", "run_id", "ts", "type", "data_type", "backend", "hostname", "host_id", "nodename",
+		"pid", "tid", "ppid", "pgid", "sid", "uid", "gid", "euid", "egid", "user", "comm", "exe", "cwd",
+		"tty", "sessionid", "pidns", "mntns", "netns", "cgroup_id", "container_id"};
+	auto with = [](std::vector<std::string> extra) {
+		std::vector<std::string> all = common;
+		all.insert(all.end(), extra.begin(), extra.end());
+		return all;
+	};
+	static const std::vector<std::string> execve =
+		with({"filename", "argv", "argv_truncated", "stdin", "stdout", "ld_preload", "retval"});
+	static const std::vector<std::string> connect =
+		with({"family", "protocol", "saddr", "sport", "daddr", "dport", "retval"});
+	static const std::vector<std::string> module = with({"module", "module_path", "params", "retval"});
+	if (type == "execve")
+		return execve;
+	if (type == "connect")
+		return connect;
+	if (type == "init_module" || type == "finit_module")
+		return module;
+	return common;
+}
+
+void check_host_fields(const Event &e, const std::string &type)
+{
+	static const std::map<std::string, int64_t> data_types = {
+		{"execve", 59}, {"connect", 42}, {"init_module", 175}, {"finit_module", 313}};
+	INFO("event: " << e.line());
+	CHECK(e.keys() == expected_keys(type));
+	CHECK(e.i64("schema") == 1);
+	CHECK(e.str("type") == type);
+	CHECK(e.i64("data_type") == data_types.at(type));
+	CHECK(e.str("backend") == "ebpf");
+	CHECK(e.str("hostname") == host_name());
+	CHECK(e.str("host_id") == machine_id());
+	CHECK(e.u64("seq") > 0);
+	std::string run_id = e.str("run_id");
+	CHECK(run_id.size() == 32);
+	CHECK(run_id.find_first_not_of("0123456789abcdef") == std::string::npos);
+	uint64_t ts = e.u64("ts");
+	uint64_t now = now_ns();
+	CHECK(ts + 5000000000ULL >= now);
+	CHECK(ts <= now + 5000000000ULL);
+	CHECK(e.str("container_id") == "");
+}
+
+void check_inherited_context(const Event &e)
+{
+	INFO("event: " << e.line());
+	CHECK(e.i64("uid") == 0);
+	CHECK(e.i64("gid") == 0);
+	CHECK(e.i64("euid") == 0);
+	CHECK(e.i64("egid") == 0);
+	CHECK(e.str("user") == "root");
+	CHECK(e.i64("pgid") == getpgrp());
+	CHECK(e.i64("sid") == getsid(0));
+	if (auto tty = expected_tty())
+		CHECK(e.str("tty") == *tty);
+	CHECK(e.i64("sessionid") == expected_sessionid());
+	CHECK(e.u64("pidns") == ns_inode("pid"));
+	CHECK(e.u64("mntns") == ns_inode("mnt"));
+	CHECK(e.u64("netns") == ns_inode("net"));
+	if (auto cg = cgroup_v2_id())
+		CHECK(e.u64("cgroup_id") == *cg);
+	else
+		CHECK_NOTHROW(e.u64("cgroup_id"));
+}
+
+// ---- The daemon -------------------------------------------------------------------------------------
+
+Smithd::Smithd()
+{
+	require_ebpf_preconditions();
+	output_path_ = dir_.file("events.jsonl");
+	socket_path_ = dir_.file("smithd.sock");
+	pid_file_ = dir_.file("smithd.pid");
+	log_path_ = dir_.file("smithd.log");
+	start();
+}
+
+void Smithd::start()
+{
+	std::vector<std::string> argv = {SMITHD_PATH,
+	                                 "--backend=ebpf",
+	                                 "--sink=file",
+	                                 "--output=" + output_path_,
+	                                 "--foreground",
+	                                 "--socket=" + socket_path_,
+	                                 "--pid-file=" + pid_file_,
+	                                 "--config=/dev/null"};
+	std::vector<char *> cargv = c_argv(argv);
+	int log_fd = open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	if (log_fd < 0)
+		FAIL("cannot create " << log_path_ << ": " << strerror(errno));
+	std::cout.flush();
+	pid_t pid = fork();
+	if (pid == 0) {
+		int devnull = open("/dev/null", O_RDONLY);
+		dup2(devnull, 0);
+		dup2(log_fd, 1);
+		dup2(log_fd, 2);
+		execv(cargv[0], cargv.data());
+		dprintf(2, "exec %s: %s\n", cargv[0], strerror(errno));
+		_exit(127);
+	}
+	close(log_fd);
+	if (pid < 0)
+		FAIL("fork: " << strerror(errno));
+	pid_ = pid;
+
+	auto deadline = std::chrono::steady_clock::now() + 30s;
+	for (;;) {
+		int status = 0;
+		if (waitpid(pid_, &status, WNOHANG) == pid_) {
+			pid_ = -1;
+			fail_start("smithd exited during startup with status " + std::to_string(status_code(status)));
+		}
+		if (access(pid_file_.c_str(), F_OK) == 0) {
+			CommandResult r = ctl({"status", "--json"});
+			if (r.exit_code == 0)
+				return;
+		}
+		if (std::chrono::steady_clock::now() >= deadline)
+			fail_start("smithd was not ready after 30 s (pid file and `smithctl status --json`)");
+		std::this_thread::sleep_for(100ms);
+	}
+}
+
+void Smithd::fail_start(const std::string &why)
+{
+	FAIL(why << "\n---- smithd log ----\n" << log());
+}
+
+Smithd::~Smithd()
+{
+	int code = 0;
+	if (pid_ > 0)
+		code = terminate();
+	if (!test_failed())
+		return;
+	std::cout << "---- smithd log (" << log_path_ << ", exit " << code << ") ----\n" << log() << "\n";
+	if (!bad_lines_.empty()) {
+		std::cout << "---- unparsable output lines ----\n";
+		for (auto &[line, err] : bad_lines_)
+			std::cout << err << ": " << line << "\n";
+	}
+	std::cout << "---- " << events_.size() << " events read from " << output_path_ << " ----" << std::endl;
+	dir_.keep();
+}
+
+std::string Smithd::log() const { return read_file(log_path_); }
+
+const std::vector<Event> &Smithd::poll()
+{
+	int fd = open(output_path_.c_str(), O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return events_;
+	if (lseek(fd, static_cast<off_t>(read_offset_), SEEK_SET) < 0) {
+		close(fd);
+		return events_;
+	}
+	std::string chunk;
+	char buf[1 << 16];
+	for (;;) {
+		ssize_t r = read(fd, buf, sizeof buf);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		chunk.append(buf, static_cast<size_t>(r));
+	}
+	close(fd);
+	read_offset_ += chunk.size();
+	partial_ += chunk;
+	size_t start = 0;
+	for (;;) {
+		size_t nl = partial_.find('\n', start);
+		if (nl == std::string::npos)
+			break;
+		std::string_view line(partial_.data() + start, nl - start);
+		start = nl + 1;
+		if (line.empty())
+			continue;
+		std::string err;
+		if (auto ev = Event::parse(line, &err))
+			events_.push_back(std::move(*ev));
+		else
+			bad_lines_.emplace_back(std::string(line), err);
+	}
+	partial_.erase(0, start);
+	return events_;
+}
+
+std::string Smithd::lines_of_pid(int64_t pid) const
+{
+	std::string out;
+	for (auto &e : events_)
+		if (e.pid() == pid)
+			out += e.line() + "\n";
+	return out;
+}
+
+Event Smithd::wait_for(const std::string &what, const EventPredicate &pred, std::chrono::milliseconds timeout,
+                       int64_t pid_hint)
+{
+	auto deadline = std::chrono::steady_clock::now() + timeout;
+	size_t checked = 0;
+	for (;;) {
+		const auto &evs = poll();
+		for (; checked < evs.size(); ++checked)
+			if (pred(evs[checked]))
+				return evs[checked];
+		if (std::chrono::steady_clock::now() >= deadline)
+			break;
+		std::this_thread::sleep_for(50ms);
+	}
+	std::ostringstream msg;
+	msg << "no event matching: " << what << " within " << timeout.count() << " ms (" << events_.size()
+	    << " events read, " << bad_lines_.size() << " unparsable lines)";
+	if (pid_hint > 0)
+		msg << "\nevents of pid " << pid_hint << ":\n" << lines_of_pid(pid_hint);
+	for (size_t i = 0; i < bad_lines_.size() && i < 5; ++i)
+		msg << "\nunparsable (" << bad_lines_[i].second << "): " << bad_lines_[i].first.substr(0, 2000);
+	FAIL(msg.str());
+	throw std::logic_error("unreachable");
+}
+
+CommandResult Smithd::ctl(std::vector<std::string> args) const
+{
+	std::vector<std::string> argv = {SMITHCTL_PATH};
+	argv.insert(argv.end(), args.begin(), args.end());
+	argv.push_back("--socket=" + socket_path_);
+	return run_command(argv);
+}
+
+int Smithd::terminate()
+{
+	if (pid_ <= 0)
+		return -1;
+	kill(pid_, SIGTERM);
+	int code = wait_exit(pid_, 15s);
+	pid_ = -1;
+	return code;
+}
+
+// ---- Sockets ----------------------------------------------------------------------------------------
+
+namespace {
+
+Endpoint endpoint_of(const sockaddr_storage &ss)
+{
+	Endpoint ep;
+	char buf[INET6_ADDRSTRLEN] = {};
+	if (ss.ss_family == AF_INET) {
+		auto *sin = reinterpret_cast<const sockaddr_in *>(&ss);
+		inet_ntop(AF_INET, &sin->sin_addr, buf, sizeof buf);
+		ep.port = ntohs(sin->sin_port);
+	} else if (ss.ss_family == AF_INET6) {
+		auto *sin6 = reinterpret_cast<const sockaddr_in6 *>(&ss);
+		inet_ntop(AF_INET6, &sin6->sin6_addr, buf, sizeof buf);
+		ep.port = ntohs(sin6->sin6_port);
+	}
+	ep.addr = buf;
+	return ep;
+}
+
+socklen_t make_sockaddr(int family, const std::string &addr, uint16_t port, sockaddr_storage *ss)
+{
+	std::memset(ss, 0, sizeof *ss);
+	if (family == AF_INET) {
+		auto *sin = reinterpret_cast<sockaddr_in *>(ss);
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(port);
+		inet_pton(AF_INET, addr.c_str(), &sin->sin_addr);
+		return sizeof *sin;
+	}
+	auto *sin6 = reinterpret_cast<sockaddr_in6 *>(ss);
+	sin6->sin6_family = AF_INET6;
+	sin6->sin6_port = htons(port);
+	inet_pton(AF_INET6, addr.c_str(), &sin6->sin6_addr);
+	return sizeof *sin6;
+}
+
+} // namespace
+
+Endpoint local_endpoint(int fd)
+{
+	sockaddr_storage ss{};
+	socklen_t len = sizeof ss;
+	if (getsockname(fd, reinterpret_cast<sockaddr *>(&ss), &len) != 0)
+		return {};
+	return endpoint_of(ss);
+}
+
+Endpoint peer_endpoint(int fd)
+{
+	sockaddr_storage ss{};
+	socklen_t len = sizeof ss;
+	if (getpeername(fd, reinterpret_cast<sockaddr *>(&ss), &len) != 0)
+		return {};
+	return endpoint_of(ss);
+}
+
+int tcp_listener(int family)
+{
+	int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	sockaddr_storage ss{};
+	socklen_t len = make_sockaddr(family, family == AF_INET ? "127.0.0.1" : "::1", 0, &ss);
+	if (bind(fd, reinterpret_cast<sockaddr *>(&ss), len) != 0 || listen(fd, 16) != 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+int connect_to(int fd, int family, const std::string &addr, uint16_t port)
+{
+	sockaddr_storage ss{};
+	socklen_t len = make_sockaddr(family, addr, port, &ss);
+	int r = ::connect(fd, reinterpret_cast<sockaddr *>(&ss), len);
+	return r == 0 ? 0 : -errno;
+}
+
+Fd::~Fd() { reset(); }
+
+Fd &Fd::operator=(Fd &&o) noexcept
+{
+	if (this != &o)
+		reset(o.release());
+	return *this;
+}
+
+void Fd::reset(int fd)
+{
+	if (fd_ >= 0)
+		close(fd_);
+	fd_ = fd;
+}
+
+} // namespace smith::e2e
