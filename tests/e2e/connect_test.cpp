@@ -105,7 +105,7 @@ TEST_CASE("connect: a refused TCP connect is reported with -ECONNREFUSED", "[e2e
 	CHECK(e.i64("retval") == -111);
 }
 
-TEST_CASE("connect: a non-blocking TCP connect reports the syscall's own return value", "[e2e][root][ebpf]")
+TEST_CASE("connect: a non-blocking TCP connect reports the return value of the syscall", "[e2e][root][ebpf]")
 {
 	Smithd smithd;
 	Fd listener(tcp_listener(AF_INET));

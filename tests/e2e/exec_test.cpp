@@ -37,7 +37,7 @@ EventPredicate exec_of(pid_t pid, const std::string &filename)
 
 } // namespace
 
-TEST_CASE("execve: a successful exec is reported with its image, arguments, fds and context",
+TEST_CASE("execve: a successful exec is reported with its image and arguments and fds and context",
           "[e2e][root][ebpf]")
 {
 	Smithd smithd;
@@ -120,7 +120,7 @@ TEST_CASE("execve: LD_PRELOAD of the new image is reported", "[e2e][root][ebpf]"
 	CHECK(e.i64("retval") == 0);
 }
 
-TEST_CASE("execve: a failed attempt is reported with -errno and the caller's image", "[e2e][root][ebpf]")
+TEST_CASE("execve: a failed attempt is reported with -errno and the image of the caller", "[e2e][root][ebpf]")
 {
 	Smithd smithd;
 	TempDir base("smith-e2e-cwd-");

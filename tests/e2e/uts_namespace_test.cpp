@@ -10,7 +10,7 @@
 
 using namespace smith::e2e;
 
-TEST_CASE("uts namespace: events carry the task's nodename and the host's hostname", "[e2e][root][ebpf]")
+TEST_CASE("uts namespace: events carry the nodename of the task and the hostname of the host", "[e2e][root][ebpf]")
 {
 	Smithd smithd;
 	const std::string nodename = "smith-e2e-uts";
