@@ -1,0 +1,153 @@
+// status_to_json and the control library's JSON string escaping.
+#include <catch2/catch.hpp>
+#include <simdjson.h>
+
+#include <cmath>
+#include <limits>
+#include <string>
+
+#include "control/json_string.h"
+#include "control/protocol.h"
+#include "control/status.h"
+
+using namespace smith::control;
+
+namespace {
+
+StatusSnapshot known_snapshot()
+{
+	StatusSnapshot s;
+	s.version = "0.1.0";
+	s.pid = 123;
+	s.uptime_seconds = 1.5;
+	s.hostname = "h";
+	s.host_id = "0123456789abcdef0123456789abcdef";
+	s.run_id = "9f8e7d6c";
+	s.kernel = "6.18.44";
+	s.backend = "ebpf";
+	s.backend_reason = "BTF and ring buffer available";
+	s.hooks = {{"execve", "attached", "", 0}, {"init_module", "unavailable", "kernel built without modules", 7}};
+	s.received = {10, 20, 0, 0};
+	s.sent = {9, 20, 0, 0};
+	s.decode_errors = 1;
+	s.last_seq = 29;
+	s.queue_depth = 2;
+	s.spool_bytes = 4096;
+	s.sink = {"file", "/var/log/smith/events.json", true, "", 29, 0};
+	s.rss_bytes = 12582912;
+	s.cpu_seconds = 0.1;
+	s.cpu_percent = 0.5;
+	return s;
+}
+
+std::string json_quoted(std::string_view s)
+{
+	std::string out;
+	append_json_string(out, s);
+	return out;
+}
+
+// The string value the JSON text `json` (a quoted string) decodes to.
+std::string decoded(const std::string &json)
+{
+	simdjson::dom::parser parser;
+	std::string_view v;
+	REQUIRE(parser.parse(simdjson::padded_string(json)).get(v) == simdjson::SUCCESS);
+	return std::string(v);
+}
+
+} // namespace
+
+TEST_CASE("status_to_json writes the documented shape, fields in order", "[unit][control]")
+{
+	const std::string expected =
+		R"({"version":"0.1.0","pid":123,"uptime_seconds":1.5,"hostname":"h",)"
+		R"("host_id":"0123456789abcdef0123456789abcdef","run_id":"9f8e7d6c","kernel":"6.18.44",)"
+		R"("backend":"ebpf","backend_reason":"BTF and ring buffer available",)"
+		R"("hooks":[{"name":"execve","state":"attached","reason":"","kernel_drops":0},)"
+		R"({"name":"init_module","state":"unavailable","reason":"kernel built without modules","kernel_drops":7}],)"
+		R"("events":{"received":{"execve":10,"connect":20,"init_module":0,"finit_module":0},)"
+		R"("sent":{"execve":9,"connect":20,"init_module":0,"finit_module":0}},)"
+		R"("decode_errors":1,"last_seq":29,"queue_depth":2,"spool_bytes":4096,)"
+		R"("sink":{"type":"file","target":"/var/log/smith/events.json","connected":true,"last_error":"",)"
+		R"("written":29,"failed":0},)"
+		R"("rss_bytes":12582912,"cpu_seconds":0.1,"cpu_percent":0.5})";
+	CHECK(status_to_json(known_snapshot()) == expected);
+}
+
+TEST_CASE("status_to_json of an empty snapshot is valid JSON", "[unit][control]")
+{
+	const std::string json = status_to_json(StatusSnapshot{});
+	CHECK(json.find(R"("hooks":[])") != std::string::npos);
+	CHECK(json.find(R"("connected":false)") != std::string::npos);
+	simdjson::dom::parser parser;
+	CHECK(parser.parse(simdjson::padded_string(json)).error() == simdjson::SUCCESS);
+}
+
+TEST_CASE("status_to_json stays one line of valid JSON whatever the strings hold", "[unit][control]")
+{
+	StatusSnapshot s = known_snapshot();
+	const std::string hostile = "say \"hi\"\\\n\r\t\x01\x1f\x7f end \xff\xc3(\xed\xa0\x80 caf\xc3\xa9";
+	s.sink.last_error = hostile;
+	s.hooks[0].reason = hostile;
+	s.hostname = std::string("nul\0inside", 10);
+	s.uptime_seconds = std::numeric_limits<double>::quiet_NaN();
+	s.cpu_percent = std::numeric_limits<double>::infinity();
+	s.pid = -1;
+	s.last_seq = std::numeric_limits<uint64_t>::max();
+
+	const std::string json = status_to_json(s);
+	CHECK(json.find('\n') == std::string::npos);
+
+	simdjson::dom::parser parser;
+	simdjson::dom::element root;
+	REQUIRE(parser.parse(simdjson::padded_string(json)).get(root) == simdjson::SUCCESS);
+	std::string_view last_error;
+	REQUIRE(root["sink"]["last_error"].get(last_error) == simdjson::SUCCESS);
+	CHECK(last_error == "say \"hi\"\\\n\r\t\x01\x1f\x7f end \xEF\xBF\xBD\xEF\xBF\xBD("
+			    "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD caf\xc3\xa9");
+	std::string_view hostname;
+	REQUIRE(root["hostname"].get(hostname) == simdjson::SUCCESS);
+	CHECK(hostname == std::string_view("nul\0inside", 10));
+	double uptime = -1, cpu = -1;
+	REQUIRE(root["uptime_seconds"].get(uptime) == simdjson::SUCCESS);
+	REQUIRE(root["cpu_percent"].get(cpu) == simdjson::SUCCESS);
+	CHECK(uptime == 0);
+	CHECK(cpu == 0);
+	int64_t pid = 0;
+	REQUIRE(root["pid"].get(pid) == simdjson::SUCCESS);
+	CHECK(pid == -1);
+	uint64_t last_seq = 0;
+	REQUIRE(root["last_seq"].get(last_seq) == simdjson::SUCCESS);
+	CHECK(last_seq == std::numeric_limits<uint64_t>::max());
+}
+
+TEST_CASE("append_json_string escapes and replaces invalid UTF-8", "[unit][control]")
+{
+	CHECK(json_quoted("") == R"("")");
+	CHECK(json_quoted("plain") == R"("plain")");
+	CHECK(json_quoted("a\"b\\c") == R"("a\"b\\c")");
+	CHECK(json_quoted("\n\r\t\b\f") == R"("\n\r\t\b\f")");
+	CHECK(json_quoted(std::string("\x00\x01\x1f", 3)) == R"("\u0000\u0001\u001f")");
+	CHECK(json_quoted("\x7f") == "\"\x7f\"");
+
+	const std::string fffd = "\xEF\xBF\xBD";
+	// Well-formed sequences of every length pass unchanged.
+	for (const char *ok : {"\xc3\xa9", "\xe2\x82\xac", "\xed\x9f\xbf", "\xf0\x9f\x98\x80", "\xf4\x8f\xbf\xbf"})
+		CHECK(decoded(json_quoted(ok)) == ok);
+	// Each byte that starts no well-formed sequence becomes one U+FFFD.
+	CHECK(decoded(json_quoted("\xc0\x80")) == fffd + fffd); // overlong NUL
+	CHECK(decoded(json_quoted("\xe0\x80\xaf")) == fffd + fffd + fffd); // overlong '/'
+	CHECK(decoded(json_quoted("\xed\xa0\x80")) == fffd + fffd + fffd); // surrogate
+	CHECK(decoded(json_quoted("\xf4\x90\x80\x80")) == fffd + fffd + fffd + fffd); // above U+10FFFF
+	CHECK(decoded(json_quoted("\xf5\x80")) == fffd + fffd);
+	CHECK(decoded(json_quoted("\x80x")) == fffd + "x"); // lone continuation
+	CHECK(decoded(json_quoted("x\xe2\x82")) == "x" + fffd + fffd); // truncated at the end
+	CHECK(decoded(json_quoted("\xe2\x82x")) == fffd + fffd + "x"); // truncated in the middle
+}
+
+TEST_CASE("error_answer is an escaped error object", "[unit][control]")
+{
+	CHECK(error_answer("unknown request: x") == R"({"error":"unknown request: x"})");
+	CHECK(error_answer("a\"b\n\xff") == "{\"error\":\"a\\\"b\\n\xEF\xBF\xBD\"}");
+}
