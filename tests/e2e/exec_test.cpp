@@ -7,6 +7,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <thread>
+
 using namespace smith::e2e;
 
 namespace {
@@ -86,6 +88,10 @@ TEST_CASE("execve: a successful exec is reported with its image and arguments an
 	CHECK(e.str("stdout") == "/dev/null");
 	CHECK(e.str("ld_preload") == "");
 	CHECK(e.i64("retval") == 0);
+
+	// One exec, one event.
+	std::this_thread::sleep_for(500ms);
+	CHECK(smithd.count([child](const Event &ev) { return ev.type() == "execve" && ev.pid() == child; }) == 1);
 }
 
 TEST_CASE("execve: LD_PRELOAD of the new image is reported", "[e2e][root][ebpf]")
@@ -155,4 +161,8 @@ TEST_CASE("execve: a failed attempt is reported with -errno and the image of the
 	CHECK(e.str("comm") == self_comm());
 	CHECK(e.str("cwd") == cwd);
 	CHECK(e.str("ld_preload") == "");
+
+	// One attempt, one event.
+	std::this_thread::sleep_for(500ms);
+	CHECK(smithd.count([child](const Event &ev) { return ev.type() == "execve" && ev.pid() == child; }) == 1);
 }

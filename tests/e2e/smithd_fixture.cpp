@@ -703,6 +703,15 @@ const std::vector<Event> &Smithd::poll()
 	return events_;
 }
 
+size_t Smithd::count(const EventPredicate &pred)
+{
+	size_t n = 0;
+	for (auto &e : poll())
+		if (pred(e))
+			++n;
+	return n;
+}
+
 std::string Smithd::lines_of_pid(int64_t pid) const
 {
 	std::string out;

@@ -153,6 +153,8 @@ public:
 	// `what`, the log, the unparsable lines and the events of `pid_hint`) when none does.
 	Event wait_for(const std::string &what, const EventPredicate &pred, std::chrono::milliseconds timeout = 10s,
 	               int64_t pid_hint = -1);
+	// Reads new lines, then counts the events read so far that match `pred`.
+	size_t count(const EventPredicate &pred);
 	// The events of `pid` seen so far, as raw lines (diagnostics).
 	std::string lines_of_pid(int64_t pid) const;
 
