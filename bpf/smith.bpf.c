@@ -1,11 +1,591 @@
 // SPDX-License-Identifier: GPL-2.0-only
+/*
+ * smith's CO-RE programs: execve/execveat, connect, init_module and
+ * finit_module, each turned into one raw record (include/smith/abi.h) in the
+ * `events` ring buffer.
+ *
+ * Attach points are BTF-typed tracepoints (tp_btf): no tracefs, no
+ * trampolines, the cheapest attach the kernel offers for these events.
+ *   - successful execs: sched_process_exec, in the new image, so argv, exe and
+ *     LD_PRELOAD are the ones the kernel installed;
+ *   - everything else: the raw sys_exit tracepoint, one program that looks at
+ *     the syscall number first and leaves at once for any other call. At exit
+ *     the saved user registers still hold the arguments, and the return value
+ *     is known, so one program sees the whole call: failed execve/execveat
+ *     attempts (the caller's memory still holds the arguments), connect (the
+ *     socket has its source address by then), init_module and finit_module;
+ *   - modules: module_load notes the module's name for the syscall's exit.
+ *
+ * Fixed-size records (connect) are reserved in the ring and submitted. Records
+ * with a variable tail (execve, modules) are built in a per-CPU scratch buffer
+ * and copied with bpf_ringbuf_output, so the ring holds only the bytes used.
+ * Every failure to get ring space is counted per hook in `drops`.
+ */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
 #include "smith/abi.h"
+#include "core_fixes.bpf.h"
+#include "task.bpf.h"
+#include "path.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
+struct exec_scratch {
+	struct smith_execve rec;
+	__u8 tail[SMITH_TAIL_SIZE];
+};
+
+struct module_scratch {
+	struct smith_module rec;
+	__u8 tail[SMITH_TAIL_SIZE];
+};
+
+struct scratch {
+	union {
+		struct exec_scratch exec;
+		struct module_scratch module;
+	};
+	char env[SMITH_STR_MAX]; /* one environment entry under test */
+	struct walk walk; /* write offset of loops in the tail (see path.bpf.h) */
+};
+
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 1 << 24);
+	__uint(max_entries, 1 << 24); /* the loader sets the configured size */
 } events SEC(".maps");
+
+/* One scratch record per CPU; a plain array because per-CPU values are capped at 32 KiB. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1); /* the loader sets the number of possible CPUs */
+	__type(key, __u32);
+	__type(value, struct scratch);
+} scratch_map SEC(".maps");
+
+/* Ring-buffer reserve/output failures, per hook (enum smith_hook). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SMITH_HOOK_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} drops SEC(".maps");
+
+/* Module name seen by module_load, per thread, until its syscall returns. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, char[SMITH_MODNAME_LEN]);
+} module_names SEC(".maps");
+
+/* Set by the loader before load: hooks this kernel lacks are compiled out by the verifier. */
+const volatile bool hook_enabled[SMITH_HOOK_MAX] = {};
+
+/* x86_64 syscall numbers; 32-bit (compat) tasks use other numbers and are not decoded. */
+#define NR_CONNECT 42
+#define NR_EXECVE 59
+#define NR_INIT_MODULE 175
+#define NR_FINIT_MODULE 313
+#define NR_EXECVEAT 322
+#define TS_COMPAT 0x0002
+
+static __always_inline void drop__count(__u32 hook)
+{
+	__u64 *n = bpf_map_lookup_elem(&drops, &hook);
+
+	if (n)
+		(*n)++;
+}
+
+static __always_inline struct scratch *scratch__get(void)
+{
+	__u32 cpu = bpf_get_smp_processor_id();
+
+	return bpf_map_lookup_elem(&scratch_map, &cpu);
+}
+
+static __always_inline struct file *task__fd(struct task_struct *task, unsigned int fd)
+{
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	struct file **fds;
+	struct file *file = NULL;
+
+	if (!fdt || fd >= BPF_CORE_READ(fdt, max_fds))
+		return NULL;
+	fds = BPF_CORE_READ(fdt, fd);
+	bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]);
+	return file;
+}
+
+static __always_inline struct sock *file__sock(struct file *file)
+{
+	unsigned short mode = BPF_CORE_READ(file, f_inode, i_mode);
+	struct socket *sock;
+
+	if ((mode & S_IFMT) != S_IFSOCK)
+		return NULL;
+	sock = BPF_CORE_READ(file, private_data);
+	return sock ? BPF_CORE_READ(sock, sk) : NULL;
+}
+
+/* Source address and port of a socket, as bound after connect. */
+static __always_inline void sock__source(struct sock *sk, __u16 family, struct smith_inet *inet)
+{
+	inet->sport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	if (family == AF_INET)
+		BPF_CORE_READ_INTO(inet->saddr, sk, __sk_common.skc_rcv_saddr);
+	else
+		BPF_CORE_READ_INTO(inet->saddr, sk, __sk_common.skc_v6_rcv_saddr);
+}
+
+/* Describes what `fd` of `task` refers to; a path goes to the tail. Returns bytes appended. */
+static __noinline __u32 fd__describe(struct task_struct *task, unsigned int fd, struct smith_fd *out,
+				     __u8 *tail, struct walk *w)
+{
+	struct file *file = task__fd(task, fd);
+	struct vfsmount *vfsmnt;
+	unsigned short mode;
+	struct sock *sk;
+
+	if (!file)
+		return 0;
+	mode = BPF_CORE_READ(file, f_inode, i_mode);
+	out->ino = BPF_CORE_READ(file, f_inode, i_ino);
+	vfsmnt = BPF_CORE_READ(file, f_path.mnt);
+	if (!(BPF_CORE_READ(vfsmnt, mnt_flags) & MNT_INTERNAL)) {
+		out->kind = SMITH_FD_PATH;
+		return path__append(tail, w, __builtin_preserve_access_index(&file->f_path));
+	}
+	if ((mode & S_IFMT) == S_IFIFO) {
+		out->kind = SMITH_FD_PIPE;
+		return 0;
+	}
+	sk = file__sock(file);
+	if (sk) {
+		__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+		__u16 protocol = BPF_CORE_READ(sk, sk_protocol);
+
+		if ((family == AF_INET || family == AF_INET6) &&
+		    (protocol == IPPROTO_TCP || protocol == IPPROTO_UDP)) {
+			out->kind = SMITH_FD_INET;
+			out->inet.family = family;
+			out->inet.protocol = protocol;
+			sock__source(sk, family, &out->inet);
+			out->inet.dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+			if (family == AF_INET)
+				BPF_CORE_READ_INTO(out->inet.daddr, sk, __sk_common.skc_daddr);
+			else
+				BPF_CORE_READ_INTO(out->inet.daddr, sk, __sk_common.skc_v6_daddr);
+			return 0;
+		}
+		out->kind = SMITH_FD_SOCKET;
+		return 0;
+	}
+	out->kind = SMITH_FD_OTHER;
+	return 0;
+}
+
+static __always_inline bool env__is_ld_preload(const char *s)
+{
+	return s[0] == 'L' && s[1] == 'D' && s[2] == '_' && s[3] == 'P' && s[4] == 'R' && s[5] == 'E' &&
+	       s[6] == 'L' && s[7] == 'O' && s[8] == 'A' && s[9] == 'D' && s[10] == '=';
+}
+
+#define LD_PRELOAD_PREFIX 11
+
+/* Copies the value of the entry in s->env (n bytes with its NUL) into the exec tail. */
+static __always_inline __u32 env__take_value(struct scratch *s, __u32 off, long n)
+{
+	__u32 len = n - 1 - LD_PRELOAD_PREFIX;
+
+	if (len == 0 || len >= SMITH_STR_MAX - LD_PRELOAD_PREFIX || off > SMITH_TAIL_LIMIT - SMITH_STR_MAX)
+		return 0;
+	bpf_probe_read_kernel(tail__at(s->exec.tail, off), len & (SMITH_STR_MAX - 1),
+			      &s->env[LD_PRELOAD_PREFIX]);
+	return len & (SMITH_STR_MAX - 1);
+}
+
+/* LD_PRELOAD from a contiguous environment block [start, end) (the new image's). */
+static __noinline __u32 env__ld_preload_block(struct scratch *s, __u32 off, __u64 start, __u64 end,
+					      __u32 *flags)
+{
+	int i;
+
+	for (i = 0; i < SMITH_ENVC_MAX; i++) {
+		long n;
+
+		if (start >= end)
+			return 0;
+		n = bpf_probe_read_user_str(s->env, sizeof(s->env), (void *)start);
+		if (n <= 0)
+			return 0;
+		if (n == sizeof(s->env)) {
+			/* an entry longer than the buffer: its end is unknown, stop here */
+			*flags |= SMITH_EXEC_ENV_TRUNCATED;
+			return 0;
+		}
+		if (n > LD_PRELOAD_PREFIX && env__is_ld_preload(s->env))
+			return env__take_value(s, off, n);
+		start += n;
+	}
+	*flags |= SMITH_EXEC_ENV_TRUNCATED;
+	return 0;
+}
+
+/* LD_PRELOAD from a user envp array (a failed exec's argument). */
+static __noinline __u32 env__ld_preload_array(struct scratch *s, __u32 off, const char *const *envp,
+					      __u32 *flags)
+{
+	int i;
+
+	if (!envp)
+		return 0;
+	for (i = 0; i < SMITH_ENVC_MAX; i++) {
+		const char *p = NULL;
+		long n;
+
+		if (bpf_probe_read_user(&p, sizeof(p), &envp[i]) || !p)
+			return 0;
+		n = bpf_probe_read_user_str(s->env, sizeof(s->env), p);
+		if (n > LD_PRELOAD_PREFIX && env__is_ld_preload(s->env))
+			return env__take_value(s, off, n);
+	}
+	*flags |= SMITH_EXEC_ENV_TRUNCATED;
+	return 0;
+}
+
+/* argv from a user pointer array: each argument followed by its NUL. */
+static __noinline __u32 argv__append_array(struct scratch *s, const char *const *argv)
+{
+	struct smith_execve *e = &s->exec.rec;
+	__u32 start = s->walk.off;
+	int i;
+
+	if (!argv)
+		goto out;
+	for (i = 0; i < SMITH_ARGC_MAX; i++) {
+		const char *p = NULL;
+		__u32 off = walk__load(&s->walk.off);
+		long n;
+
+		if (bpf_probe_read_user(&p, sizeof(p), &argv[i]) || !p)
+			goto out;
+		if (off - start > SMITH_ARGV_MAX - SMITH_NAME_MAX || off > SMITH_TAIL_LIMIT - SMITH_NAME_MAX)
+			break;
+		n = bpf_probe_read_user_str(tail__at(s->exec.tail, off), SMITH_NAME_MAX, p);
+		if (n <= 0)
+			goto out;
+		if (n == SMITH_NAME_MAX)
+			e->flags |= SMITH_EXEC_ARGV_TRUNCATED; /* this argument was cut */
+		s->walk.off = off + n;
+		e->argc++;
+	}
+	e->flags |= SMITH_EXEC_ARGV_TRUNCATED;
+out:
+	return walk__load(&s->walk.off) - start;
+}
+
+/* Appends the strings every execve record ends with, from exe on. */
+static __always_inline __u32 exec__append_context(struct scratch *s, struct task_struct *task,
+						  const struct path *exe, __u32 off)
+{
+	struct smith_execve *e = &s->exec.rec;
+	__u8 *tail = s->exec.tail;
+	struct tty_struct *tty;
+	struct fs_struct *fs;
+
+	s->walk.off = off;
+	e->len[SMITH_EXEC_EXE] = path__append(tail, &s->walk, exe);
+	if (s->walk.truncated)
+		e->flags |= SMITH_EXEC_PATH_TRUNCATED;
+	off += e->len[SMITH_EXEC_EXE];
+
+	fs = BPF_CORE_READ(task, fs);
+	s->walk.off = off;
+	e->len[SMITH_EXEC_CWD] = fs ? path__append(tail, &s->walk, __builtin_preserve_access_index(&fs->pwd)) : 0;
+	if (fs && s->walk.truncated)
+		e->flags |= SMITH_EXEC_PATH_TRUNCATED;
+	off += e->len[SMITH_EXEC_CWD];
+
+	tty = BPF_CORE_READ(task, signal, tty);
+	if (tty) {
+		e->len[SMITH_EXEC_TTY] =
+			tail__kstr(tail, off, __builtin_preserve_access_index(&tty->name), SMITH_TTY_LEN);
+		off += e->len[SMITH_EXEC_TTY];
+	}
+	return off;
+}
+
+static __always_inline __u32 exec__append_cgroup_and_fds(struct scratch *s, struct task_struct *task,
+							 __u32 off)
+{
+	struct smith_execve *e = &s->exec.rec;
+	__u8 *tail = s->exec.tail;
+	struct cgroup *cg = task__container_cgroup(task);
+
+	if (cg) {
+		e->len[SMITH_EXEC_CGROUP] =
+			tail__kstr(tail, off, BPF_CORE_READ(cg, kn, name), SMITH_CGROUP_LEN);
+		off += e->len[SMITH_EXEC_CGROUP];
+	}
+	s->walk.off = off;
+	e->len[SMITH_EXEC_STDIN_PATH] = fd__describe(task, 0, &e->stdin_fd, tail, &s->walk);
+	off += e->len[SMITH_EXEC_STDIN_PATH];
+	s->walk.off = off;
+	e->len[SMITH_EXEC_STDOUT_PATH] = fd__describe(task, 1, &e->stdout_fd, tail, &s->walk);
+	off += e->len[SMITH_EXEC_STDOUT_PATH];
+	return off;
+}
+
+static __always_inline void exec__submit(struct scratch *s, struct task_struct *task, __s64 retval,
+					 __u32 off, __u32 hook)
+{
+	__u64 size = sizeof(struct smith_execve) + (__u64)off;
+
+	hdr__fill(&s->exec.rec.hdr, SMITH_REC_EXECVE, size, retval, task);
+	barrier_var(size);
+	if (size > sizeof(struct smith_execve) + SMITH_TAIL_LIMIT) /* cannot happen: appends are bounded */
+		return;
+	if (bpf_ringbuf_output(&events, &s->exec.rec, size, 0))
+		drop__count(hook);
+}
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(exec_success, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct scratch *s = scratch__get();
+	struct smith_execve *e;
+	struct mm_struct *mm;
+	struct file *exe;
+	__u64 arg_start, arg_len;
+	__u8 *tail;
+	__u32 off = 0;
+
+	if (!s)
+		return 0;
+	e = &s->exec.rec;
+	tail = s->exec.tail;
+	__builtin_memset(e, 0, sizeof(*e));
+
+	e->len[SMITH_EXEC_FILENAME] = tail__kstr(tail, off, BPF_CORE_READ(bprm, filename), SMITH_STR_MAX);
+	off += e->len[SMITH_EXEC_FILENAME];
+
+	mm = BPF_CORE_READ(task, mm);
+	arg_start = BPF_CORE_READ(mm, arg_start);
+	arg_len = BPF_CORE_READ(mm, arg_end) - arg_start;
+	if (arg_len > SMITH_ARGV_MAX) {
+		arg_len = SMITH_ARGV_MAX;
+		e->flags |= SMITH_EXEC_ARGV_TRUNCATED;
+	}
+	if (off <= SMITH_TAIL_LIMIT - SMITH_ARGV_MAX &&
+	    !bpf_probe_read_user(tail__at(tail, off), arg_len, (void *)arg_start)) {
+		e->len[SMITH_EXEC_ARGV] = arg_len;
+		off += arg_len;
+	}
+	e->argc = BPF_CORE_READ(bprm, argc);
+
+	exe = BPF_CORE_READ(bprm, file);
+	off = exec__append_context(s, task, __builtin_preserve_access_index(&exe->f_path), off);
+	e->len[SMITH_EXEC_LD_PRELOAD] = env__ld_preload_block(s, off, BPF_CORE_READ(mm, env_start),
+							       BPF_CORE_READ(mm, env_end), &e->flags);
+	off += e->len[SMITH_EXEC_LD_PRELOAD];
+	off = exec__append_cgroup_and_fds(s, task, off);
+	exec__submit(s, task, 0, off, SMITH_HOOK_EXECVE);
+	return 0;
+}
+
+/* A failed execve/execveat: the caller's image, arguments read from its memory. */
+static __noinline int exec__failed(long ret, const char *filename, const char *const *argv,
+					const char *const *envp, __u32 hook)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct scratch *s;
+	struct smith_execve *e;
+	struct mm_struct *mm;
+	struct file *exe;
+	__u8 *tail;
+	__u32 off = 0;
+
+	if (ret >= 0)
+		return 0;
+	s = scratch__get();
+	if (!s)
+		return 0;
+	e = &s->exec.rec;
+	tail = s->exec.tail;
+	__builtin_memset(e, 0, sizeof(*e));
+
+	e->len[SMITH_EXEC_FILENAME] = tail__ustr(tail, off, filename, SMITH_STR_MAX);
+	off += e->len[SMITH_EXEC_FILENAME];
+	s->walk.off = off;
+	e->len[SMITH_EXEC_ARGV] = argv__append_array(s, argv);
+	off += e->len[SMITH_EXEC_ARGV];
+
+	mm = BPF_CORE_READ(task, mm);
+	exe = BPF_CORE_READ(mm, exe_file);
+	off = exec__append_context(s, task, __builtin_preserve_access_index(&exe->f_path), off);
+	e->len[SMITH_EXEC_LD_PRELOAD] = env__ld_preload_array(s, off, envp, &e->flags);
+	off += e->len[SMITH_EXEC_LD_PRELOAD];
+	off = exec__append_cgroup_and_fds(s, task, off);
+	exec__submit(s, task, ret, off, hook);
+	return 0;
+}
+
+static __always_inline int connect__exit(struct task_struct *task, const struct pt_regs *regs, long ret)
+{
+	int fd = regs->di;
+	const void *uaddr = (const void *)regs->si;
+	__u32 addrlen = regs->dx;
+	struct sockaddr_in6 sa = {};
+	struct smith_connect *rec;
+	struct file *file;
+	struct sock *sk;
+	__u16 protocol;
+
+	if (addrlen < sizeof(sa.sin6_family) || fd < 0)
+		return 0;
+	if (addrlen > sizeof(sa))
+		addrlen = sizeof(sa);
+	barrier_var(addrlen);
+	addrlen &= 0x1f;
+	if (addrlen > sizeof(sa) || bpf_probe_read_user(&sa, addrlen, uaddr))
+		return 0;
+	if (sa.sin6_family != AF_INET && sa.sin6_family != AF_INET6)
+		return 0;
+	file = task__fd(task, fd);
+	if (!file)
+		return 0;
+	sk = file__sock(file);
+	if (!sk)
+		return 0;
+	protocol = BPF_CORE_READ(sk, sk_protocol);
+	if (protocol != IPPROTO_TCP && protocol != IPPROTO_UDP)
+		return 0;
+
+	rec = bpf_ringbuf_reserve(&events, sizeof(*rec), 0);
+	if (!rec) {
+		drop__count(SMITH_HOOK_CONNECT);
+		return 0;
+	}
+	hdr__fill(&rec->hdr, SMITH_REC_CONNECT, sizeof(*rec), ret, task);
+	__builtin_memset(&rec->inet, 0, sizeof(rec->inet));
+	rec->inet.family = sa.sin6_family;
+	rec->inet.protocol = protocol;
+	rec->inet.dport = bpf_ntohs(sa.sin6_port);
+	if (sa.sin6_family == AF_INET)
+		__builtin_memcpy(rec->inet.daddr, &((struct sockaddr_in *)&sa)->sin_addr, 4);
+	else
+		__builtin_memcpy(rec->inet.daddr, &sa.sin6_addr, 16);
+	sock__source(sk, sa.sin6_family, &rec->inet);
+	bpf_ringbuf_submit(rec, 0);
+	return 0;
+}
+
+SEC("tp_btf/module_load")
+int BPF_PROG(module_load, struct module *mod)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	char name[SMITH_MODNAME_LEN] = {};
+
+	bpf_probe_read_kernel_str(name, sizeof(name), __builtin_preserve_access_index(&mod->name));
+	bpf_map_update_elem(&module_names, &tid, name, BPF_ANY);
+	return 0;
+}
+
+static __noinline int module__emit(__u16 type, long ret, struct file *file, const char *uargs,
+					__u32 hook)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct smith_module *m;
+	struct scratch *s;
+	char *name;
+	__u8 *tail;
+	__u32 off = 0;
+	__u64 size;
+
+	s = scratch__get();
+	if (!s)
+		return 0;
+	m = &s->module.rec;
+	tail = s->module.tail;
+	__builtin_memset(m, 0, sizeof(*m));
+
+	name = bpf_map_lookup_elem(&module_names, &tid);
+	if (name) {
+		m->len[SMITH_MODULE_NAME] = tail__kstr(tail, off, name, SMITH_MODNAME_LEN);
+		off += m->len[SMITH_MODULE_NAME];
+		bpf_map_delete_elem(&module_names, &tid);
+	}
+	if (file) {
+		s->walk.off = off;
+		m->len[SMITH_MODULE_PATH] =
+			path__append(tail, &s->walk, __builtin_preserve_access_index(&file->f_path));
+		if (s->walk.truncated)
+			m->flags |= SMITH_MODULE_PATH_TRUNCATED;
+		off += m->len[SMITH_MODULE_PATH];
+	}
+	m->len[SMITH_MODULE_PARAMS] = tail__ustr(tail, off, uargs, SMITH_STR_MAX);
+	if (m->len[SMITH_MODULE_PARAMS] == SMITH_STR_MAX - 1)
+		m->flags |= SMITH_MODULE_PARAMS_TRUNCATED;
+	off += m->len[SMITH_MODULE_PARAMS];
+
+	size = sizeof(*m) + (__u64)off;
+	hdr__fill(&m->hdr, type, size, ret, task);
+	barrier_var(size);
+	if (size > sizeof(*m) + SMITH_TAIL_LIMIT) /* cannot happen: appends are bounded */
+		return 0;
+	if (bpf_ringbuf_output(&events, m, size, 0))
+		drop__count(hook);
+	return 0;
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
+{
+	long id = regs->orig_ax;
+	struct task_struct *task;
+
+	/* Every syscall in the system passes here: leave at once unless it is ours. */
+	if (id != NR_CONNECT && id != NR_EXECVE && id != NR_EXECVEAT && id != NR_INIT_MODULE &&
+	    id != NR_FINIT_MODULE)
+		return 0;
+	task = (struct task_struct *)bpf_get_current_task();
+	if (BPF_CORE_READ(task, thread_info.status) & TS_COMPAT)
+		return 0;
+
+	switch (id) {
+	case NR_CONNECT:
+		if (hook_enabled[SMITH_HOOK_CONNECT])
+			return connect__exit(task, regs, ret);
+		return 0;
+	case NR_EXECVE:
+		if (hook_enabled[SMITH_HOOK_EXECVE])
+			return exec__failed(ret, (const char *)regs->di, (const char *const *)regs->si,
+					    (const char *const *)regs->dx, SMITH_HOOK_EXECVE);
+		return 0;
+	case NR_EXECVEAT:
+		if (hook_enabled[SMITH_HOOK_EXECVEAT])
+			return exec__failed(ret, (const char *)regs->si, (const char *const *)regs->dx,
+					    (const char *const *)regs->r10, SMITH_HOOK_EXECVEAT);
+		return 0;
+	case NR_INIT_MODULE:
+		if (hook_enabled[SMITH_HOOK_INIT_MODULE])
+			return module__emit(SMITH_REC_INIT_MODULE, ret, NULL, (const char *)regs->dx,
+					    SMITH_HOOK_INIT_MODULE);
+		return 0;
+	case NR_FINIT_MODULE:
+		if (hook_enabled[SMITH_HOOK_FINIT_MODULE]) {
+			int fd = regs->di;
+
+			return module__emit(SMITH_REC_FINIT_MODULE, ret, fd >= 0 ? task__fd(task, fd) : NULL,
+					    (const char *)regs->si, SMITH_HOOK_FINIT_MODULE);
+		}
+		return 0;
+	}
+	return 0;
+}

@@ -22,6 +22,7 @@ function(smith_bpf_object)
   endif()
   get_filename_component(src "${ARG_SOURCE}" ABSOLUTE)
   set(out_dir "${CMAKE_CURRENT_BINARY_DIR}/bpf")
+  set(obj_debug "${out_dir}/${ARG_NAME}.debug.bpf.o")
   set(obj "${out_dir}/${ARG_NAME}.bpf.o")
   set(skel "${out_dir}/${ARG_NAME}.skel.h")
   set(vmlinux_dir "${PROJECT_SOURCE_DIR}/vmlinux/${SMITH_BPF_ARCH}")
@@ -33,7 +34,9 @@ function(smith_bpf_object)
             -D__TARGET_ARCH_${SMITH_BPF_ARCH} -DSMITH_BPF
             -I "${vmlinux_dir}" -I "${PROJECT_SOURCE_DIR}/include"
             -I "${PROJECT_SOURCE_DIR}/bpf"
-            -c "${src}" -o "${obj}"
+            -c "${src}" -o "${obj_debug}"
+    # Linking through bpftool strips DWARF, keeping BTF: the skeleton embeds a small object.
+    COMMAND ${BPFTOOL} gen object "${obj}" "${obj_debug}"
     DEPENDS "${src}" ${ARG_DEPENDS} "${vmlinux_dir}/vmlinux.h"
     COMMENT "BPF ${ARG_NAME}.bpf.o"
     VERBATIM)

@@ -61,11 +61,12 @@ enum smith_rec_type {
 
 /* Hooks, for per-hook drop counters and status. Values index counter arrays. */
 enum smith_hook {
-	SMITH_HOOK_EXECVE = 0, /* execve and execveat: successes and failed attempts */
-	SMITH_HOOK_CONNECT = 1,
-	SMITH_HOOK_INIT_MODULE = 2,
-	SMITH_HOOK_FINIT_MODULE = 3,
-	SMITH_HOOK_MAX = 4,
+	SMITH_HOOK_EXECVE = 0, /* successful execs of both calls (new image), failed execve attempts */
+	SMITH_HOOK_EXECVEAT = 1, /* failed execveat attempts */
+	SMITH_HOOK_CONNECT = 2,
+	SMITH_HOOK_INIT_MODULE = 3,
+	SMITH_HOOK_FINIT_MODULE = 4,
+	SMITH_HOOK_MAX = 5,
 };
 
 /* Task identity and context, filled from the calling task at the hook. */

@@ -1,0 +1,262 @@
+#include "backend/ebpf_backend.h"
+
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <filesystem>
+#include <string_view>
+
+#include "backend/libbpf_error.h"
+#include "smith_bpf.skel.h"
+#include "smith/abi.h"
+
+namespace smith::backend {
+namespace {
+
+constexpr const char *kVmlinuxBtf = "/sys/kernel/btf/vmlinux";
+
+struct SkeletonDeleter {
+	void operator()(smith_bpf *skel) const { smith_bpf__destroy(skel); }
+};
+struct LinkDeleter {
+	void operator()(bpf_link *link) const { bpf_link__destroy(link); }
+};
+struct RingBufferDeleter {
+	void operator()(ring_buffer *rb) const { ring_buffer__free(rb); }
+};
+struct BtfDeleter {
+	void operator()(btf *b) const { btf__free(b); }
+};
+
+// A hook as status shows it: the programs that implement it, the drop counter it uses.
+struct HookSpec {
+	const char *name;
+	smith_hook counter;
+	std::vector<bpf_program *(*)(smith_bpf *)> programs;
+};
+
+const std::vector<HookSpec> &hook_specs()
+{
+	auto exec_success = [](smith_bpf *s) { return s->progs.exec_success; };
+	auto sys_exit = [](smith_bpf *s) { return s->progs.sys_exit; };
+	auto module_load = [](smith_bpf *s) { return s->progs.module_load; };
+	static const std::vector<HookSpec> specs = {
+		{"execve", SMITH_HOOK_EXECVE, {exec_success, sys_exit}},
+		{"execveat", SMITH_HOOK_EXECVEAT, {exec_success, sys_exit}},
+		{"connect", SMITH_HOOK_CONNECT, {sys_exit}},
+		{"init_module", SMITH_HOOK_INIT_MODULE, {module_load, sys_exit}},
+		{"finit_module", SMITH_HOOK_FINIT_MODULE, {module_load, sys_exit}},
+	};
+	return specs;
+}
+
+// Why the kernel cannot host `prog` ("" if it can): its BTF attach target must exist.
+std::string missing_attach_target(const btf *vmlinux, bpf_program *prog)
+{
+	std::string_view section = bpf_program__section_name(prog);
+	auto slash = section.find('/');
+	if (slash == std::string_view::npos)
+		return {};
+	std::string_view kind = section.substr(0, slash);
+	std::string target(section.substr(slash + 1));
+	if (kind == "tp_btf") {
+		if (btf__find_by_name_kind(vmlinux, ("btf_trace_" + target).c_str(), BTF_KIND_TYPEDEF) < 0) {
+			if (target == "module_load")
+				return "kernel built without module support (no module_load tracepoint)";
+			return fmt::format("kernel has no {} tracepoint", target);
+		}
+		return {};
+	}
+	if (btf__find_by_name_kind(vmlinux, target.c_str(), BTF_KIND_FUNC) < 0)
+		return fmt::format("kernel has no function {} to attach to", target);
+	return {};
+}
+
+} // namespace
+
+std::string ebpf_unsupported_reason()
+{
+	std::error_code ec;
+	if (!std::filesystem::exists(kVmlinuxBtf, ec))
+		return fmt::format("kernel has no BTF ({} missing; needs CONFIG_DEBUG_INFO_BTF)", kVmlinuxBtf);
+	int ringbuf = libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, nullptr);
+	if (ringbuf == 0)
+		return "kernel has no BPF ring buffer map type (needs Linux 5.8 or later)";
+	if (ringbuf < 0)
+		return fmt::format("cannot probe BPF map types: {}", libbpf_error_text(ringbuf));
+	return {};
+}
+
+struct EbpfBackend::State {
+	std::unique_ptr<smith_bpf, SkeletonDeleter> skel;
+	std::vector<std::unique_ptr<bpf_link, LinkDeleter>> links;
+	std::unique_ptr<ring_buffer, RingBufferDeleter> ring;
+	std::vector<control::HookStatus> hooks; // by hook_specs() order
+	RecordHandler *handler = nullptr; // set during poll()
+	long delivered = 0; // records handed out during the current poll()
+	int ncpus = 1;
+};
+
+EbpfBackend::EbpfBackend(EbpfOptions options) : options_(options) {}
+
+EbpfBackend::~EbpfBackend()
+{
+	stop();
+}
+
+void EbpfBackend::start()
+{
+	if (state_)
+		return;
+	if (std::string why = ebpf_unsupported_reason(); !why.empty())
+		throw BackendError(why);
+	route_libbpf_logs_to_spdlog();
+
+	auto st = std::make_unique<State>();
+	st->ncpus = libbpf_num_possible_cpus();
+	if (st->ncpus <= 0)
+		throw BackendError(fmt::format("cannot count CPUs: {}", libbpf_error_text(st->ncpus)));
+
+	// open -> configure -> load -> attach -> poll
+	st->skel.reset(smith_bpf__open());
+	if (!st->skel)
+		throw BackendError(fmt::format("cannot open the BPF object: {}", libbpf_error_text(errno)));
+	smith_bpf *skel = st->skel.get();
+
+	uint32_t rb = options_.ringbuf_bytes;
+	if (rb < 4096 || (rb & (rb - 1)) != 0)
+		throw BackendError(fmt::format("ring buffer size {} is not a power of two >= 4096", rb));
+	bpf_map__set_max_entries(skel->maps.events, rb);
+	bpf_map__set_max_entries(skel->maps.scratch_map, st->ncpus);
+
+	std::unique_ptr<btf, BtfDeleter> vmlinux(btf__load_vmlinux_btf());
+	if (!vmlinux)
+		throw BackendError(fmt::format("cannot read kernel BTF: {}", libbpf_error_text(errno)));
+
+	// A hook whose attach point this kernel lacks is skipped; the others run.
+	const auto &specs = hook_specs();
+	st->hooks.resize(specs.size());
+	std::vector<bool> needed(specs.size());
+	for (size_t i = 0; i < specs.size(); i++) {
+		st->hooks[i].name = specs[i].name;
+		for (auto get : specs[i].programs) {
+			std::string why = missing_attach_target(vmlinux.get(), get(skel));
+			if (!why.empty() && st->hooks[i].reason.empty())
+				st->hooks[i].reason = why;
+		}
+		needed[i] = st->hooks[i].reason.empty();
+		st->hooks[i].state = needed[i] ? "attached" : "unavailable";
+		skel->rodata->hook_enabled[specs[i].counter] = needed[i];
+	}
+	// A program stays loaded if any available hook needs it.
+	bpf_program *prog;
+	bpf_object__for_each_program(prog, skel->obj)
+	{
+		bool use = false;
+		for (size_t i = 0; i < specs.size(); i++)
+			for (auto get : specs[i].programs)
+				if (get(skel) == prog && needed[i])
+					use = true;
+		bpf_program__set_autoload(prog, use);
+	}
+	for (const auto &h : st->hooks)
+		if (h.state == "unavailable")
+			spdlog::warn("hook {} unavailable: {}", h.name, h.reason);
+
+	if (int err = smith_bpf__load(skel); err)
+		throw BackendError(fmt::format(
+			"the kernel rejected smith's BPF programs: {} (the verifier's log is above)",
+			libbpf_error_text(err)));
+
+	// Attach each program once; a failure marks its hooks failed and the others run.
+	bpf_object__for_each_program(prog, skel->obj)
+	{
+		if (!bpf_program__autoload(prog))
+			continue;
+		bpf_link *link = bpf_program__attach(prog);
+		if (!link) {
+			std::string why = fmt::format("attach {} failed: {}", bpf_program__section_name(prog),
+						      libbpf_error_text(errno));
+			spdlog::error("{}", why);
+			for (size_t i = 0; i < specs.size(); i++)
+				for (auto get : specs[i].programs)
+					if (get(skel) == prog && st->hooks[i].state == "attached") {
+						st->hooks[i].state = "failed";
+						st->hooks[i].reason = why;
+					}
+			continue;
+		}
+		st->links.emplace_back(link);
+	}
+	bool any = false;
+	for (const auto &h : st->hooks)
+		any = any || h.state == "attached";
+	if (!any)
+		throw BackendError("no hook could be attached");
+
+	auto on_sample = [](void *ctx, void *data, size_t size) -> int {
+		auto *s = static_cast<State *>(ctx);
+		s->handler->on_record({static_cast<const std::byte *>(data), size});
+		s->delivered++;
+		return 0;
+	};
+	st->ring.reset(ring_buffer__new(bpf_map__fd(skel->maps.events), on_sample, st.get(), nullptr));
+	if (!st->ring)
+		throw BackendError(fmt::format("cannot map the ring buffer: {}", libbpf_error_text(errno)));
+
+	for (const auto &h : st->hooks)
+		if (h.state == "attached")
+			spdlog::info("hook {} attached", h.name);
+	state_ = std::move(st);
+}
+
+long EbpfBackend::poll(std::chrono::milliseconds timeout, RecordHandler &handler)
+{
+	if (!state_)
+		throw BackendError("ebpf backend polled before start");
+	state_->handler = &handler;
+	state_->delivered = 0;
+	int err = ring_buffer__poll(state_->ring.get(), static_cast<int>(timeout.count()));
+	state_->handler = nullptr;
+	if (err == -EINTR)
+		return state_->delivered;
+	if (err < 0)
+		throw BackendError(fmt::format("reading the ring buffer failed: {}", libbpf_error_text(err)));
+	return state_->delivered;
+}
+
+std::vector<control::HookStatus> EbpfBackend::hooks() const
+{
+	if (!state_)
+		return {};
+	std::vector<control::HookStatus> out = state_->hooks;
+	const auto &specs = hook_specs();
+	int fd = bpf_map__fd(state_->skel->maps.drops);
+	std::vector<uint64_t> per_cpu(state_->ncpus);
+	for (size_t i = 0; i < specs.size(); i++) {
+		uint32_t key = specs[i].counter;
+		if (bpf_map_lookup_elem(fd, &key, per_cpu.data()) != 0)
+			continue;
+		uint64_t sum = 0;
+		for (uint64_t v : per_cpu)
+			sum += v;
+		out[i].kernel_drops = sum;
+	}
+	return out;
+}
+
+void EbpfBackend::stop()
+{
+	if (!state_)
+		return;
+	state_->ring.reset();
+	state_->links.clear(); // detach before the programs go
+	state_.reset();
+}
+
+} // namespace smith::backend

@@ -1,0 +1,39 @@
+// The eBPF backend: loads bpf/smith.bpf.c (CO-RE), attaches each hook the
+// kernel has, and reads raw records from the BPF ring buffer.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "backend/backend.h"
+
+namespace smith::backend {
+
+struct EbpfOptions {
+	uint32_t ringbuf_bytes = 16u << 20; // ring buffer size, a power of two >= page size
+};
+
+// Why the eBPF backend cannot run on this kernel ("" if it can be tried):
+// BTF and the ring buffer map type are probed, not inferred from versions.
+std::string ebpf_unsupported_reason();
+
+class EbpfBackend final : public Backend {
+public:
+	explicit EbpfBackend(EbpfOptions options);
+	~EbpfBackend() override;
+
+	std::string name() const override { return "ebpf"; }
+	void start() override;
+	long poll(std::chrono::milliseconds timeout, RecordHandler &handler) override;
+	std::vector<control::HookStatus> hooks() const override;
+	void stop() override;
+
+private:
+	struct State;
+	EbpfOptions options_;
+	std::unique_ptr<State> state_;
+};
+
+} // namespace smith::backend
