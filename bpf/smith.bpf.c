@@ -136,9 +136,9 @@ static __always_inline void sock__source(struct sock *sk, __u16 family, struct s
 {
 	inet->sport = BPF_CORE_READ(sk, __sk_common.skc_num);
 	if (family == AF_INET)
-		BPF_CORE_READ_INTO(inet->saddr, sk, __sk_common.skc_rcv_saddr);
+		bpf_core_read(inet->saddr, 4, &sk->__sk_common.skc_rcv_saddr);
 	else
-		BPF_CORE_READ_INTO(inet->saddr, sk, __sk_common.skc_v6_rcv_saddr);
+		bpf_core_read(inet->saddr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
 }
 
 /* Describes what `fd` of `task` refers to; a path goes to the tail. Returns bytes appended. */
@@ -176,9 +176,9 @@ static __noinline __u32 fd__describe(struct task_struct *task, unsigned int fd, 
 			sock__source(sk, family, &out->inet);
 			out->inet.dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
 			if (family == AF_INET)
-				BPF_CORE_READ_INTO(out->inet.daddr, sk, __sk_common.skc_daddr);
+				bpf_core_read(out->inet.daddr, 4, &sk->__sk_common.skc_daddr);
 			else
-				BPF_CORE_READ_INTO(out->inet.daddr, sk, __sk_common.skc_v6_daddr);
+				bpf_core_read(out->inet.daddr, 16, &sk->__sk_common.skc_v6_daddr);
 			return 0;
 		}
 		out->kind = SMITH_FD_SOCKET;

@@ -180,6 +180,7 @@ struct smith_module {
 	__u32 flags; /* SMITH_MODULE_* flags */
 	__u16 len[SMITH_MODULE_STR_COUNT];
 	__u16 pad0;
+	__u32 pad1;
 	/* tail follows */
 };
 

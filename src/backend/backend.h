@@ -14,7 +14,10 @@
 //     Errors the backend cannot recover from throw BackendError.
 //   - hooks() and kernel_drops are cheap and safe to call from the pipeline
 //     thread between polls.
-//   - stop() detaches; it is idempotent and also done by the destructor.
+//   - detach() removes the hooks, so no new records are produced; records
+//     already queued can still be drained with poll() until it returns 0.
+//     An orderly stop is detach(), drain, stop().
+//   - stop() releases everything; it is idempotent and also done by the destructor.
 #pragma once
 
 #include <chrono>
@@ -55,6 +58,7 @@ public:
 	virtual void start() = 0;
 	virtual long poll(std::chrono::milliseconds timeout, RecordHandler &handler) = 0;
 	virtual std::vector<control::HookStatus> hooks() const = 0;
+	virtual void detach() {}
 	virtual void stop() = 0;
 
 	// Offset to add to a record's ts (ns since boot) for ns since the epoch, when

@@ -250,6 +250,18 @@ std::vector<control::HookStatus> EbpfBackend::hooks() const
 	return out;
 }
 
+void EbpfBackend::detach()
+{
+	if (!state_)
+		return;
+	state_->links.clear();
+	for (auto &h : state_->hooks)
+		if (h.state == "attached") {
+			h.state = "detached";
+			h.reason = "smithd is stopping";
+		}
+}
+
 void EbpfBackend::stop()
 {
 	if (!state_)

@@ -28,6 +28,7 @@ public:
 	void start() override;
 	long poll(std::chrono::milliseconds timeout, RecordHandler &handler) override;
 	std::vector<control::HookStatus> hooks() const override;
+	void detach() override;
 	void stop() override;
 
 private:

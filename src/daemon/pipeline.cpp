@@ -1,1 +1,138 @@
-// pipeline
+#include "daemon/pipeline.h"
+
+#include <spdlog/spdlog.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <fstream>
+
+#include "smith/version.h"
+
+namespace smith::daemon {
+namespace {
+
+constexpr auto kPollTimeout = std::chrono::milliseconds(100);
+constexpr auto kPublishInterval = std::chrono::milliseconds(100);
+
+double cpu_seconds()
+{
+	rusage ru{};
+	getrusage(RUSAGE_SELF, &ru);
+	auto sec = [](const timeval &tv) { return tv.tv_sec + tv.tv_usec / 1e6; };
+	return sec(ru.ru_utime) + sec(ru.ru_stime);
+}
+
+uint64_t rss_bytes()
+{
+	std::ifstream statm("/proc/self/statm");
+	uint64_t size = 0, resident = 0;
+	statm >> size >> resident;
+	return resident * static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+}
+
+} // namespace
+
+Pipeline::Pipeline(backend::Backend &backend, event::Normalizer &normalizer, sink::Sink &sink,
+		   StatusContext context, backend::ReplayWriter *recorder)
+	: backend_(backend), normalizer_(normalizer), sink_(sink), recorder_(recorder),
+	  context_(std::move(context)), started_(std::chrono::steady_clock::now())
+{
+	line_.reserve(1 << 16);
+	last_cpu_sample_ = started_;
+	publish();
+}
+
+void Pipeline::on_record(std::span<const std::byte> record)
+{
+	if (recorder_)
+		recorder_->write(record);
+	line_.clear();
+	event::NormalizeResult r = normalizer_.append_json(record, seq_ + 1, line_);
+	if (!r.ok) {
+		decode_errors_++;
+		if (decode_errors_ <= 10 || decode_errors_ % 10000 == 0)
+			spdlog::warn("skipped a raw record that cannot be decoded ({}); {} so far", r.error,
+				     decode_errors_);
+		return;
+	}
+	seq_++;
+	auto type = static_cast<size_t>(r.type);
+	received_[type]++;
+	if (sink_.write(line_, normalizer_.host().host_id))
+		sent_[type]++;
+}
+
+void Pipeline::run(const std::atomic<bool> &stop, std::atomic<bool> &reopen)
+{
+	bool ended = false;
+	while (!stop.load(std::memory_order_relaxed)) {
+		long n = backend_.poll(kPollTimeout, *this);
+		if (n == backend::PollEnd) {
+			ended = true;
+			break;
+		}
+		if (reopen.exchange(false))
+			sink_.reopen();
+		auto now = std::chrono::steady_clock::now();
+		if (n == 0 || now - last_publish_ >= kPublishInterval) {
+			sink_.flush();
+			if (recorder_)
+				recorder_->flush();
+			publish();
+		}
+	}
+	if (!ended) {
+		// Orderly stop: no new records, then everything already queued.
+		backend_.detach();
+		while (backend_.poll(std::chrono::milliseconds(0), *this) > 0) {
+		}
+	}
+	sink_.flush();
+	if (recorder_)
+		recorder_->flush();
+	publish();
+	spdlog::info("pipeline stopped after {} events ({} records skipped)", seq_, decode_errors_);
+}
+
+void Pipeline::publish()
+{
+	auto now = std::chrono::steady_clock::now();
+	last_publish_ = now;
+	control::StatusSnapshot s;
+	const auto &host = normalizer_.host();
+	s.version = SMITH_VERSION;
+	s.pid = getpid();
+	s.uptime_seconds = std::chrono::duration<double>(now - started_).count();
+	s.hostname = host.hostname;
+	s.host_id = host.host_id;
+	s.run_id = host.run_id;
+	s.kernel = context_.kernel;
+	s.backend = backend_.name();
+	s.backend_reason = context_.backend_reason;
+	s.hooks = backend_.hooks();
+	s.received = received_;
+	s.sent = sent_;
+	s.decode_errors = decode_errors_;
+	s.last_seq = seq_;
+	s.sink = sink_.status();
+	s.rss_bytes = rss_bytes();
+	s.cpu_seconds = cpu_seconds();
+	double window = std::chrono::duration<double>(now - last_cpu_sample_).count();
+	if (window >= 1.0) {
+		cpu_percent_ = 100.0 * (s.cpu_seconds - last_cpu_seconds_) / window;
+		last_cpu_seconds_ = s.cpu_seconds;
+		last_cpu_sample_ = now;
+	}
+	s.cpu_percent = cpu_percent_;
+	std::string json = control::status_to_json(s);
+	std::lock_guard lock(status_mutex_);
+	status_json_.swap(json);
+}
+
+std::string Pipeline::status_json() const
+{
+	std::lock_guard lock(status_mutex_);
+	return status_json_;
+}
+
+} // namespace smith::daemon

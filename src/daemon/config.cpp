@@ -1,0 +1,100 @@
+#include "daemon/config.h"
+
+#include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
+
+#include <filesystem>
+#include <set>
+
+namespace smith::daemon {
+namespace {
+
+const std::set<std::string> kBackends = {"auto", "ebpf", "lkm", "replay"};
+const std::set<std::string> kSinks = {"stdout", "file"};
+const std::set<std::string> kLogLevels = {"trace", "debug", "info", "warn", "error"};
+
+std::string where(const std::string &path, const YAML::Node &node)
+{
+	return fmt::format("{}:{}", path, node.Mark().line + 1);
+}
+
+template <typename T> T get(const std::string &path, const std::string &key, const YAML::Node &node)
+{
+	try {
+		return node.as<T>();
+	} catch (const YAML::Exception &) {
+		throw ConfigError(fmt::format("{}: '{}' has a value of the wrong type", where(path, node), key));
+	}
+}
+
+void one_of(const std::string &what, const std::string &value, const std::set<std::string> &allowed)
+{
+	if (!allowed.count(value)) {
+		std::string list;
+		for (const auto &a : allowed)
+			list += (list.empty() ? "" : ", ") + a;
+		throw ConfigError(fmt::format("{} '{}' is not one of: {}", what, value, list));
+	}
+}
+
+} // namespace
+
+void load_config_file(const std::string &path, bool required, Config &c)
+{
+	std::error_code ec;
+	if (!std::filesystem::exists(path, ec)) {
+		if (required)
+			throw ConfigError(fmt::format("config file {} does not exist", path));
+		return;
+	}
+	YAML::Node root;
+	try {
+		root = YAML::LoadFile(path);
+	} catch (const YAML::Exception &e) {
+		throw ConfigError(fmt::format("{}:{}: not valid YAML: {}", path, e.mark.line + 1, e.msg));
+	}
+	if (root.IsNull())
+		return; // an empty file: all defaults
+	if (!root.IsMap())
+		throw ConfigError(fmt::format("{}: the top level must be a mapping of settings", path));
+
+	for (const auto &kv : root) {
+		const std::string key = kv.first.as<std::string>();
+		const YAML::Node &v = kv.second;
+		if (key == "backend")
+			c.backend = get<std::string>(path, key, v);
+		else if (key == "sink")
+			c.sink = get<std::string>(path, key, v);
+		else if (key == "output")
+			c.output = get<std::string>(path, key, v);
+		else if (key == "pid_file")
+			c.pid_file = get<std::string>(path, key, v);
+		else if (key == "socket")
+			c.socket = get<std::string>(path, key, v);
+		else if (key == "log_level")
+			c.log_level = get<std::string>(path, key, v);
+		else if (key == "log_file")
+			c.log_file = get<std::string>(path, key, v);
+		else if (key == "ringbuf_bytes")
+			c.ringbuf_bytes = get<uint32_t>(path, key, v);
+		else
+			throw ConfigError(fmt::format("{}: unknown setting '{}'", where(path, kv.first), key));
+	}
+}
+
+void validate(const Config &c)
+{
+	one_of("backend", c.backend, kBackends);
+	one_of("sink", c.sink, kSinks);
+	one_of("log level", c.log_level, kLogLevels);
+	if (c.sink == "file" && c.output.empty())
+		throw ConfigError("sink 'file' needs an output path (--output PATH or 'output:' in the config)");
+	if (c.backend == "replay" && c.replay.empty())
+		throw ConfigError("backend 'replay' needs a file to replay (--replay FILE)");
+	if (c.ringbuf_bytes < 4096 || (c.ringbuf_bytes & (c.ringbuf_bytes - 1)) != 0)
+		throw ConfigError(fmt::format("ringbuf_bytes {} must be a power of two of at least 4096", c.ringbuf_bytes));
+	if (c.sink == "stdout" && !c.foreground)
+		throw ConfigError("sink 'stdout' needs --foreground (a daemon has no terminal); use --sink file --output PATH");
+}
+
+} // namespace smith::daemon

@@ -1,0 +1,42 @@
+// smithd's configuration: defaults, then /etc/smith/smithd.yaml (or --config),
+// then command-line options, each overriding the one before.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+
+namespace smith::daemon {
+
+// A user error in the configuration or the options: fatal, reported in main.
+class ConfigError : public std::runtime_error {
+public:
+	using std::runtime_error::runtime_error;
+};
+
+inline constexpr const char *kDefaultConfigPath = "/etc/smith/smithd.yaml";
+
+struct Config {
+	std::string backend = "auto"; // auto | ebpf | lkm | replay
+	std::string sink = "stdout"; // stdout | file
+	std::string output; // the file sink's path
+	std::string pid_file = "/run/smith.pid";
+	std::string socket = "/run/smith/smithd.sock"; // control socket
+	std::string log_level = "info"; // trace | debug | info | warn | error
+	std::string log_file; // also log here ("" = stderr only)
+	uint32_t ringbuf_bytes = 16u << 20; // eBPF ring buffer size, a power of two
+	std::string record; // also write raw records here, for replay
+	std::string replay; // replay backend input file
+	bool foreground = false;
+};
+
+// Reads a YAML config file into `config`. Unknown keys, wrong types and bad
+// values are errors that name the file, line and key. A missing file is an
+// error only when `required` (the user named it with --config).
+void load_config_file(const std::string &path, bool required, Config &config);
+
+// Checks the combination of settings; throws ConfigError with what to change.
+void validate(const Config &config);
+
+} // namespace smith::daemon

@@ -1,0 +1,67 @@
+// The pipeline: backend -> decode/normalize -> sink, on one thread, with the
+// counters smithctl status shows. It publishes a status snapshot after the
+// sink is flushed, so a snapshot's last_seq is always at the destination.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <mutex>
+#include <string>
+
+#include "backend/backend.h"
+#include "backend/replay_backend.h"
+#include "control/status.h"
+#include "event/normalizer.h"
+#include "sink/sink.h"
+
+namespace smith::daemon {
+
+// Facts the status shows that the pipeline does not own.
+struct StatusContext {
+	std::string backend_reason;
+	std::string kernel;
+};
+
+class Pipeline final : private backend::RecordHandler {
+public:
+	Pipeline(backend::Backend &backend, event::Normalizer &normalizer, sink::Sink &sink,
+		 StatusContext context, backend::ReplayWriter *recorder = nullptr);
+
+	// Runs until `stop` is set or the backend ends (replay). Sets of `reopen`
+	// are handled between batches (SIGHUP). On the way out: detach, drain what
+	// the kernel already queued, flush, publish the final status.
+	void run(const std::atomic<bool> &stop, std::atomic<bool> &reopen);
+
+	// The last published status as JSON; safe from any thread.
+	std::string status_json() const;
+	// Sequence number of the last event written.
+	uint64_t last_seq() const { return seq_; }
+
+private:
+	void on_record(std::span<const std::byte> record) override;
+	void publish();
+
+	backend::Backend &backend_;
+	event::Normalizer &normalizer_;
+	sink::Sink &sink_;
+	backend::ReplayWriter *recorder_; // raw records also go here, if set
+	StatusContext context_;
+
+	std::string line_; // the event being serialised, reused
+	uint64_t seq_ = 0; // last seq assigned
+	std::array<uint64_t, control::kEventTypeCount> received_{};
+	std::array<uint64_t, control::kEventTypeCount> sent_{};
+	uint64_t decode_errors_ = 0;
+	std::chrono::steady_clock::time_point started_;
+	std::chrono::steady_clock::time_point last_publish_{};
+	double last_cpu_seconds_ = 0; // at last_cpu_sample_
+	std::chrono::steady_clock::time_point last_cpu_sample_{};
+	double cpu_percent_ = 0;
+
+	mutable std::mutex status_mutex_;
+	std::string status_json_; // guarded by status_mutex_
+};
+
+} // namespace smith::daemon

@@ -1,1 +1,0 @@
-#include "sink/sink.h"
