@@ -7,6 +7,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <thread>
+
 using namespace smith::e2e;
 
 namespace {
@@ -128,4 +130,57 @@ TEST_CASE("connect: a non-blocking TCP connect reports the return value of the s
 	CHECK(e.i64("retval") == rc);
 	CHECK(e.str("saddr") == "127.0.0.1");
 	CHECK(e.i64("sport") == local.port);
+}
+
+TEST_CASE("connect: a connect from a second thread carries the id of that thread", "[e2e][root][ebpf]")
+{
+	Smithd smithd;
+	pid_t thread_tid = 0;
+	int rc = 1;
+	uint16_t sport = 0;
+	std::thread worker([&] {
+		thread_tid = gettid();
+		Fd sock(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+		rc = connect_to(sock.get(), AF_INET, "127.0.0.1", 9);
+		sport = local_endpoint(sock.get()).port;
+	});
+	worker.join();
+	REQUIRE(rc == 0);
+	REQUIRE(thread_tid != getpid());
+
+	Event e = smithd.wait_for("udp connect to 127.0.0.1:9 from port " + std::to_string(sport),
+	                          [&](const Event &ev) {
+		                          return ev.type() == "connect" && ev.pid() == getpid() && ev.i64("sport") == sport;
+	                          },
+	                          10s, getpid());
+	INFO("event: " << e.line());
+	check_host_fields(e, "connect");
+	CHECK(e.i64("pid") == getpid());
+	CHECK(e.i64("tid") == thread_tid);
+	CHECK(e.str("exe") == self_exe());
+	CHECK(e.i64("retval") == 0);
+}
+
+TEST_CASE("connect: an IPv4-mapped IPv6 destination is reported as given", "[e2e][root][ebpf]")
+{
+	Smithd smithd;
+	Fd listener(tcp_listener(AF_INET));
+	REQUIRE(listener.get() >= 0);
+	const uint16_t dport = local_endpoint(listener.get()).port;
+	Fd sock(socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0));
+	REQUIRE(sock.get() >= 0);
+	REQUIRE(connect_to(sock.get(), AF_INET6, "::ffff:127.0.0.1", dport) == 0);
+	const Endpoint local = local_endpoint(sock.get());
+	REQUIRE(local.addr == "::ffff:127.0.0.1");
+
+	Event e = smithd.wait_for("tcp connect to [::ffff:127.0.0.1]:" + std::to_string(dport),
+	                          connect_of(getpid(), "tcp", "::ffff:127.0.0.1", dport), 10s, getpid());
+	INFO("event: " << e.line());
+	check_connect_context(e);
+	CHECK(e.str("family") == "ipv6");
+	CHECK(e.str("daddr") == "::ffff:127.0.0.1");
+	CHECK(e.i64("dport") == dport);
+	CHECK(e.str("saddr") == local.addr);
+	CHECK(e.i64("sport") == local.port);
+	CHECK(e.i64("retval") == 0);
 }

@@ -4,8 +4,14 @@
 #include <catch2/catch.hpp>
 
 #include <fcntl.h>
+#include <stdlib.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
+
+#include <algorithm>
+#include <iostream>
 
 #include <thread>
 
@@ -165,4 +171,191 @@ TEST_CASE("execve: a failed attempt is reported with -errno and the image of the
 	// One attempt, one event.
 	std::this_thread::sleep_for(500ms);
 	CHECK(smithd.count([child](const Event &ev) { return ev.type() == "execve" && ev.pid() == child; }) == 1);
+}
+
+TEST_CASE("execve: a unix socket on stdin and a closed stdout", "[e2e][root][ebpf]")
+{
+	Smithd smithd;
+	int pair[2];
+	REQUIRE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) == 0);
+	Fd sock0(pair[0]), sock1(pair[1]);
+	struct stat sock_st{};
+	REQUIRE(fstat(sock0.get(), &sock_st) == 0);
+	std::vector<std::string> argv = {"/bin/true", "socket-stdin"};
+	std::vector<std::string> envp = {"PATH=/usr/bin:/bin"};
+	auto c_argv = c_strings(argv);
+	auto c_envp = c_strings(envp);
+
+	pid_t child = spawn([&] {
+		dup2(sock0.get(), 0);
+		close(1);
+		execve("/bin/true", c_argv.data(), c_envp.data());
+	});
+	REQUIRE(child > 0);
+	REQUIRE(wait_exit(child) == 0);
+
+	Event e = smithd.wait_for("execve of /bin/true by pid " + std::to_string(child), exec_of(child, "/bin/true"),
+	                          10s, child);
+	INFO("event: " << e.line());
+	check_host_fields(e, "execve");
+	CHECK(e.str("stdin") == "socket:[" + std::to_string(sock_st.st_ino) + "]");
+	CHECK(e.str("stdout") == "");
+	CHECK(e.strings("argv") == argv);
+}
+
+TEST_CASE("execve: the controlling tty is reported as pts/N", "[e2e][root][ebpf]")
+{
+	Smithd smithd;
+	Fd master(posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC));
+	REQUIRE(master.get() >= 0);
+	REQUIRE(grantpt(master.get()) == 0);
+	REQUIRE(unlockpt(master.get()) == 0);
+	const std::string slave = ptsname(master.get());
+	REQUIRE(slave.rfind("/dev/pts/", 0) == 0);
+	std::vector<std::string> argv = {"/bin/true", "with-a-tty"};
+	std::vector<std::string> envp = {"PATH=/usr/bin:/bin"};
+	auto c_argv = c_strings(argv);
+	auto c_envp = c_strings(envp);
+
+	pid_t child = spawn([&] {
+		if (setsid() < 0)
+			_exit(120);
+		// A session leader without a controlling tty acquires the first tty it opens.
+		int fd = open(slave.c_str(), O_RDWR);
+		if (fd < 0)
+			_exit(121);
+		dup2(fd, 0);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		execve("/bin/true", c_argv.data(), c_envp.data());
+	});
+	REQUIRE(child > 0);
+	REQUIRE(wait_exit(child) == 0);
+
+	Event e = smithd.wait_for("execve of /bin/true by pid " + std::to_string(child), exec_of(child, "/bin/true"),
+	                          10s, child);
+	INFO("event: " << e.line());
+	check_host_fields(e, "execve");
+	CHECK(e.str("tty") == slave.substr(5)); // "pts/N"
+	CHECK(e.str("stdin") == slave);
+	CHECK(e.str("stdout") == slave);
+	CHECK(e.i64("sid") == child);
+	CHECK(e.i64("pgid") == child);
+}
+
+TEST_CASE("execve: the audit session id is reported once set", "[e2e][root][ebpf]")
+{
+	Smithd smithd;
+	int report[2];
+	REQUIRE(pipe2(report, O_CLOEXEC) == 0);
+	Fd report_read(report[0]), report_write(report[1]);
+	std::vector<std::string> argv = {"/bin/true", "with-a-session"};
+	std::vector<std::string> envp = {"PATH=/usr/bin:/bin"};
+	auto c_argv = c_strings(argv);
+	auto c_envp = c_strings(envp);
+
+	pid_t child = spawn([&] {
+		// Setting the login uid starts a new audit session for this process only.
+		int fd = open("/proc/self/loginuid", O_WRONLY);
+		if (fd < 0 || write(fd, "0", 1) != 1)
+			_exit(120);
+		close(fd);
+		std::string sid = read_file("/proc/self/sessionid");
+		if (write(report_write.get(), sid.data(), sid.size()) != static_cast<ssize_t>(sid.size()))
+			_exit(121);
+		execve("/bin/true", c_argv.data(), c_envp.data());
+	});
+	REQUIRE(child > 0);
+	report_write.reset();
+	const int code = wait_exit(child);
+	if (code == 120) {
+		std::cout << "SKIPPED: cannot set /proc/self/loginuid (kernel without audit?)" << std::endl;
+		std::exit(4);
+	}
+	REQUIRE(code == 0);
+	char buf[32] = {};
+	REQUIRE(read(report_read.get(), buf, sizeof buf - 1) > 0);
+	const int64_t sessionid = std::stoll(buf);
+	REQUIRE(sessionid >= 0);
+	REQUIRE(sessionid != 4294967295LL);
+
+	Event e = smithd.wait_for("execve of /bin/true by pid " + std::to_string(child), exec_of(child, "/bin/true"),
+	                          10s, child);
+	INFO("event: " << e.line());
+	check_host_fields(e, "execve");
+	CHECK(e.i64("sessionid") == sessionid);
+	CHECK(e.i64("uid") == 0);
+}
+
+TEST_CASE("execveat: successful and failed calls are reported", "[e2e][root][ebpf]")
+{
+	Smithd smithd;
+	Fd bin_dir(open("/usr/bin", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+	REQUIRE(bin_dir.get() >= 0);
+	std::vector<std::string> argv = {"true", "via-execveat"};
+	std::vector<std::string> envp = {"PATH=/usr/bin:/bin"};
+	auto c_argv = c_strings(argv);
+	auto c_envp = c_strings(envp);
+
+	pid_t ok_child = spawn([&] { syscall(SYS_execveat, bin_dir.get(), "true", c_argv.data(), c_envp.data(), 0); });
+	REQUIRE(ok_child > 0);
+	REQUIRE(wait_exit(ok_child) == 0);
+	pid_t failed_child = spawn([&] {
+		syscall(SYS_execveat, AT_FDCWD, "/nonexistent/smith-missing-at", c_argv.data(), c_envp.data(), 0);
+		_exit(127);
+	});
+	REQUIRE(failed_child > 0);
+	REQUIRE(wait_exit(failed_child) == 127);
+
+	Event ok = smithd.wait_for("execveat of /usr/bin/true by pid " + std::to_string(ok_child),
+	                           [&](const Event &e) { return e.type() == "execve" && e.pid() == ok_child; }, 10s,
+	                           ok_child);
+	{
+		INFO("event: " << ok.line());
+		check_host_fields(ok, "execve");
+		CHECK(ok.str("exe") == real_path("/usr/bin/true"));
+		CHECK(ok.str("comm") == "true");
+		CHECK(ok.strings("argv") == argv);
+		CHECK(ok.i64("retval") == 0);
+	}
+
+	Event failed = smithd.wait_for("failed execveat by pid " + std::to_string(failed_child),
+	                               [&](const Event &e) { return e.type() == "execve" && e.pid() == failed_child; },
+	                               10s, failed_child);
+	INFO("event: " << failed.line());
+	check_host_fields(failed, "execve");
+	CHECK(failed.str("filename") == "/nonexistent/smith-missing-at");
+	CHECK(failed.strings("argv") == argv);
+	CHECK(failed.i64("retval") == -2);
+	CHECK(failed.str("exe") == self_exe());
+}
+
+TEST_CASE("execve: a failed attempt with more arguments than are kept is flagged as truncated",
+          "[e2e][root][ebpf]")
+{
+	Smithd smithd;
+	std::vector<std::string> argv = {"smith-many-args"};
+	for (int i = 1; i < 300; ++i)
+		argv.push_back("arg" + std::to_string(i));
+	std::vector<std::string> envp = {"PATH=/usr/bin:/bin"};
+	auto c_argv = c_strings(argv);
+	auto c_envp = c_strings(envp);
+
+	pid_t child = spawn([&] {
+		execve("/nonexistent/smith-many-args", c_argv.data(), c_envp.data());
+		_exit(127);
+	});
+	REQUIRE(child > 0);
+	REQUIRE(wait_exit(child) == 127);
+
+	Event e = smithd.wait_for("failed execve by pid " + std::to_string(child),
+	                          exec_of(child, "/nonexistent/smith-many-args"), 10s, child);
+	INFO("event: " << e.line().substr(0, 3000));
+	check_host_fields(e, "execve");
+	CHECK(e.i64("retval") == -2);
+	CHECK(e.boolean("argv_truncated") == true);
+	const auto kept = e.strings("argv");
+	REQUIRE(!kept.empty());
+	REQUIRE(kept.size() < argv.size());
+	CHECK(std::equal(kept.begin(), kept.end(), argv.begin()));
 }

@@ -69,3 +69,35 @@ TEST_CASE("execve: a shell with a TCP socket on stdin and stdout shows the conne
 	CHECK(e.str("exe") == real_path("/bin/sh"));
 	CHECK(e.i64("retval") == 0);
 }
+
+TEST_CASE("execve: a shell with a connected UDP socket on stdin and stdout shows the flow", "[e2e][root][ebpf]")
+{
+	Smithd smithd;
+	Fd sock(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+	REQUIRE(sock.get() >= 0);
+	REQUIRE(connect_to(sock.get(), AF_INET, "127.0.0.1", 9) == 0);
+	const uint16_t sport = local_endpoint(sock.get()).port;
+
+	char arg0[] = "sh", arg1[] = "-c", arg2[] = "exit 0";
+	char *argv[] = {arg0, arg1, arg2, nullptr};
+	char env0[] = "PATH=/usr/bin:/bin";
+	char *envp[] = {env0, nullptr};
+	pid_t child = spawn([&] {
+		dup2(sock.get(), 0);
+		dup2(sock.get(), 1);
+		execve("/bin/sh", argv, envp);
+	});
+	REQUIRE(child > 0);
+	REQUIRE(wait_exit(child) == 0);
+
+	Event e = smithd.wait_for("execve of /bin/sh by pid " + std::to_string(child),
+	                          [&](const Event &ev) {
+		                          return ev.type() == "execve" && ev.pid() == child &&
+		                                 ev.str("filename") == "/bin/sh";
+	                          },
+	                          10s, child);
+	const std::string expected = "udp:127.0.0.1:" + std::to_string(sport) + "->127.0.0.1:9";
+	INFO("event: " << e.line());
+	CHECK(e.str("stdin") == expected);
+	CHECK(e.str("stdout") == expected);
+}
