@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 using namespace smith::e2e;
@@ -91,5 +92,44 @@ TEST_CASE("execve: hostile argv gives a valid line with exact escaping and trunc
 	const bool cut = kept.size() < expected.size() || kept.back().size() < expected[kept.size() - 1].size();
 	CHECK(cut);
 
+	CHECK(smithd.bad_lines().empty());
+}
+
+TEST_CASE("execve: hostile paths in cwd and filename are escaped and repaired", "[e2e][root][ebpf]")
+{
+	Smithd smithd;
+	TempDir base("smith-e2e-cwd-");
+	const std::string raw_dir = base.path() + "/ctl\x01\x1f" "bad\xff" "end";
+	const std::string shown_dir = base.path() + "/ctl\x01\x1f" "bad\xEF\xBF\xBD" "end";
+	REQUIRE(mkdir(raw_dir.c_str(), 0755) == 0);
+	const std::string raw_file = "/nonexistent/tab\there\xc3" "x";
+	const std::string shown_file = "/nonexistent/tab\there\xEF\xBF\xBD" "x";
+	std::vector<std::string> argv = {"hostile-path"};
+	std::vector<char *> c_argv = {argv[0].data(), nullptr};
+	char env0[] = "PATH=/usr/bin:/bin";
+	char *envp[] = {env0, nullptr};
+
+	pid_t child = spawn([&] {
+		if (chdir(raw_dir.c_str()) != 0)
+			_exit(126);
+		execve(raw_file.c_str(), c_argv.data(), envp);
+		_exit(127);
+	});
+	REQUIRE(child > 0);
+	REQUIRE(wait_exit(child) == 127);
+
+	Event e = smithd.wait_for("failed execve by pid " + std::to_string(child),
+	                          [&](const Event &ev) { return ev.type() == "execve" && ev.pid() == child; }, 10s,
+	                          child);
+	INFO("event: " << e.line());
+	check_host_fields(e, "execve");
+	CHECK(e.str("cwd") == shown_dir);
+	CHECK(e.str("filename") == shown_file);
+	CHECK(e.i64("retval") == -2);
+	size_t raw_controls = 0;
+	for (unsigned char ch : e.line())
+		if (ch < 0x20)
+			++raw_controls;
+	CHECK(raw_controls == 0);
 	CHECK(smithd.bad_lines().empty());
 }

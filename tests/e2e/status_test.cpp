@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <map>
+#include <thread>
 #include <set>
 
 using namespace smith::e2e;
@@ -197,4 +198,64 @@ TEST_CASE("status: the table works and SIGTERM flushes and stops cleanly", "[e2e
 	                                         << "\nstderr: " << down.err);
 	CHECK(down.exit_code != 0);
 	CHECK((down.out + down.err).find("not running") != std::string::npos);
+}
+
+TEST_CASE("status: a burst of execs is delivered completely and in sequence", "[e2e][root][ebpf]")
+{
+	Smithd smithd;
+	constexpr int kBurst = 300;
+	std::vector<pid_t> children;
+	for (int i = 0; i < kBurst; ++i) {
+		pid_t child = spawn([] {
+			char arg0[] = "/bin/true", arg1[] = "burst";
+			char *argv[] = {arg0, arg1, nullptr};
+			char *envp[] = {nullptr};
+			execve("/bin/true", argv, envp);
+		});
+		REQUIRE(child > 0);
+		children.push_back(child);
+	}
+	for (pid_t child : children)
+		REQUIRE(wait_exit(child) == 0);
+
+	const pid_t last = children.back();
+	smithd.wait_for("execve of the last burst child " + std::to_string(last),
+	                [last](const Event &e) { return e.type() == "execve" && e.pid() == last; }, 20s, last);
+	std::this_thread::sleep_for(500ms);
+
+	const std::set<pid_t> burst(children.begin(), children.end());
+	std::map<pid_t, int> seen;
+	for (auto &e : smithd.poll())
+		if (e.type() == "execve" && burst.count(static_cast<pid_t>(e.pid())))
+			++seen[static_cast<pid_t>(e.pid())];
+	size_t missing = 0, repeated = 0;
+	for (pid_t child : children) {
+		if (seen[child] == 0)
+			++missing;
+		else if (seen[child] > 1)
+			++repeated;
+	}
+	CHECK(missing == 0);
+	CHECK(repeated == 0);
+
+	// In file order, seq counts 1, 2, 3, ...: a downstream reader sees no gap.
+	const auto &events = smithd.poll();
+	size_t out_of_order = 0;
+	for (size_t i = 0; i < events.size(); ++i)
+		if (events[i].u64("seq") != i + 1)
+			++out_of_order;
+	CHECK(out_of_order == 0);
+	CHECK(smithd.bad_lines().empty());
+
+	CommandResult r = smithd.ctl({"status", "--json"});
+	REQUIRE(r.exit_code == 0);
+	simdjson::dom::parser parser;
+	simdjson::dom::element st;
+	REQUIRE(parser.parse(r.out).get(st) == simdjson::SUCCESS);
+	const simdjson::dom::array hooks = st["hooks"].get_array().value();
+	for (simdjson::dom::element hook : hooks) {
+		INFO("hook " << get_str(hook, "name"));
+		CHECK(get_u64(hook, "kernel_drops") == 0);
+	}
+	CHECK(get_u64(st, "decode_errors") == 0);
 }
