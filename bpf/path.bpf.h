@@ -14,14 +14,14 @@
 #include "smith/abi.h"
 
 #define SMITH_TAIL_LIMIT 32768
-#define SMITH_TAIL_MASK (SMITH_TAIL_LIMIT - 1)
-#define SMITH_TAIL_SIZE (SMITH_TAIL_LIMIT + SMITH_ARGV_MAX)
+#define SMITH_TAIL_MASK	 (SMITH_TAIL_LIMIT - 1)
+#define SMITH_TAIL_SIZE	 (SMITH_TAIL_LIMIT + SMITH_ARGV_MAX)
 
-#define S_IFMT 00170000
-#define S_IFSOCK 0140000
-#define S_IFIFO 0010000
-#define AF_INET 2
-#define AF_INET6 10
+#define S_IFMT	    00170000
+#define S_IFSOCK    0140000
+#define S_IFIFO	    0010000
+#define AF_INET	    2
+#define AF_INET6    10
 #define IPPROTO_TCP 6
 #define IPPROTO_UDP 17
 
@@ -67,7 +67,7 @@ static __always_inline __u32 tail__ustr(__u8 *tail, __u32 off, const void *src, 
  * loop then reaches the caller in the same state.
  */
 struct walk {
-	__u32 off; /* write offset in the tail */
+	__u32 off;	 /* write offset in the tail */
 	__u32 truncated; /* set when the last walk stopped early */
 };
 

@@ -49,7 +49,7 @@ struct scratch {
 		struct module_scratch module;
 	};
 	char env[SMITH_STR_MAX]; /* one environment entry under test */
-	struct walk walk; /* write offset of loops in the tail (see path.bpf.h) */
+	struct walk walk;	 /* write offset of loops in the tail (see path.bpf.h) */
 };
 
 struct {
@@ -85,12 +85,12 @@ struct {
 const volatile bool hook_enabled[SMITH_HOOK_MAX] = {};
 
 /* x86_64 syscall numbers; 32-bit (compat) tasks use other numbers and are not decoded. */
-#define NR_CONNECT 42
-#define NR_EXECVE 59
-#define NR_INIT_MODULE 175
+#define NR_CONNECT	42
+#define NR_EXECVE	59
+#define NR_INIT_MODULE	175
 #define NR_FINIT_MODULE 313
-#define NR_EXECVEAT 322
-#define TS_COMPAT 0x0002
+#define NR_EXECVEAT	322
+#define TS_COMPAT	0x0002
 
 static __always_inline void drop__count(__u32 hook)
 {
@@ -305,7 +305,8 @@ static __always_inline __u32 exec__append_context(struct scratch *s, struct task
 
 	fs = BPF_CORE_READ(task, fs);
 	s->walk.off = off;
-	e->len[SMITH_EXEC_CWD] = fs ? path__append(tail, &s->walk, __builtin_preserve_access_index(&fs->pwd)) : 0;
+	e->len[SMITH_EXEC_CWD] =
+		fs ? path__append(tail, &s->walk, __builtin_preserve_access_index(&fs->pwd)) : 0;
 	if (fs && s->walk.truncated)
 		e->flags |= SMITH_EXEC_PATH_TRUNCATED;
 	off += e->len[SMITH_EXEC_CWD];
@@ -340,8 +341,8 @@ static __always_inline __u32 exec__append_cgroup_and_fds(struct scratch *s, stru
 	return off;
 }
 
-static __always_inline void exec__submit(struct scratch *s, struct task_struct *task, __s64 retval,
-					 __u32 off, __u32 hook)
+static __always_inline void exec__submit(struct scratch *s, struct task_struct *task, __s64 retval, __u32 off,
+					 __u32 hook)
 {
 	__u64 size = sizeof(struct smith_execve) + (__u64)off;
 
@@ -391,7 +392,7 @@ int BPF_PROG(exec_success, struct task_struct *p, pid_t old_pid, struct linux_bi
 	exe = BPF_CORE_READ(bprm, file);
 	off = exec__append_context(s, task, __builtin_preserve_access_index(&exe->f_path), off);
 	e->len[SMITH_EXEC_LD_PRELOAD] = env__ld_preload_block(s, off, BPF_CORE_READ(mm, env_start),
-							       BPF_CORE_READ(mm, env_end), &e->flags);
+							      BPF_CORE_READ(mm, env_end), &e->flags);
 	off += e->len[SMITH_EXEC_LD_PRELOAD];
 	off = exec__append_cgroup_and_fds(s, task, off);
 	exec__submit(s, task, 0, off, SMITH_HOOK_EXECVE);
@@ -400,7 +401,7 @@ int BPF_PROG(exec_success, struct task_struct *p, pid_t old_pid, struct linux_bi
 
 /* A failed execve/execveat: the caller's image, arguments read from its memory. */
 static __noinline int exec__failed(long ret, const char *filename, const char *const *argv,
-					const char *const *envp, __u32 hook)
+				   const char *const *envp, __u32 hook)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	struct scratch *s;
@@ -496,8 +497,7 @@ int BPF_PROG(module_load, struct module *mod)
 	return 0;
 }
 
-static __noinline int module__emit(__u16 type, long ret, struct file *file, const char *uargs,
-					__u32 hook)
+static __noinline int module__emit(__u16 type, long ret, struct file *file, const char *uargs, __u32 hook)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();

@@ -37,19 +37,19 @@
 #define SMITH_ABI_VERSION 1
 
 /* Bounds of the variable parts of a record. */
-#define SMITH_ARGV_MAX 8192 /* bytes of argv kept; more sets SMITH_EXEC_ARGV_TRUNCATED */
-#define SMITH_ARGC_MAX 128 /* argv entries read from a pointer array (failed execs) */
-#define SMITH_ENVC_MAX 128 /* environment entries scanned for LD_PRELOAD */
-#define SMITH_STR_MAX 4096 /* bytes kept of filename, LD_PRELOAD, params */
-#define SMITH_NAME_MAX 256 /* one path component (NAME_MAX + NUL) */
-#define SMITH_PATH_DEPTH 32 /* components walked; deeper sets the truncated flag */
-#define SMITH_PATH_MAX 4096 /* bytes of one encoded path */
-#define SMITH_COMM_LEN 16 /* TASK_COMM_LEN */
-#define SMITH_NODENAME_LEN 72 /* __NEW_UTS_LEN + 1, padded to 8 bytes */
-#define SMITH_TTY_LEN 64 /* tty_struct.name */
-#define SMITH_MODNAME_LEN 64 /* MODULE_NAME_LEN (56), padded */
-#define SMITH_CGROUP_LEN 256 /* leaf name of the task's cgroup */
-#define SMITH_REC_MAX 65536 /* upper bound of any record's size */
+#define SMITH_ARGV_MAX	   8192	 /* bytes of argv kept; more sets SMITH_EXEC_ARGV_TRUNCATED */
+#define SMITH_ARGC_MAX	   128	 /* argv entries read from a pointer array (failed execs) */
+#define SMITH_ENVC_MAX	   128	 /* environment entries scanned for LD_PRELOAD */
+#define SMITH_STR_MAX	   4096	 /* bytes kept of filename, LD_PRELOAD, params */
+#define SMITH_NAME_MAX	   256	 /* one path component (NAME_MAX + NUL) */
+#define SMITH_PATH_DEPTH   32	 /* components walked; deeper sets the truncated flag */
+#define SMITH_PATH_MAX	   4096	 /* bytes of one encoded path */
+#define SMITH_COMM_LEN	   16	 /* TASK_COMM_LEN */
+#define SMITH_NODENAME_LEN 72	 /* __NEW_UTS_LEN + 1, padded to 8 bytes */
+#define SMITH_TTY_LEN	   64	 /* tty_struct.name */
+#define SMITH_MODNAME_LEN  64	 /* MODULE_NAME_LEN (56), padded */
+#define SMITH_CGROUP_LEN   256	 /* leaf name of the task's cgroup */
+#define SMITH_REC_MAX	   65536 /* upper bound of any record's size */
 
 /* Record types. Values are stable. */
 enum smith_rec_type {
@@ -61,7 +61,7 @@ enum smith_rec_type {
 
 /* Hooks, for per-hook drop counters and status. Values index counter arrays. */
 enum smith_hook {
-	SMITH_HOOK_EXECVE = 0, /* successful execs of both calls (new image), failed execve attempts */
+	SMITH_HOOK_EXECVE = 0,	 /* successful execs of both calls (new image), failed execve attempts */
 	SMITH_HOOK_EXECVEAT = 1, /* failed execveat attempts */
 	SMITH_HOOK_CONNECT = 2,
 	SMITH_HOOK_INIT_MODULE = 3,
@@ -72,48 +72,48 @@ enum smith_hook {
 /* Task identity and context, filled from the calling task at the hook. */
 struct smith_task {
 	__u64 start_time; /* thread group leader's start, ns since boot: (pid, start_time) names a process */
-	__u64 cgroup_id; /* cgroup v2 id (kernfs node id) */
-	__u32 pid; /* thread group id, in the initial pid namespace */
-	__u32 tid; /* thread id, in the initial pid namespace */
-	__u32 ppid; /* real parent's thread group id */
-	__u32 pgid; /* process group id */
-	__u32 sid; /* session id */
+	__u64 cgroup_id;  /* cgroup v2 id (kernfs node id) */
+	__u32 pid;	  /* thread group id, in the initial pid namespace */
+	__u32 tid;	  /* thread id, in the initial pid namespace */
+	__u32 ppid;	  /* real parent's thread group id */
+	__u32 pgid;	  /* process group id */
+	__u32 sid;	  /* session id */
 	__u32 uid;
 	__u32 gid;
 	__u32 euid;
 	__u32 egid;
 	__u32 sessionid; /* audit session id; 0xffffffff when unset */
-	__u32 pidns; /* inode of the task's active pid namespace */
-	__u32 mntns; /* inode of the mount namespace */
-	__u32 netns; /* inode of the network namespace */
+	__u32 pidns;	 /* inode of the task's active pid namespace */
+	__u32 mntns;	 /* inode of the mount namespace */
+	__u32 netns;	 /* inode of the network namespace */
 	__u32 pad0;
-	char comm[SMITH_COMM_LEN]; /* NUL-terminated unless 16 bytes long */
+	char comm[SMITH_COMM_LEN];	   /* NUL-terminated unless 16 bytes long */
 	char nodename[SMITH_NODENAME_LEN]; /* UTS nodename, NUL-terminated */
 };
 
 /* Header of every record. */
 struct smith_rec_hdr {
-	__u16 type; /* enum smith_rec_type */
-	__u16 abi; /* SMITH_ABI_VERSION of the producer */
-	__u32 size; /* bytes of the whole record, header and tail included */
-	__u64 ts; /* event time, ns since boot (CLOCK_BOOTTIME) */
+	__u16 type;   /* enum smith_rec_type */
+	__u16 abi;    /* SMITH_ABI_VERSION of the producer */
+	__u32 size;   /* bytes of the whole record, header and tail included */
+	__u64 ts;     /* event time, ns since boot (CLOCK_BOOTTIME) */
 	__s64 retval; /* the syscall's return value: 0 or -errno */
 	struct smith_task task;
 };
 
 /* What a file descriptor refers to (execve's fd 0 and fd 1). */
 enum smith_fd_kind {
-	SMITH_FD_NONE = 0, /* not open */
-	SMITH_FD_PATH = 1, /* a file with a path: the path is a tail string */
-	SMITH_FD_PIPE = 2, /* a pipe: ino is set */
-	SMITH_FD_INET = 3, /* an AF_INET/AF_INET6 socket: the 5-tuple is set */
+	SMITH_FD_NONE = 0,   /* not open */
+	SMITH_FD_PATH = 1,   /* a file with a path: the path is a tail string */
+	SMITH_FD_PIPE = 2,   /* a pipe: ino is set */
+	SMITH_FD_INET = 3,   /* an AF_INET/AF_INET6 socket: the 5-tuple is set */
 	SMITH_FD_SOCKET = 4, /* another socket (unix, netlink, ...): ino is set */
-	SMITH_FD_OTHER = 5, /* anon inode or other file without a path: ino is set */
+	SMITH_FD_OTHER = 5,  /* anon inode or other file without a path: ino is set */
 };
 
 /* An IP endpoint pair. Addresses are in network byte order, ports in host order. */
 struct smith_inet {
-	__u16 family; /* AF_INET (2) or AF_INET6 (10) */
+	__u16 family;  /* AF_INET (2) or AF_INET6 (10) */
 	__u8 protocol; /* IPPROTO_TCP (6) or IPPROTO_UDP (17) */
 	__u8 pad0;
 	__u16 sport;
@@ -125,33 +125,33 @@ struct smith_inet {
 struct smith_fd {
 	__u32 kind; /* enum smith_fd_kind */
 	__u32 pad0;
-	__u64 ino; /* inode number, for pipes, sockets and other files */
+	__u64 ino;		/* inode number, for pipes, sockets and other files */
 	struct smith_inet inet; /* for SMITH_FD_INET */
 };
 
 /* Flags of an execve record. */
 #define SMITH_EXEC_ARGV_TRUNCATED (1u << 0) /* argv was longer than SMITH_ARGV_MAX or SMITH_ARGC_MAX */
 #define SMITH_EXEC_PATH_TRUNCATED (1u << 1) /* a path was deeper than SMITH_PATH_DEPTH */
-#define SMITH_EXEC_ENV_TRUNCATED (1u << 2) /* the environment was not fully scanned for LD_PRELOAD */
+#define SMITH_EXEC_ENV_TRUNCATED  (1u << 2) /* the environment was not fully scanned for LD_PRELOAD */
 
 /* Tail strings of an execve record, in tail order. */
 enum smith_exec_str {
-	SMITH_EXEC_FILENAME = 0, /* the path given to execve */
-	SMITH_EXEC_ARGV = 1, /* the arguments, each followed by a NUL byte */
-	SMITH_EXEC_EXE = 2, /* path: the executable (new image on success, caller's on failure) */
-	SMITH_EXEC_CWD = 3, /* path: working directory */
-	SMITH_EXEC_TTY = 4, /* tty_struct.name, e.g. "pts0"; empty without a controlling tty */
-	SMITH_EXEC_LD_PRELOAD = 5, /* value of LD_PRELOAD in the new environment */
-	SMITH_EXEC_CGROUP = 6, /* leaf name of the task's cgroup (memory controller, else v2) */
-	SMITH_EXEC_STDIN_PATH = 7, /* path, when stdin.kind == SMITH_FD_PATH */
+	SMITH_EXEC_FILENAME = 0,    /* the path given to execve */
+	SMITH_EXEC_ARGV = 1,	    /* the arguments, each followed by a NUL byte */
+	SMITH_EXEC_EXE = 2,	    /* path: the executable (new image on success, caller's on failure) */
+	SMITH_EXEC_CWD = 3,	    /* path: working directory */
+	SMITH_EXEC_TTY = 4,	    /* tty_struct.name, e.g. "pts0"; empty without a controlling tty */
+	SMITH_EXEC_LD_PRELOAD = 5,  /* value of LD_PRELOAD in the new environment */
+	SMITH_EXEC_CGROUP = 6,	    /* leaf name of the task's cgroup (memory controller, else v2) */
+	SMITH_EXEC_STDIN_PATH = 7,  /* path, when stdin.kind == SMITH_FD_PATH */
 	SMITH_EXEC_STDOUT_PATH = 8, /* path, when stdout.kind == SMITH_FD_PATH */
 	SMITH_EXEC_STR_COUNT = 9,
 };
 
 struct smith_execve {
 	struct smith_rec_hdr hdr; /* hdr.retval: 0, or -errno of a failed attempt */
-	__u32 flags; /* SMITH_EXEC_* flags */
-	__u32 argc; /* arguments in the tail (after truncation) */
+	__u32 flags;		  /* SMITH_EXEC_* flags */
+	__u32 argc;		  /* arguments in the tail (after truncation) */
 	struct smith_fd stdin_fd;
 	struct smith_fd stdout_fd;
 	__u16 len[SMITH_EXEC_STR_COUNT]; /* byte length of each tail string */
@@ -161,23 +161,24 @@ struct smith_execve {
 
 struct smith_connect {
 	struct smith_rec_hdr hdr; /* hdr.retval: 0 or -errno (-115 EINPROGRESS) */
-	struct smith_inet inet; /* daddr/dport as given by the caller; saddr/sport from the socket after the call */
+	struct smith_inet
+		inet; /* daddr/dport as given by the caller; saddr/sport from the socket after the call */
 };
 
 /* Tail strings of a module record, in tail order. */
 enum smith_module_str {
-	SMITH_MODULE_NAME = 0, /* the module's name; empty if the load failed before it was known */
-	SMITH_MODULE_PATH = 1, /* path: the file behind finit_module's fd; empty for init_module */
+	SMITH_MODULE_NAME = 0,	 /* the module's name; empty if the load failed before it was known */
+	SMITH_MODULE_PATH = 1,	 /* path: the file behind finit_module's fd; empty for init_module */
 	SMITH_MODULE_PARAMS = 2, /* the parameter string */
 	SMITH_MODULE_STR_COUNT = 3,
 };
 
-#define SMITH_MODULE_PATH_TRUNCATED (1u << 0)
+#define SMITH_MODULE_PATH_TRUNCATED   (1u << 0)
 #define SMITH_MODULE_PARAMS_TRUNCATED (1u << 1)
 
 struct smith_module {
 	struct smith_rec_hdr hdr; /* type SMITH_REC_INIT_MODULE or SMITH_REC_FINIT_MODULE */
-	__u32 flags; /* SMITH_MODULE_* flags */
+	__u32 flags;		  /* SMITH_MODULE_* flags */
 	__u16 len[SMITH_MODULE_STR_COUNT];
 	__u16 pad0;
 	__u32 pad1;
@@ -192,7 +193,7 @@ struct smith_module {
 #define SMITH_REPLAY_MAGIC "SMITHRAW"
 struct smith_replay_file_hdr {
 	char magic[8]; /* SMITH_REPLAY_MAGIC, no NUL */
-	__u32 abi; /* SMITH_ABI_VERSION of the records */
+	__u32 abi;     /* SMITH_ABI_VERSION of the records */
 	__u32 pad0;
 	__s64 boot_to_epoch_ns; /* add to hdr.ts to get ns since the Unix epoch */
 };

@@ -6,8 +6,7 @@
 namespace smith::backend {
 namespace {
 
-constexpr const char *kLkmNotBuilt =
-	"the kernel-module backend is not built yet in this release of smith";
+constexpr const char *kLkmNotBuilt = "the kernel-module backend is not built yet in this release of smith";
 
 } // namespace
 
@@ -21,14 +20,16 @@ BackendChoice choose_backend(const std::string &requested, const EbpfOptions &eb
 		return {std::move(b), "requested with --backend=ebpf"};
 	}
 	if (requested != "auto")
-		throw BackendError(fmt::format("unknown backend '{}' (expected auto, ebpf or lkm)", requested));
+		throw BackendError(
+			fmt::format("unknown backend '{}' (expected auto, ebpf or lkm)", requested));
 
 	std::string ebpf_reason = ebpf_unsupported_reason();
 	if (ebpf_reason.empty()) {
 		try {
 			auto b = std::make_unique<EbpfBackend>(ebpf);
 			b->start();
-			std::string why = "auto: kernel has BTF and the BPF ring buffer, and the programs loaded and attached";
+			std::string why = "auto: kernel has BTF and the BPF ring buffer, and the programs "
+					  "loaded and attached";
 			spdlog::info("backend ebpf chosen ({})", why);
 			return {std::move(b), why};
 		} catch (const BackendError &e) {
@@ -36,7 +37,8 @@ BackendChoice choose_backend(const std::string &requested, const EbpfOptions &eb
 		}
 	}
 	spdlog::warn("backend ebpf cannot run: {}", ebpf_reason);
-	throw BackendError(fmt::format("no backend can run on this kernel: ebpf: {}; lkm: {}", ebpf_reason, kLkmNotBuilt));
+	throw BackendError(fmt::format("no backend can run on this kernel: ebpf: {}; lkm: {}", ebpf_reason,
+				       kLkmNotBuilt));
 }
 
 } // namespace smith::backend

@@ -11,7 +11,7 @@ namespace smith::backend {
 
 struct BackendChoice {
 	std::unique_ptr<Backend> backend; // started
-	std::string reason; // why it was chosen, for the log and smithctl status
+	std::string reason;		  // why it was chosen, for the log and smithctl status
 };
 
 // Starts the requested backend. "auto" probes the kernel: eBPF when BTF and the

@@ -83,7 +83,8 @@ std::string ebpf_unsupported_reason()
 {
 	std::error_code ec;
 	if (!std::filesystem::exists(kVmlinuxBtf, ec))
-		return fmt::format("kernel has no BTF ({} missing; needs CONFIG_DEBUG_INFO_BTF)", kVmlinuxBtf);
+		return fmt::format("kernel has no BTF ({} missing; needs CONFIG_DEBUG_INFO_BTF)",
+				   kVmlinuxBtf);
 	int ringbuf = libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, nullptr);
 	if (ringbuf == 0)
 		return "kernel has no BPF ring buffer map type (needs Linux 5.8 or later)";
@@ -97,8 +98,8 @@ struct EbpfBackend::State {
 	std::vector<std::unique_ptr<bpf_link, LinkDeleter>> links;
 	std::unique_ptr<ring_buffer, RingBufferDeleter> ring;
 	std::vector<control::HookStatus> hooks; // by hook_specs() order
-	RecordHandler *handler = nullptr; // set during poll()
-	long delivered = 0; // records handed out during the current poll()
+	RecordHandler *handler = nullptr;	// set during poll()
+	long delivered = 0;			// records handed out during the current poll()
 	int ncpus = 1;
 };
 

@@ -33,7 +33,7 @@ private:
 	std::string path_;
 	std::string event_backend_;
 	std::vector<std::byte> data_; // the whole file
-	size_t pos_ = 0; // next record's offset in data_
+	size_t pos_ = 0;	      // next record's offset in data_
 	int64_t boot_to_epoch_ns_ = 0;
 };
 

@@ -10,23 +10,23 @@
 namespace smith::control {
 
 inline constexpr size_t kEventTypeCount = 4; // execve, connect, init_module, finit_module
-inline constexpr std::array<const char *, kEventTypeCount> kEventTypeNames = {
-	"execve", "connect", "init_module", "finit_module"};
+inline constexpr std::array<const char *, kEventTypeCount> kEventTypeNames = {"execve", "connect",
+									      "init_module", "finit_module"};
 
 struct HookStatus {
-	std::string name; // "execve", "execveat", "connect", "init_module", "finit_module"
-	std::string state; // "attached", "unavailable", "disabled" or "failed"
-	std::string reason; // why it is not attached; "" when attached
+	std::string name;	   // "execve", "execveat", "connect", "init_module", "finit_module"
+	std::string state;	   // "attached", "unavailable", "disabled" or "failed"
+	std::string reason;	   // why it is not attached; "" when attached
 	uint64_t kernel_drops = 0; // ring reserve failures counted in the kernel
 };
 
 struct SinkStatus {
-	std::string type; // "stdout", "file" (later "kafka")
-	std::string target; // output path, or broker list
+	std::string type;	// "stdout", "file" (later "kafka")
+	std::string target;	// output path, or broker list
 	bool connected = false; // the sink accepts writes now
 	std::string last_error; // "" if none
-	uint64_t written = 0; // events handed to the sink's destination
-	uint64_t failed = 0; // events the sink could not write
+	uint64_t written = 0;	// events handed to the sink's destination
+	uint64_t failed = 0;	// events the sink could not write
 };
 
 struct StatusSnapshot {
@@ -36,16 +36,16 @@ struct StatusSnapshot {
 	std::string hostname;
 	std::string host_id;
 	std::string run_id;
-	std::string kernel; // uname release
-	std::string backend; // "ebpf", "lkm", "replay"
+	std::string kernel;	    // uname release
+	std::string backend;	    // "ebpf", "lkm", "replay"
 	std::string backend_reason; // why --backend=auto chose it, or "requested"
 	std::vector<HookStatus> hooks;
 	std::array<uint64_t, kEventTypeCount> received{}; // records decoded, by type
-	std::array<uint64_t, kEventTypeCount> sent{}; // events written to the sink, by type
+	std::array<uint64_t, kEventTypeCount> sent{};	  // events written to the sink, by type
 	uint64_t decode_errors = 0; // records that could not be decoded (skipped, counted)
-	uint64_t last_seq = 0; // seq of the last event written; all events <= last_seq are flushed
-	uint64_t queue_depth = 0; // events waiting between pipeline and sink
-	uint64_t spool_bytes = 0; // bytes in the on-disk spool
+	uint64_t last_seq = 0;	    // seq of the last event written; all events <= last_seq are flushed
+	uint64_t queue_depth = 0;   // events waiting between pipeline and sink
+	uint64_t spool_bytes = 0;   // bytes in the on-disk spool
 	SinkStatus sink;
 	uint64_t rss_bytes = 0;
 	double cpu_seconds = 0; // user + system since start

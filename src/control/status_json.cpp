@@ -15,8 +15,16 @@ class ObjectWriter {
 public:
 	explicit ObjectWriter(std::string &out) : out_(out) {}
 
-	void open() { out_.push_back('{'); first_ = true; }
-	void close() { out_.push_back('}'); first_ = false; }
+	void open()
+	{
+		out_.push_back('{');
+		first_ = true;
+	}
+	void close()
+	{
+		out_.push_back('}');
+		first_ = false;
+	}
 
 	void key(std::string_view k)
 	{
@@ -27,12 +35,28 @@ public:
 		out_.push_back(':');
 	}
 
-	void field(std::string_view k, std::string_view v) { key(k); append_json_string(out_, v); }
+	void field(std::string_view k, std::string_view v)
+	{
+		key(k);
+		append_json_string(out_, v);
+	}
 	void field(std::string_view k, const std::string &v) { field(k, std::string_view(v)); }
 	void field(std::string_view k, const char *v) { field(k, std::string_view(v)); }
-	void field(std::string_view k, bool v) { key(k); out_.append(v ? "true" : "false"); }
-	void field(std::string_view k, uint64_t v) { key(k); number(v); }
-	void field(std::string_view k, int64_t v) { key(k); number(v); }
+	void field(std::string_view k, bool v)
+	{
+		key(k);
+		out_.append(v ? "true" : "false");
+	}
+	void field(std::string_view k, uint64_t v)
+	{
+		key(k);
+		number(v);
+	}
+	void field(std::string_view k, int64_t v)
+	{
+		key(k);
+		number(v);
+	}
 	void field(std::string_view k, double v)
 	{
 		key(k);

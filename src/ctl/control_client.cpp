@@ -82,16 +82,17 @@ std::string control_request(const std::string &socket_path, std::string_view req
 		const int err = errno;
 		if (err == ENOENT || err == ECONNREFUSED || err == ENOTDIR)
 			throw ControlError(ControlError::Kind::not_running,
-					   fmt::format("smithd is not running (no answer on {}: {})", socket_path,
-						       std::strerror(err)));
+					   fmt::format("smithd is not running (no answer on {}: {})",
+						       socket_path, std::strerror(err)));
 		if (err == EACCES || err == EPERM)
-			throw ControlError(ControlError::Kind::permission_denied,
-					   fmt::format("permission denied on {} (the control socket is root's; "
-						       "run smithctl as root, e.g. with sudo)",
-						       socket_path));
+			throw ControlError(
+				ControlError::Kind::permission_denied,
+				fmt::format("permission denied on {} (the control socket is root's; "
+					    "run smithctl as root, e.g. with sudo)",
+					    socket_path));
 		if (err == EAGAIN || err == EINPROGRESS)
-			fail(fmt::format("smithd did not accept the connection on {} within {} ms", socket_path,
-					 timeout.count()));
+			fail(fmt::format("smithd did not accept the connection on {} within {} ms",
+					 socket_path, timeout.count()));
 		fail(fmt::format("cannot connect to {}: {}", socket_path, std::strerror(err)));
 	}
 
@@ -105,7 +106,8 @@ std::string control_request(const std::string &socket_path, std::string_view req
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			fail(fmt::format("cannot send the request to {}: {}", socket_path, std::strerror(errno)));
+			fail(fmt::format("cannot send the request to {}: {}", socket_path,
+					 std::strerror(errno)));
 		}
 		sent += static_cast<size_t>(n);
 	}
@@ -114,12 +116,14 @@ std::string control_request(const std::string &socket_path, std::string_view req
 	char buf[4096];
 	for (;;) {
 		if (!wait_for(sock.get(), POLLIN, deadline, socket_path))
-			fail(fmt::format("smithd did not answer on {} within {} ms", socket_path, timeout.count()));
+			fail(fmt::format("smithd did not answer on {} within {} ms", socket_path,
+					 timeout.count()));
 		const ssize_t n = ::recv(sock.get(), buf, sizeof(buf), 0);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			fail(fmt::format("cannot read the answer from {}: {}", socket_path, std::strerror(errno)));
+			fail(fmt::format("cannot read the answer from {}: {}", socket_path,
+					 std::strerror(errno)));
 		}
 		if (n == 0)
 			break;
@@ -128,7 +132,8 @@ std::string control_request(const std::string &socket_path, std::string_view req
 		if (answer.find('\n', searched) != std::string::npos)
 			break;
 		if (answer.size() > kMaxAnswerBytes)
-			fail(fmt::format("the answer from {} is longer than {} bytes", socket_path, kMaxAnswerBytes));
+			fail(fmt::format("the answer from {} is longer than {} bytes", socket_path,
+					 kMaxAnswerBytes));
 	}
 	const size_t nl = answer.find('\n');
 	if (nl == std::string::npos)

@@ -12,9 +12,9 @@ namespace smith::ctl {
 class ControlError : public std::runtime_error {
 public:
 	enum class Kind {
-		not_running, // no socket file, or no one listening on it
+		not_running,	   // no socket file, or no one listening on it
 		permission_denied, // the socket (mode 0600, root) is not ours to open
-		failed, // anything else: no answer in time, a broken answer, a system error
+		failed,		   // anything else: no answer in time, a broken answer, a system error
 	};
 	ControlError(Kind kind, const std::string &message) : std::runtime_error(message), kind_(kind) {}
 	Kind kind() const { return kind_; }

@@ -41,7 +41,8 @@ int main(int argc, char **argv)
 
 	bool json = false;
 	std::string socket_path = smith::control::kDefaultSocketPath;
-	CLI::App *status = app.add_subcommand("status", "Show the daemon's state: backend, hooks, counters, sink.");
+	CLI::App *status =
+		app.add_subcommand("status", "Show the daemon's state: backend, hooks, counters, sink.");
 	status->add_flag("--json", json, "Print the daemon's status as one JSON object");
 	status->add_option("--socket", socket_path, "Control socket of smithd")->capture_default_str();
 

@@ -22,7 +22,10 @@ class Fields {
 public:
 	Fields(object obj, std::string path) : obj_(obj), path_(std::move(path)) {}
 
-	std::string str(std::string_view key) const { return std::string(get<std::string_view>(key, "a string")); }
+	std::string str(std::string_view key) const
+	{
+		return std::string(get<std::string_view>(key, "a string"));
+	}
 	uint64_t u64(std::string_view key) const { return get<uint64_t>(key, "an unsigned integer"); }
 	int64_t i64(std::string_view key) const { return get<int64_t>(key, "an integer"); }
 	double num(std::string_view key) const { return get<double>(key, "a number"); }
@@ -31,7 +34,10 @@ public:
 	Fields obj(std::string_view key) const { return Fields(get<object>(key, "an object"), name(key)); }
 
 private:
-	std::string name(std::string_view key) const { return path_.empty() ? std::string(key) : path_ + "." + std::string(key); }
+	std::string name(std::string_view key) const
+	{
+		return path_.empty() ? std::string(key) : path_ + "." + std::string(key);
+	}
 
 	template <typename T> T get(std::string_view key, std::string_view expected) const
 	{
@@ -107,7 +113,8 @@ control::StatusSnapshot status_from_json(std::string_view json)
 		if (e.get(o) != simdjson::SUCCESS)
 			bad(fmt::format("member \"{}\" is not an object", path));
 		const Fields hook(o, path);
-		s.hooks.push_back({hook.str("name"), hook.str("state"), hook.str("reason"), hook.u64("kernel_drops")});
+		s.hooks.push_back(
+			{hook.str("name"), hook.str("state"), hook.str("reason"), hook.u64("kernel_drops")});
 	}
 
 	const Fields events = top.obj("events");

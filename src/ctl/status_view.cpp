@@ -12,8 +12,8 @@ namespace {
 // Code points in a UTF-8 string: its width in the table for the text we expect.
 size_t text_width(std::string_view s)
 {
-	return static_cast<size_t>(
-		std::count_if(s.begin(), s.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }));
+	return static_cast<size_t>(std::count_if(
+		s.begin(), s.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }));
 }
 
 std::string pad(std::string_view s, size_t width)
@@ -54,7 +54,8 @@ public:
 	}
 
 private:
-	void line(std::string &out, const std::vector<std::string> &cells, const std::vector<size_t> &widths) const
+	void line(std::string &out, const std::vector<std::string> &cells,
+		  const std::vector<size_t> &widths) const
 	{
 		std::string text;
 		for (size_t c = 0; c < cells.size(); ++c) {
@@ -130,8 +131,9 @@ std::string format_status(const control::StatusSnapshot &s)
 	labelled(out, "pid", fmt::format("{}", s.pid));
 	labelled(out, "uptime", format_duration(s.uptime_seconds));
 	labelled(out, "backend",
-		 s.backend_reason.empty() ? printable(s.backend)
-					  : fmt::format("{} ({})", printable(s.backend), printable(s.backend_reason)));
+		 s.backend_reason.empty()
+			 ? printable(s.backend)
+			 : fmt::format("{} ({})", printable(s.backend), printable(s.backend_reason)));
 	labelled(out, "kernel", printable(s.kernel));
 	labelled(out, "hostname", printable(s.hostname));
 	labelled(out, "host_id", printable(s.host_id));
@@ -153,7 +155,8 @@ std::string format_status(const control::StatusSnapshot &s)
 	out.append("\n");
 	Table events({{"TYPE"}, {"RECEIVED", true}, {"SENT", true}});
 	for (size_t i = 0; i < control::kEventTypeCount; ++i)
-		events.add({control::kEventTypeNames[i], fmt::format("{}", s.received[i]), fmt::format("{}", s.sent[i])});
+		events.add({control::kEventTypeNames[i], fmt::format("{}", s.received[i]),
+			    fmt::format("{}", s.sent[i])});
 	events.render(out);
 
 	out.append("\n");

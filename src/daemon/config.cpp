@@ -23,7 +23,8 @@ template <typename T> T get(const std::string &path, const std::string &key, con
 	try {
 		return node.as<T>();
 	} catch (const YAML::Exception &) {
-		throw ConfigError(fmt::format("{}: '{}' has a value of the wrong type", where(path, node), key));
+		throw ConfigError(
+			fmt::format("{}: '{}' has a value of the wrong type", where(path, node), key));
 	}
 }
 
@@ -78,7 +79,8 @@ void load_config_file(const std::string &path, bool required, Config &c)
 		else if (key == "ringbuf_bytes")
 			c.ringbuf_bytes = get<uint32_t>(path, key, v);
 		else
-			throw ConfigError(fmt::format("{}: unknown setting '{}'", where(path, kv.first), key));
+			throw ConfigError(
+				fmt::format("{}: unknown setting '{}'", where(path, kv.first), key));
 	}
 }
 
@@ -88,13 +90,16 @@ void validate(const Config &c)
 	one_of("sink", c.sink, kSinks);
 	one_of("log level", c.log_level, kLogLevels);
 	if (c.sink == "file" && c.output.empty())
-		throw ConfigError("sink 'file' needs an output path (--output PATH or 'output:' in the config)");
+		throw ConfigError(
+			"sink 'file' needs an output path (--output PATH or 'output:' in the config)");
 	if (c.backend == "replay" && c.replay.empty())
 		throw ConfigError("backend 'replay' needs a file to replay (--replay FILE)");
 	if (c.ringbuf_bytes < 4096 || (c.ringbuf_bytes & (c.ringbuf_bytes - 1)) != 0)
-		throw ConfigError(fmt::format("ringbuf_bytes {} must be a power of two of at least 4096", c.ringbuf_bytes));
+		throw ConfigError(fmt::format("ringbuf_bytes {} must be a power of two of at least 4096",
+					      c.ringbuf_bytes));
 	if (c.sink == "stdout" && !c.foreground)
-		throw ConfigError("sink 'stdout' needs --foreground (a daemon has no terminal); use --sink file --output PATH");
+		throw ConfigError("sink 'stdout' needs --foreground (a daemon has no terminal); use --sink "
+				  "file --output PATH");
 }
 
 } // namespace smith::daemon

@@ -19,15 +19,15 @@ inline constexpr const char *kDefaultConfigPath = "/etc/smith/smithd.yaml";
 
 struct Config {
 	std::string backend = "auto"; // auto | ebpf | lkm | replay
-	std::string sink = "stdout"; // stdout | file
-	std::string output; // the file sink's path
+	std::string sink = "stdout";  // stdout | file
+	std::string output;	      // the file sink's path
 	std::string pid_file = "/run/smith.pid";
 	std::string socket = "/run/smith/smithd.sock"; // control socket
-	std::string log_level = "info"; // trace | debug | info | warn | error
-	std::string log_file; // also log here ("" = stderr only)
-	uint32_t ringbuf_bytes = 16u << 20; // eBPF ring buffer size, a power of two
-	std::string record; // also write raw records here, for replay
-	std::string replay; // replay backend input file
+	std::string log_level = "info";		       // trace | debug | info | warn | error
+	std::string log_file;			       // also log here ("" = stderr only)
+	uint32_t ringbuf_bytes = 16u << 20;	       // eBPF ring buffer size, a power of two
+	std::string record;			       // also write raw records here, for replay
+	std::string replay;			       // replay backend input file
 	bool foreground = false;
 };
 

@@ -63,8 +63,9 @@ sockaddr_un socket_address(const std::string &path)
 	if (path.empty())
 		throw std::runtime_error("control socket path is empty");
 	if (path.size() >= sizeof(addr.sun_path))
-		throw std::runtime_error(fmt::format("control socket path is too long ({} bytes, at most {}): {}",
-						     path.size(), sizeof(addr.sun_path) - 1, path));
+		throw std::runtime_error(
+			fmt::format("control socket path is too long ({} bytes, at most {}): {}", path.size(),
+				    sizeof(addr.sun_path) - 1, path));
 	if (path.find('\0') != std::string::npos)
 		throw std::runtime_error("control socket path contains a NUL byte");
 	std::memcpy(addr.sun_path, path.data(), path.size());
@@ -84,12 +85,13 @@ void create_parent_directories(const std::string &socket_path)
 		if (::stat(prefix.c_str(), &st) == 0) {
 			if (S_ISDIR(st.st_mode))
 				continue;
-			throw std::runtime_error(fmt::format("cannot create the directory of control socket {}: "
-							     "{} exists and is not a directory",
-							     socket_path, prefix.string()));
+			throw std::runtime_error(
+				fmt::format("cannot create the directory of control socket {}: "
+					    "{} exists and is not a directory",
+					    socket_path, prefix.string()));
 		}
-		fail(fmt::format("cannot create directory {} for control socket", prefix.string()), socket_path,
-		     err);
+		fail(fmt::format("cannot create directory {} for control socket", prefix.string()),
+		     socket_path, err);
 	}
 }
 
@@ -104,8 +106,8 @@ void remove_stale_socket(const std::string &path, const sockaddr_un &addr)
 		fail("cannot inspect control socket", path, errno);
 	}
 	if (!S_ISSOCK(st.st_mode))
-		throw std::runtime_error(
-			fmt::format("control socket path {} exists and is not a socket; not replacing it", path));
+		throw std::runtime_error(fmt::format(
+			"control socket path {} exists and is not a socket; not replacing it", path));
 
 	UniqueFd probe(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
 	if (probe.get() < 0)
@@ -124,9 +126,8 @@ void remove_stale_socket(const std::string &path, const sockaddr_un &addr)
 } // namespace
 
 ControlServer::ControlServer(std::string socket_path, std::function<std::string()> status_provider)
-	: socket_path_(std::move(socket_path)), status_provider_(std::move(status_provider))
-{
-}
+    : socket_path_(std::move(socket_path)), status_provider_(std::move(status_provider))
+{}
 
 ControlServer::~ControlServer()
 {
@@ -290,7 +291,7 @@ void ControlServer::serve(int conn_fd)
 		if (n == 0) {
 			if (request.empty())
 				return; // connected and left without asking
-			break; // a last line without '\n' still counts
+			break;		// a last line without '\n' still counts
 		}
 		request.append(buf, static_cast<size_t>(n));
 		if (const size_t nl = request.find('\n'); nl != std::string::npos) {

@@ -47,8 +47,8 @@ private:
 
 	std::string socket_path_;
 	std::function<std::string()> status_provider_;
-	int listen_fd_ = -1; // the bound, listening socket; -1 when stopped
-	int stop_fd_ = -1; // eventfd that wakes the server thread to stop
+	int listen_fd_ = -1;   // the bound, listening socket; -1 when stopped
+	int stop_fd_ = -1;     // eventfd that wakes the server thread to stop
 	dev_t socket_dev_ = 0; // identity of the socket file this server bound,
 	ino_t socket_ino_ = 0; // so stop() never removes another daemon's socket
 	std::thread thread_;

@@ -141,8 +141,8 @@ int run(daemon::Config &config)
 	daemon::ControlServer control(config.socket, [&pipeline] { return pipeline.status_json(); });
 	control.start();
 	daemon::PidFile pid_file(config.pid_file);
-	spdlog::info("smithd {} running: run_id {}, sink {} {}, control socket {}", SMITH_VERSION, host.run_id,
-		     config.sink, config.sink == "file" ? config.output : "", config.socket);
+	spdlog::info("smithd {} running: run_id {}, sink {} {}, control socket {}", SMITH_VERSION,
+		     host.run_id, config.sink, config.sink == "file" ? config.output : "", config.socket);
 
 	pipeline.run(g_stop, g_reopen);
 	control.stop();
@@ -159,19 +159,24 @@ int main(int argc, char **argv)
 	daemon::Config config;
 	std::string config_path = daemon::kDefaultConfigPath;
 
-	CLI::App app{"smithd: Linux host security event collector (execve, connect, module loads -> JSON events)",
-		     "smithd"};
+	CLI::App app{
+		"smithd: Linux host security event collector (execve, connect, module loads -> JSON events)",
+		"smithd"};
 	app.set_version_flag("--version", std::string("smithd ") + SMITH_VERSION);
 	auto *o_config = app.add_option("--config", config_path, "YAML config file")->capture_default_str();
 	auto *o_backend = app.add_option("--backend", config.backend, "auto | ebpf | lkm")
 				  ->check(CLI::IsMember({"auto", "ebpf", "lkm"}));
-	auto *o_sink = app.add_option("--sink", config.sink, "stdout | file")->check(CLI::IsMember({"stdout", "file"}));
+	auto *o_sink = app.add_option("--sink", config.sink, "stdout | file")
+			       ->check(CLI::IsMember({"stdout", "file"}));
 	auto *o_output = app.add_option("--output", config.output, "file sink path (implies --sink file)");
 	auto *o_pid = app.add_option("--pid-file", config.pid_file, "pid file (default /run/smith.pid)");
-	auto *o_socket = app.add_option("--socket", config.socket, "control socket (default /run/smith/smithd.sock)");
-	auto *o_level = app.add_option("--log-level", config.log_level, "trace | debug | info | warn | error");
+	auto *o_socket =
+		app.add_option("--socket", config.socket, "control socket (default /run/smith/smithd.sock)");
+	auto *o_level =
+		app.add_option("--log-level", config.log_level, "trace | debug | info | warn | error");
 	auto *o_log = app.add_option("--log-file", config.log_file, "also log to this file");
-	auto *o_ring = app.add_option("--ringbuf-bytes", config.ringbuf_bytes, "eBPF ring buffer size (power of two)");
+	auto *o_ring = app.add_option("--ringbuf-bytes", config.ringbuf_bytes,
+				      "eBPF ring buffer size (power of two)");
 	app.add_option("--record", config.record, "also write the raw records to this file, for --replay");
 	app.add_option("--replay", config.replay, "read raw records from this file instead of the kernel");
 	app.add_flag("--foreground,-f", config.foreground, "stay in the foreground (logs on stderr)");

@@ -23,15 +23,17 @@ PidFile::PidFile(std::string path) : path_(std::move(path))
 		std::ifstream in(path_);
 		long other = 0;
 		if (in >> other && other > 0 && other != getpid() && kill(static_cast<pid_t>(other), 0) == 0)
-			throw ConfigError(fmt::format("pid file {} names a running process ({}); is smithd already running?",
-						      path_, other));
+			throw ConfigError(fmt::format(
+				"pid file {} names a running process ({}); is smithd already running?", path_,
+				other));
 	}
 	std::string tmp = path_ + ".tmp";
 	{
 		std::ofstream out(tmp, std::ios::trunc);
 		out << getpid() << '\n';
 		if (!out)
-			throw ConfigError(fmt::format("cannot write pid file {}: {}", path_, std::strerror(errno)));
+			throw ConfigError(
+				fmt::format("cannot write pid file {}: {}", path_, std::strerror(errno)));
 	}
 	std::filesystem::rename(tmp, path_, ec);
 	if (ec)

@@ -34,8 +34,8 @@ uint64_t rss_bytes()
 
 Pipeline::Pipeline(backend::Backend &backend, event::Normalizer &normalizer, sink::Sink &sink,
 		   StatusContext context, backend::ReplayWriter *recorder)
-	: backend_(backend), normalizer_(normalizer), sink_(sink), recorder_(recorder),
-	  context_(std::move(context)), started_(std::chrono::steady_clock::now())
+    : backend_(backend), normalizer_(normalizer), sink_(sink), recorder_(recorder),
+      context_(std::move(context)), started_(std::chrono::steady_clock::now())
 {
 	line_.reserve(1 << 16);
 	last_cpu_sample_ = started_;

@@ -50,7 +50,7 @@ private:
 
 	std::string &out_;
 	bool need_comma_ = false; // a value was written at the current nesting level
-	bool after_key_ = false; // the next value completes a key
+	bool after_key_ = false;  // the next value completes a key
 };
 
 // Appends `s` as JSON string content (without quotes), sanitised as above.

@@ -21,7 +21,7 @@ namespace {
 struct TypeInfo {
 	EventType type;
 	std::string_view name; // schema "type"
-	int data_type; // schema "data_type": the x86_64 syscall number
+	int data_type;	       // schema "data_type": the x86_64 syscall number
 };
 
 TypeInfo type_info(smith_rec_type t)
@@ -67,7 +67,8 @@ struct ProcessView {
 struct Normalizer::Impl {
 	explicit Impl(HostInfo h) : host(std::move(h))
 	{
-		for (std::string *s : {&exe, &cwd, &tty, &stdin_text, &stdout_text, &path_scratch, &module_path})
+		for (std::string *s :
+		     {&exe, &cwd, &tty, &stdin_text, &stdout_text, &path_scratch, &module_path})
 			s->reserve(SMITH_PATH_MAX + 64);
 	}
 
@@ -79,11 +80,11 @@ struct Normalizer::Impl {
 	ProcessView process_from_execve(const DecodedRecord &rec);
 	ProcessView process_from_cache(const smith_task &task);
 
-	HostInfo host; // fixed for the run
-	ProcessCache processes; // (pid, start_time) -> exe, cwd, tty, container id
-	UserCache users; // uid -> name
+	HostInfo host;			 // fixed for the run
+	ProcessCache processes;		 // (pid, start_time) -> exe, cwd, tty, container id
+	UserCache users;		 // uid -> name
 	std::string proc_root = "/proc"; // where cache misses are read from
-	DecodedRecord rec; // the record being normalised
+	DecodedRecord rec;		 // the record being normalised
 	// Scratch text, reused record after record (capacity kept).
 	std::string exe;
 	std::string cwd;
@@ -98,7 +99,10 @@ Normalizer::Normalizer(HostInfo host) : impl_(std::make_unique<Impl>(std::move(h
 
 Normalizer::~Normalizer() = default;
 
-const HostInfo &Normalizer::host() const { return impl_->host; }
+const HostInfo &Normalizer::host() const
+{
+	return impl_->host;
+}
 
 ProcessView Normalizer::Impl::process_from_execve(const DecodedRecord &r)
 {

@@ -15,10 +15,10 @@ inline constexpr size_t kEventTypeCount = 4;
 
 // Facts about this host and run, fixed for the daemon's lifetime.
 struct HostInfo {
-	std::string hostname; // gethostname()
-	std::string host_id; // /etc/machine-id, "" if absent
-	std::string run_id; // random hex id of this run
-	std::string backend; // "ebpf" or "lkm" (records replayed keep the backend named here)
+	std::string hostname;	      // gethostname()
+	std::string host_id;	      // /etc/machine-id, "" if absent
+	std::string run_id;	      // random hex id of this run
+	std::string backend;	      // "ebpf" or "lkm" (records replayed keep the backend named here)
 	int64_t boot_to_epoch_ns = 0; // CLOCK_REALTIME - CLOCK_BOOTTIME, to turn record ts into epoch ns
 };
 
@@ -29,7 +29,7 @@ HostInfo detect_host_info(std::string backend);
 struct NormalizeResult {
 	bool ok = false;
 	EventType type = EventType::execve; // valid when ok
-	std::string_view error; // why the record was rejected, when !ok (static text)
+	std::string_view error;		    // why the record was rejected, when !ok (static text)
 };
 
 class Normalizer {

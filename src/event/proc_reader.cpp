@@ -35,7 +35,8 @@ void read_link(std::string_view root, uint32_t pid, const char *name, std::strin
 }
 
 // Reads up to sizeof(buf) bytes of a small file; the bytes read.
-template <size_t N> std::string_view read_file(std::string_view root, uint32_t pid, const char *name, char (&buf)[N])
+template <size_t N>
+std::string_view read_file(std::string_view root, uint32_t pid, const char *name, char (&buf)[N])
 {
 	char path[PATH_MAX];
 	if (!proc_path(path, root, pid, name))

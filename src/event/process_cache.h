@@ -18,9 +18,9 @@
 namespace smith::event {
 
 struct ProcessInfo {
-	std::string exe; // absolute path of the executable, or ""
-	std::string cwd; // working directory, or ""
-	std::string tty; // "pts/0" form, or ""
+	std::string exe;			 // absolute path of the executable, or ""
+	std::string cwd;			 // working directory, or ""
+	std::string tty;			 // "pts/0" form, or ""
 	std::array<char, 64> container_id_buf{}; // the 64-hex id, when container_id_len is 64
 	uint8_t container_id_len = 0;
 
@@ -59,11 +59,11 @@ private:
 	size_t slot_of(uint32_t pid, uint64_t start_time) const; // index into table_ (empty or matching)
 	void drop_oldest_half();
 
-	size_t capacity_; // most entries held
-	size_t used_ = 0; // entries_[0, used_) are live, in first-insertion order
-	std::vector<Entry> entries_; // reserved to capacity_, never reallocated; [used_, size()) are spare
+	size_t capacity_;	      // most entries held
+	size_t used_ = 0;	      // entries_[0, used_) are live, in first-insertion order
+	std::vector<Entry> entries_;  // reserved to capacity_, never reallocated; [used_, size()) are spare
 	std::vector<uint32_t> table_; // open addressing, linear probing: entry index + 1, 0 = empty
-	size_t mask_; // table_.size() - 1 (a power of two, at least 2 * capacity_)
+	size_t mask_;		      // table_.size() - 1 (a power of two, at least 2 * capacity_)
 };
 
 } // namespace smith::event

@@ -26,7 +26,10 @@ bool split_tail(std::span<const std::byte> record, size_t fixed_size, const __u1
 	return true;
 }
 
-DecodeResult fail(std::string_view why) { return {false, why}; }
+DecodeResult fail(std::string_view why)
+{
+	return {false, why};
+}
 
 } // namespace
 
@@ -62,8 +65,7 @@ DecodeResult decode_record(std::span<const std::byte> record, DecodedRecord &out
 		if (!split_tail(record, sizeof(smith_module), out.module.len, out.tail))
 			return fail("tail lengths run past the record's end");
 		break;
-	default:
-		return fail("unknown record type");
+	default: return fail("unknown record type");
 	}
 	out.type = static_cast<smith_rec_type>(out.hdr.type);
 	return {true, {}};

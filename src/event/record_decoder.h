@@ -25,10 +25,10 @@ static_assert(static_cast<int>(SMITH_MODULE_STR_COUNT) <= static_cast<int>(SMITH
 
 struct DecodedRecord {
 	smith_rec_type type = SMITH_REC_EXECVE;
-	smith_rec_hdr hdr{}; // common to every type
-	smith_execve execve{}; // valid when type == SMITH_REC_EXECVE
+	smith_rec_hdr hdr{};	 // common to every type
+	smith_execve execve{};	 // valid when type == SMITH_REC_EXECVE
 	smith_connect connect{}; // valid when type == SMITH_REC_CONNECT
-	smith_module module{}; // valid for SMITH_REC_INIT_MODULE and SMITH_REC_FINIT_MODULE
+	smith_module module{};	 // valid for SMITH_REC_INIT_MODULE and SMITH_REC_FINIT_MODULE
 	// Tail strings indexed by enum smith_exec_str or enum smith_module_str;
 	// unused slots are empty. Raw bytes: paths still leaf-first encoded.
 	std::array<std::string_view, SMITH_EXEC_STR_COUNT> tail{};

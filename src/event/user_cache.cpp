@@ -21,7 +21,8 @@ std::string_view UserCache::name(uint32_t uid)
 	for (;;) {
 		passwd pw{};
 		passwd *result = nullptr;
-		const int rc = getpwuid_r(static_cast<uid_t>(uid), &pw, pw_buf_.data(), pw_buf_.size(), &result);
+		const int rc =
+			getpwuid_r(static_cast<uid_t>(uid), &pw, pw_buf_.data(), pw_buf_.size(), &result);
 		if (rc == ERANGE && pw_buf_.size() < (1u << 20)) {
 			pw_buf_.resize(pw_buf_.size() * 2);
 			continue;

@@ -22,9 +22,9 @@ public:
 	std::string_view name(uint32_t uid);
 
 private:
-	size_t capacity_; // most uids held
+	size_t capacity_;				  // most uids held
 	std::unordered_map<uint32_t, std::string> names_; // uid -> name, "" when unknown
-	std::vector<char> pw_buf_; // getpwuid_r's scratch, grown on ERANGE
+	std::vector<char> pw_buf_;			  // getpwuid_r's scratch, grown on ERANGE
 };
 
 } // namespace smith::event

@@ -29,7 +29,7 @@ private:
 
 	std::string path_; // "" for stdout
 	int fd_ = -1;
-	std::string buffer_; // events not yet written
+	std::string buffer_;	     // events not yet written
 	size_t buffered_events_ = 0; // events in buffer_
 	uint64_t written_ = 0;
 	uint64_t failed_ = 0;

@@ -19,7 +19,7 @@ TEST_CASE("container id from a cgroup leaf name", "[unit]")
 	CHECK(container_id_from_cgroup_name("crio-" + kId + ".scope") == kId);
 	CHECK(container_id_from_cgroup_name("libpod-" + kId + ".scope") == kId);
 	CHECK(container_id_from_cgroup_name("libpod-" + kId) == kId); // podman, cgroupfs driver
-	CHECK(container_id_from_cgroup_name(kId) == kId); // docker/k8s cgroupfs leaf
+	CHECK(container_id_from_cgroup_name(kId) == kId);	      // docker/k8s cgroupfs leaf
 
 	// Not containers.
 	CHECK(container_id_from_cgroup_name("crio-conmon-" + kId + ".scope") == "");
@@ -41,7 +41,8 @@ TEST_CASE("container id from a cgroup path", "[unit]")
 {
 	CHECK(container_id_from_cgroup_path("/system.slice/docker-" + kId + ".scope") == kId);
 	CHECK(container_id_from_cgroup_path("/docker/" + kId) == kId);
-	CHECK(container_id_from_cgroup_path("/kubepods/burstable/pod6c1a2b6e-1e3f-4a52-9d8e-0b0f7c6e2a11/" + kId) == kId);
+	CHECK(container_id_from_cgroup_path("/kubepods/burstable/pod6c1a2b6e-1e3f-4a52-9d8e-0b0f7c6e2a11/" +
+					    kId) == kId);
 	CHECK(container_id_from_cgroup_path("/kubepods.slice/kubepods-besteffort.slice/"
 					    "kubepods-besteffort-pod6c1a2b6e_1e3f.slice/cri-containerd-" +
 					    kId + ".scope") == kId);
@@ -58,9 +59,10 @@ TEST_CASE("container id from /proc/<pid>/cgroup contents", "[unit]")
 	CHECK(container_id_from_proc_cgroup("0::/system.slice/containerd.service\n") == "");
 	CHECK(container_id_from_proc_cgroup("0::/system.slice/docker-" + kId + ".scope\n") == kId);
 	// cgroup v1: the id is on some hierarchies only; every line is checked.
-	CHECK(container_id_from_proc_cgroup("12:pids:/\n11:cpuset:/\n4:memory:/docker/" + kId + "\n1:name=systemd:/\n0::/\n") ==
-	      kId);
-	CHECK(container_id_from_proc_cgroup("4:memory:/process_api/213ec418844af039b0be22dfbb3de31f\n0::/") == "");
+	CHECK(container_id_from_proc_cgroup("12:pids:/\n11:cpuset:/\n4:memory:/docker/" + kId +
+					    "\n1:name=systemd:/\n0::/\n") == kId);
+	CHECK(container_id_from_proc_cgroup("4:memory:/process_api/213ec418844af039b0be22dfbb3de31f\n0::/") ==
+	      "");
 	CHECK(container_id_from_proc_cgroup("garbage\n\n::\n0::/docker/" + kId) == kId); // no final newline
 	CHECK(container_id_from_proc_cgroup("") == "");
 }

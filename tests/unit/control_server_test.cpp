@@ -99,7 +99,8 @@ public:
 
 	void send(std::string_view bytes)
 	{
-		REQUIRE(::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(bytes.size()));
+		REQUIRE(::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL) ==
+			static_cast<ssize_t>(bytes.size()));
 	}
 	void shutdown_write() { ::shutdown(fd_, SHUT_WR); }
 
@@ -203,7 +204,8 @@ TEST_CASE("control server answers status with the provider's snapshot", "[unit][
 	server.stop();
 }
 
-TEST_CASE("control server socket is mode 0600 in a created 0755 directory, removed on stop", "[unit][control]")
+TEST_CASE("control server socket is mode 0600 in a created 0755 directory, removed on stop",
+	  "[unit][control]")
 {
 	TempDir dir;
 	const std::string path = dir / "run/smith/smithd.sock";
@@ -339,7 +341,8 @@ TEST_CASE("control server replaces a stale socket and refuses a live one", "[uni
 			second.start();
 			FAIL("second start() should have thrown");
 		} catch (const std::runtime_error &e) {
-			CHECK(std::string(e.what()) == "another smithd is running (socket " + path + " answers)");
+			CHECK(std::string(e.what()) ==
+			      "another smithd is running (socket " + path + " answers)");
 		}
 		second.stop(); // a server that never started stops quietly
 		CHECK(ask(path, "status\n") == status_json_provider() + "\n");
@@ -371,7 +374,8 @@ TEST_CASE("control server start() errors name the path and the reason", "[unit][
 		std::ofstream(dir / "file") << "x";
 		const std::string path = dir / "file/smithd.sock";
 		ControlServer server(path, status_json_provider);
-		CHECK_THROWS_WITH(server.start(), Catch::Contains(path) && Catch::Contains("not a directory"));
+		CHECK_THROWS_WITH(server.start(),
+				  Catch::Contains(path) && Catch::Contains("not a directory"));
 	}
 	SECTION("path longer than a Unix socket address holds")
 	{

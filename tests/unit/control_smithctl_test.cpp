@@ -100,7 +100,8 @@ TEST_CASE("printable escapes what could drive a terminal", "[unit][ctl]")
 	CHECK(ctl::printable("plain caf\xc3\xa9") == "plain caf\xc3\xa9");
 	CHECK(ctl::printable("a\nb\tc\r") == "a\\nb\\tc\\r");
 	CHECK(ctl::printable("\x1b[31m\x7f") == "\\x1b[31m\\x7f");
-	CHECK(ctl::printable("\xc2\x9b" "2J") == "\\u009b2J");
+	CHECK(ctl::printable("\xc2\x9b"
+			     "2J") == "\\u009b2J");
 }
 
 TEST_CASE("format_status shows header, hooks, events and sink", "[unit][ctl]")
@@ -229,8 +230,8 @@ TEST_CASE("control_request reports a daemon that is not running", "[unit][ctl]")
 			FAIL("expected ControlError");
 		} catch (const ControlError &e) {
 			CHECK(e.kind() == ControlError::Kind::not_running);
-			CHECK(std::string(e.what()) == "smithd is not running (no answer on " + path +
-							       ": Connection refused)");
+			CHECK(std::string(e.what()) ==
+			      "smithd is not running (no answer on " + path + ": Connection refused)");
 		}
 	}
 	SECTION("a listener that never answers times out")
@@ -264,9 +265,10 @@ TEST_CASE("control_request reports permission denied on a root socket", "[unit][
 		try {
 			ctl::control_request(path, "status");
 		} catch (const ControlError &e) {
-			const bool ok = e.kind() == ControlError::Kind::permission_denied &&
-					std::string(e.what()).find("run smithctl as root") != std::string::npos &&
-					std::string(e.what()).find(path) != std::string::npos;
+			const bool ok =
+				e.kind() == ControlError::Kind::permission_denied &&
+				std::string(e.what()).find("run smithctl as root") != std::string::npos &&
+				std::string(e.what()).find(path) != std::string::npos;
 			::_exit(ok ? 0 : 1);
 		} catch (...) {
 		}

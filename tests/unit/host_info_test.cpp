@@ -34,6 +34,6 @@ TEST_CASE("detect_host_info", "[unit]")
 	clock_gettime(CLOCK_REALTIME, &rt);
 	clock_gettime(CLOCK_BOOTTIME, &bt);
 	const int64_t offset = (rt.tv_sec - bt.tv_sec) * 1000000000LL + (rt.tv_nsec - bt.tv_nsec);
-	CHECK(std::llabs(a.boot_to_epoch_ns - offset) < 50'000'000); // 50 ms
+	CHECK(std::llabs(a.boot_to_epoch_ns - offset) < 50'000'000);   // 50 ms
 	CHECK(a.boot_to_epoch_ns > 1'000'000'000LL * 1'000'000'000LL); // after 2001
 }

@@ -69,7 +69,8 @@ TEST_CASE("stdin/stdout descriptions", "[unit]")
 	      "udp:127.0.0.1:53->127.0.0.53:65535");
 	CHECK(fd_text(fd_of(SMITH_FD_INET, 5, inet6(6, ip6_loopback(), 40000, ip6_loopback(), 8080))) ==
 	      "tcp:[::1]:40000->[::1]:8080");
-	CHECK(fd_text(fd_of(SMITH_FD_INET, 5, inet6(6, ip6_mapped(10, 1, 1, 1), 1, ip6_mapped(10, 2, 2, 2), 2))) ==
+	CHECK(fd_text(fd_of(SMITH_FD_INET, 5,
+			    inet6(6, ip6_mapped(10, 1, 1, 1), 1, ip6_mapped(10, 2, 2, 2), 2))) ==
 	      "tcp:[::ffff:10.1.1.1]:1->[::ffff:10.2.2.2]:2");
 	smith_inet odd = inet4(6, {1, 1, 1, 1}, 1, {2, 2, 2, 2}, 2);
 	odd.family = 1; // not an IP family: only the inode is meaningful

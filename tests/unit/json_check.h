@@ -13,9 +13,10 @@
 namespace smith::test {
 
 inline const std::vector<std::string> kCommonKeys = {
-	"schema", "seq",  "run_id", "ts",   "type", "data_type", "backend", "hostname", "host_id", "nodename",
-	"pid",    "tid",  "ppid",   "pgid", "sid",  "uid",       "gid",     "euid",     "egid",    "user",
-	"comm",   "exe",  "cwd",    "tty",  "sessionid", "pidns", "mntns",  "netns",    "cgroup_id", "container_id"};
+	"schema",    "seq",	 "run_id", "ts",    "type",	 "data_type",	"backend", "hostname",
+	"host_id",   "nodename", "pid",	   "tid",   "ppid",	 "pgid",	"sid",	   "uid",
+	"gid",	     "euid",	 "egid",   "user",  "comm",	 "exe",		"cwd",	   "tty",
+	"sessionid", "pidns",	 "mntns",  "netns", "cgroup_id", "container_id"};
 
 inline std::vector<std::string> with_common(std::vector<std::string> extra)
 {
@@ -28,7 +29,8 @@ inline const std::vector<std::string> kExecKeys =
 	with_common({"filename", "argv", "argv_truncated", "stdin", "stdout", "ld_preload", "retval"});
 inline const std::vector<std::string> kConnectKeys =
 	with_common({"family", "protocol", "saddr", "sport", "daddr", "dport", "retval"});
-inline const std::vector<std::string> kModuleKeys = with_common({"module", "module_path", "params", "retval"});
+inline const std::vector<std::string> kModuleKeys =
+	with_common({"module", "module_path", "params", "retval"});
 
 // One parsed line; keeps the parser alive for the object's lifetime.
 struct ParsedLine {
@@ -40,7 +42,7 @@ struct ParsedLine {
 		REQUIRE(!line.empty());
 		REQUIRE(line.back() == '\n');
 		REQUIRE(line.find('\n') == line.size() - 1); // exactly one line
-		bool raw_control = false; // no raw control byte may survive
+		bool raw_control = false;		     // no raw control byte may survive
 		for (size_t i = 0; i + 1 < line.size(); ++i)
 			raw_control |= static_cast<unsigned char>(line[i]) < 0x20;
 		REQUIRE_FALSE(raw_control);

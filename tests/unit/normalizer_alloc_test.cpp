@@ -48,14 +48,38 @@ void *operator new[](size_t n)
 		return p;
 	throw std::bad_alloc();
 }
-void *operator new(size_t n, const std::nothrow_t &) noexcept { return counted_alloc(n); }
-void *operator new[](size_t n, const std::nothrow_t &) noexcept { return counted_alloc(n); }
-void operator delete(void *p) noexcept { std::free(p); }
-void operator delete[](void *p) noexcept { std::free(p); }
-void operator delete(void *p, size_t) noexcept { std::free(p); }
-void operator delete[](void *p, size_t) noexcept { std::free(p); }
-void operator delete(void *p, const std::nothrow_t &) noexcept { std::free(p); }
-void operator delete[](void *p, const std::nothrow_t &) noexcept { std::free(p); }
+void *operator new(size_t n, const std::nothrow_t &) noexcept
+{
+	return counted_alloc(n);
+}
+void *operator new[](size_t n, const std::nothrow_t &) noexcept
+{
+	return counted_alloc(n);
+}
+void operator delete(void *p) noexcept
+{
+	std::free(p);
+}
+void operator delete[](void *p) noexcept
+{
+	std::free(p);
+}
+void operator delete(void *p, size_t) noexcept
+{
+	std::free(p);
+}
+void operator delete[](void *p, size_t) noexcept
+{
+	std::free(p);
+}
+void operator delete(void *p, const std::nothrow_t &) noexcept
+{
+	std::free(p);
+}
+void operator delete[](void *p, const std::nothrow_t &) noexcept
+{
+	std::free(p);
+}
 
 using namespace smith::event;
 using namespace smith::test;
@@ -100,7 +124,7 @@ TEST_CASE("append_json allocates nothing once warm", "[unit]")
 	const auto connect_hit = build_connect(c_hit);
 
 	ConnectSpec c_gone;
-	c_gone.hdr.task.pid = 0x7ffffff1; // miss, filled from procfs (gone: "") once
+	c_gone.hdr.task.pid = 0x7ffffff1;  // miss, filled from procfs (gone: "") once
 	c_gone.hdr.task.uid = 3999999999u; // unknown user, cached as ""
 	c_gone.inet = inet6(17, ip6_loopback(), 1, ip6_loopback(), 2);
 	const auto connect_gone = build_connect(c_gone);

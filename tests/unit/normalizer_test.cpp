@@ -36,7 +36,10 @@ HostInfo test_host()
 	return h;
 }
 
-std::span<const std::byte> as_span(const std::vector<std::byte> &v) { return {v.data(), v.size()}; }
+std::span<const std::byte> as_span(const std::vector<std::byte> &v)
+{
+	return {v.data(), v.size()};
+}
 
 std::string normalize(Normalizer &n, const std::vector<std::byte> &rec, uint64_t seq = 1)
 {
@@ -53,7 +56,8 @@ std::string user_of(uint32_t uid)
 	return pw ? pw->pw_name : "";
 }
 
-void check_common(const ParsedLine &p, const HeaderSpec &h, uint64_t seq, std::string_view type, int64_t data_type)
+void check_common(const ParsedLine &p, const HeaderSpec &h, uint64_t seq, std::string_view type,
+		  int64_t data_type)
 {
 	const TaskSpec &t = h.task;
 	CHECK(p.i64("schema") == 1);
@@ -132,11 +136,11 @@ TEST_CASE("execve: failed attempt, truncated argv, no tty, pipes and sockets", "
 	Normalizer n(test_host());
 	ExecSpec s;
 	s.hdr.retval = -2;
-	s.hdr.task.uid = 3999999999u; // no such user
+	s.hdr.task.uid = 3999999999u;	      // no such user
 	s.hdr.task.comm = "0123456789abcdef"; // full 16 bytes, no NUL
 	s.flags = SMITH_EXEC_ARGV_TRUNCATED | SMITH_EXEC_PATH_TRUNCATED;
 	s.argv_raw = std::string("a\0bcd", 5); // cut mid-argument
-	s.argc = 7; // the bytes decide
+	s.argc = 7;			       // the bytes decide
 	s.tty = "";
 	s.cgroup = "session-4.scope";
 	s.cwd = "/";
@@ -337,9 +341,9 @@ TEST_CASE("init_module and finit_module", "[unit]")
 		m.hdr.type = SMITH_REC_FINIT_MODULE;
 		m.name = "";
 		const std::vector<std::pair<std::string, std::string>> cases = {
-			{"/tmp/rootkit.ko", "rootkit"},        {"/lib/modules/x/e1000e.ko.xz", "e1000e"},
+			{"/tmp/rootkit.ko", "rootkit"},		{"/lib/modules/x/e1000e.ko.xz", "e1000e"},
 			{"/lib/modules/x/nvme.ko.zst", "nvme"}, {"/lib/modules/x/ext4.ko.gz", "ext4"},
-			{"/tmp/blob.bin", "blob.bin"},          {"/tmp/.ko", ".ko"},
+			{"/tmp/blob.bin", "blob.bin"},		{"/tmp/.ko", ".ko"},
 		};
 		for (const auto &[path, name] : cases) {
 			m.path = path;
@@ -372,7 +376,7 @@ TEST_CASE("hostile strings in every string the kernel hands over", "[unit]")
 		s.filename = in_raw;
 		s.ld_preload = in_raw;
 		s.cwd_raw = std::string("sub\0", 4) + in + std::string(1, '\0'); // "/<in>/sub"
-		s.exe_raw = in + std::string("\0bin\0", 5); // "/bin/<in>"
+		s.exe_raw = in + std::string("\0bin\0", 5);			 // "/bin/<in>"
 		s.hdr.task.comm = in.substr(0, 16);
 		s.hdr.task.nodename = in.substr(0, 71);
 		const std::string line = normalize(n, build_execve(s), ++seq);
@@ -455,7 +459,7 @@ TEST_CASE("malformed records append nothing", "[unit]")
 	};
 	reject({});
 	reject(std::vector<std::byte>(rec.begin(), rec.begin() + 100)); // truncated
-	reject(std::vector<std::byte>(rec.begin(), rec.end() - 1)); // hdr.size mismatch
+	reject(std::vector<std::byte>(rec.begin(), rec.end() - 1));	// hdr.size mismatch
 	{
 		ExecSpec s;
 		s.hdr.abi = 2;

@@ -162,7 +162,8 @@ TEST_CASE("replay: a file that is not a replay file is refused with a clear erro
 	REQUIRE_THROWS_WITH(missing.start(), Catch::Contains("cannot open replay file"));
 }
 
-TEST_CASE("replay: a record cut short by the end of the file ends the replay with an error", "[unit][pipeline]")
+TEST_CASE("replay: a record cut short by the end of the file ends the replay with an error",
+	  "[unit][pipeline]")
 {
 	TempFiles tmp;
 	write_replay(tmp / "in.raw");
@@ -173,6 +174,7 @@ TEST_CASE("replay: a record cut short by the end of the file ends the replay wit
 		int n = 0;
 		void on_record(std::span<const std::byte>) override { n++; }
 	} count;
-	REQUIRE_THROWS_WITH(replay.poll(std::chrono::milliseconds(0), count), Catch::Contains("runs past the end"));
+	REQUIRE_THROWS_WITH(replay.poll(std::chrono::milliseconds(0), count),
+			    Catch::Contains("runs past the end"));
 	CHECK(count.n == 3);
 }

@@ -69,7 +69,7 @@ struct TaskSpec {
 	uint32_t pidns = 4026531836u;
 	uint32_t mntns = 4026531841u;
 	uint32_t netns = 4026531840u;
-	std::string comm = "bash"; // copied up to 16 bytes; NUL-terminated when shorter
+	std::string comm = "bash";	 // copied up to 16 bytes; NUL-terminated when shorter
 	std::string nodename = "node-1"; // copied up to 72 bytes
 };
 
@@ -221,8 +221,8 @@ inline smith_inet inet4(uint8_t protocol, std::array<uint8_t, 4> s, uint16_t spo
 	return in;
 }
 
-inline smith_inet inet6(uint8_t protocol, std::array<uint8_t, 16> s, uint16_t sport, std::array<uint8_t, 16> d,
-			uint16_t dport)
+inline smith_inet inet6(uint8_t protocol, std::array<uint8_t, 16> s, uint16_t sport,
+			std::array<uint8_t, 16> d, uint16_t dport)
 {
 	smith_inet in{};
 	in.family = 10; // AF_INET6

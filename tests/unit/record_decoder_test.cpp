@@ -11,7 +11,10 @@ using namespace smith::test;
 
 namespace {
 
-std::span<const std::byte> as_span(const std::vector<std::byte> &v) { return {v.data(), v.size()}; }
+std::span<const std::byte> as_span(const std::vector<std::byte> &v)
+{
+	return {v.data(), v.size()};
+}
 
 template <typename T> void poke(std::vector<std::byte> &rec, size_t offset, T value)
 {
@@ -30,8 +33,9 @@ TEST_CASE("builder lays records out as abi.h says", "[unit]")
 	s.tty = "pts3";
 	const auto rec = build_execve(s);
 	const std::string tail = bytes_to_string(rec).substr(sizeof(smith_execve));
-	CHECK(tail == std::string("/bin/ls") + std::string("ls\0-l\0", 6) + std::string("ls\0bin\0usr\0", 11) +
-			      std::string("\0", 1) + "pts3" + "session-1.scope");
+	CHECK(tail == std::string("/bin/ls") + std::string("ls\0-l\0", 6) +
+			      std::string("ls\0bin\0usr\0", 11) + std::string("\0", 1) + "pts3" +
+			      "session-1.scope");
 	smith_execve e;
 	std::memcpy(&e, rec.data(), sizeof(e));
 	CHECK(e.hdr.size == rec.size());
@@ -148,8 +152,8 @@ TEST_CASE("malformed records are rejected with a reason", "[unit]")
 	}
 	SECTION("header only, fixed part missing")
 	{
-		for (const uint16_t t : {SMITH_REC_EXECVE, SMITH_REC_CONNECT, SMITH_REC_INIT_MODULE,
-					 SMITH_REC_FINIT_MODULE}) {
+		for (const uint16_t t :
+		     {SMITH_REC_EXECVE, SMITH_REC_CONNECT, SMITH_REC_INIT_MODULE, SMITH_REC_FINIT_MODULE}) {
 			std::vector<std::byte> rec(exec.begin(), exec.begin() + sizeof(smith_rec_hdr));
 			poke<__u16>(rec, offsetof(smith_rec_hdr, type), t);
 			poke<__u32>(rec, offsetof(smith_rec_hdr, size), static_cast<__u32>(rec.size()));

@@ -56,7 +56,8 @@ TEST_CASE("smithd: --version and --help", "[unit][cli]")
 	CHECK_THAT(v.output, Catch::StartsWith("smithd "));
 	auto h = run_smithd("--help");
 	CHECK(h.code == 0);
-	for (const char *opt : {"--backend", "--sink", "--output", "--config", "--foreground", "--pid-file", "--socket"})
+	for (const char *opt :
+	     {"--backend", "--sink", "--output", "--config", "--foreground", "--pid-file", "--socket"})
 		CHECK_THAT(h.output, Catch::Contains(opt));
 }
 
@@ -92,7 +93,8 @@ TEST_CASE("smithd: config file errors name the file, line and key", "[unit][cli]
 	std::ofstream(tmp / "unknown.yaml") << "backend: auto\nsinkk: file\n";
 	auto unknown = run_smithd("--foreground --config " + (tmp / "unknown.yaml"));
 	CHECK(unknown.code == 1);
-	CHECK_THAT(unknown.output, Catch::Contains("unknown.yaml:2") && Catch::Contains("unknown setting 'sinkk'"));
+	CHECK_THAT(unknown.output,
+		   Catch::Contains("unknown.yaml:2") && Catch::Contains("unknown setting 'sinkk'"));
 
 	std::ofstream(tmp / "type.yaml") << "ringbuf_bytes: [1, 2]\n";
 	auto type = run_smithd("--foreground --config " + (tmp / "type.yaml"));
@@ -128,9 +130,9 @@ TEST_CASE("smithd: a replay run writes every event and exits 0; options override
 	}
 	// The config names another output file; --output on the command line wins.
 	std::ofstream(tmp / "smithd.yaml") << "sink: file\noutput: " << (tmp / "from-config.json") << "\n";
-	auto r = run_smithd("--foreground --config " + (tmp / "smithd.yaml") + " --replay " + (tmp / "in.raw") +
-			    " --output " + (tmp / "out.json") + " --socket " + (tmp / "s.sock") + " --pid-file " +
-			    (tmp / "s.pid"));
+	auto r = run_smithd("--foreground --config " + (tmp / "smithd.yaml") + " --replay " +
+			    (tmp / "in.raw") + " --output " + (tmp / "out.json") + " --socket " +
+			    (tmp / "s.sock") + " --pid-file " + (tmp / "s.pid"));
 	INFO(r.output);
 	REQUIRE(r.code == 0);
 	std::ifstream out(tmp / "out.json");

@@ -26,7 +26,8 @@ StatusSnapshot known_snapshot()
 	s.kernel = "6.18.44";
 	s.backend = "ebpf";
 	s.backend_reason = "BTF and ring buffer available";
-	s.hooks = {{"execve", "attached", "", 0}, {"init_module", "unavailable", "kernel built without modules", 7}};
+	s.hooks = {{"execve", "attached", "", 0},
+		   {"init_module", "unavailable", "kernel built without modules", 7}};
 	s.received = {10, 20, 0, 0};
 	s.sent = {9, 20, 0, 0};
 	s.decode_errors = 1;
@@ -133,15 +134,16 @@ TEST_CASE("append_json_string escapes and replaces invalid UTF-8", "[unit][contr
 
 	const std::string fffd = "\xEF\xBF\xBD";
 	// Well-formed sequences of every length pass unchanged.
-	for (const char *ok : {"\xc3\xa9", "\xe2\x82\xac", "\xed\x9f\xbf", "\xf0\x9f\x98\x80", "\xf4\x8f\xbf\xbf"})
+	for (const char *ok :
+	     {"\xc3\xa9", "\xe2\x82\xac", "\xed\x9f\xbf", "\xf0\x9f\x98\x80", "\xf4\x8f\xbf\xbf"})
 		CHECK(decoded(json_quoted(ok)) == ok);
 	// Each byte that starts no well-formed sequence becomes one U+FFFD.
-	CHECK(decoded(json_quoted("\xc0\x80")) == fffd + fffd); // overlong NUL
-	CHECK(decoded(json_quoted("\xe0\x80\xaf")) == fffd + fffd + fffd); // overlong '/'
-	CHECK(decoded(json_quoted("\xed\xa0\x80")) == fffd + fffd + fffd); // surrogate
+	CHECK(decoded(json_quoted("\xc0\x80")) == fffd + fffd);			      // overlong NUL
+	CHECK(decoded(json_quoted("\xe0\x80\xaf")) == fffd + fffd + fffd);	      // overlong '/'
+	CHECK(decoded(json_quoted("\xed\xa0\x80")) == fffd + fffd + fffd);	      // surrogate
 	CHECK(decoded(json_quoted("\xf4\x90\x80\x80")) == fffd + fffd + fffd + fffd); // above U+10FFFF
 	CHECK(decoded(json_quoted("\xf5\x80")) == fffd + fffd);
-	CHECK(decoded(json_quoted("\x80x")) == fffd + "x"); // lone continuation
+	CHECK(decoded(json_quoted("\x80x")) == fffd + "x");	       // lone continuation
 	CHECK(decoded(json_quoted("x\xe2\x82")) == "x" + fffd + fffd); // truncated at the end
 	CHECK(decoded(json_quoted("\xe2\x82x")) == fffd + fffd + "x"); // truncated in the middle
 }

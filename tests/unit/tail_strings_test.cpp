@@ -35,7 +35,7 @@ TEST_CASE("leaf-first paths join in reverse", "[unit]")
 	CHECK(join("\0"s) == "/");
 	CHECK(join("\0\0\0"s) == "/");
 	CHECK(join("echo\0bin\0usr"s) == "/usr/bin/echo"); // final NUL missing
-	CHECK(join("echo\0\0usr\0"s) == "/usr/echo"); // empty component skipped
+	CHECK(join("echo\0\0usr\0"s) == "/usr/echo");	   // empty component skipped
 	CHECK(join("a b\0dir \"x\"\0"s) == "/dir \"x\"/a b");
 	CHECK(join("caf\xC3\xA9\0\xFF\0"s) == "/\xFF/caf\xC3\xA9"); // bytes kept; JSON sanitises later
 	CHECK(join(smith::test::encode_path("/var/lib/docker/overlay2/x/merged/usr/bin/python3")) ==
