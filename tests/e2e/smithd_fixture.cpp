@@ -580,7 +580,7 @@ void check_inherited_context(const Event &e)
 
 // ---- The daemon -------------------------------------------------------------------------------------
 
-Smithd::Smithd()
+Smithd::Smithd(std::vector<std::string> extra_args) : extra_args_(std::move(extra_args))
 {
 	require_ebpf_preconditions();
 	output_path_ = dir_.file("events.jsonl");
@@ -600,6 +600,7 @@ void Smithd::start()
 	                                 "--socket=" + socket_path_,
 	                                 "--pid-file=" + pid_file_,
 	                                 "--config=/dev/null"};
+	argv.insert(argv.end(), extra_args_.begin(), extra_args_.end());
 	std::vector<char *> cargv = c_argv(argv);
 	int log_fd = open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 	if (log_fd < 0)

@@ -131,7 +131,8 @@ class Smithd {
 public:
 	// Checks the preconditions (may exit 4), starts smithd and waits until it is ready (pid file written and
 	// `smithctl status --json` succeeds), for at most 30 s; fails the test with the log otherwise.
-	Smithd();
+	// `extra_args` are appended to smithd's command line.
+	explicit Smithd(std::vector<std::string> extra_args = {});
 	// Stops smithd if it still runs (SIGTERM, then SIGKILL after 15 s); prints diagnostics if the test failed.
 	~Smithd();
 	Smithd(const Smithd &) = delete;
@@ -169,6 +170,7 @@ private:
 	void start();
 	void fail_start(const std::string &why);
 
+	std::vector<std::string> extra_args_; // appended to the command line
 	TempDir dir_; // holds output, socket, pid file and log
 	std::string output_path_;
 	std::string socket_path_;
