@@ -177,7 +177,7 @@ trap 'exit 130' INT TERM HUP
 foreign_collectors() {
 	local f comm pid found=""
 	for f in /proc/[0-9]*/comm; do
-		read -r comm <"$f" 2>/dev/null || continue # a builtin: no exec events of our own
+		read -r comm 2>/dev/null <"$f" || continue # a builtin: no exec events of our own
 		case "$comm" in
 		smithd | bpftrace) ;;
 		*) continue ;;
