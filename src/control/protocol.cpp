@@ -1,14 +1,16 @@
 #include "control/protocol.h"
 
-#include "control/json_string.h"
+#include "json/json_writer.h"
 
 namespace smith::control {
 
 std::string error_answer(std::string_view message)
 {
-	std::string out = "{\"error\":";
-	append_json_string(out, message);
-	out.push_back('}');
+	std::string out;
+	json::JsonWriter w(out);
+	w.begin_object();
+	w.field("error", message);
+	w.end_object();
 	return out;
 }
 

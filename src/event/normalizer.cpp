@@ -1,10 +1,10 @@
-// Raw record -> schema v1 JSON line (/work/shared/DESIGN.md, "Event schema v1").
+// Raw record -> schema v1 JSON line (DESIGN.md, "Event schema v1").
 // Fields are written in the schema's order; every field is always written.
 #include "event/normalizer.h"
 
 #include "event/container_id.h"
 #include "event/inet_format.h"
-#include "event/json_writer.h"
+#include "json/json_writer.h"
 #include "event/proc_reader.h"
 #include "event/process_cache.h"
 #include "event/record_decoder.h"
@@ -17,6 +17,8 @@
 
 namespace smith::event {
 namespace {
+
+using json::JsonWriter;
 
 struct TypeInfo {
 	EventType type;

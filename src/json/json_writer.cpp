@@ -1,9 +1,9 @@
-#include "event/json_writer.h"
+#include "json/json_writer.h"
 
 #include <charconv>
 #include <cmath>
 
-namespace smith::event {
+namespace smith::json {
 namespace {
 
 constexpr char kHex[] = "0123456789abcdef";
@@ -182,4 +182,4 @@ void JsonWriter::raw(std::string_view json)
 	need_comma_ = true;
 }
 
-} // namespace smith::event
+} // namespace smith::json

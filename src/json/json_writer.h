@@ -8,7 +8,7 @@
 #include <string>
 #include <string_view>
 
-namespace smith::event {
+namespace smith::json {
 
 class JsonWriter {
 public:
@@ -56,4 +56,4 @@ private:
 // Appends `s` as JSON string content (without quotes), sanitised as above.
 void append_json_string_content(std::string &out, std::string_view s);
 
-} // namespace smith::event
+} // namespace smith::json

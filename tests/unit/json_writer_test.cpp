@@ -1,4 +1,4 @@
-#include "event/json_writer.h"
+#include "json/json_writer.h"
 #include "hostile_strings.h"
 
 #include <catch2/catch.hpp>
@@ -6,7 +6,7 @@
 
 #include <random>
 
-using namespace smith::event;
+using namespace smith::json;
 using namespace smith::test;
 
 namespace {

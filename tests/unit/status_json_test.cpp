@@ -6,7 +6,7 @@
 #include <limits>
 #include <string>
 
-#include "control/json_string.h"
+#include "json/json_writer.h"
 #include "control/protocol.h"
 #include "control/status.h"
 
@@ -44,7 +44,8 @@ StatusSnapshot known_snapshot()
 std::string json_quoted(std::string_view s)
 {
 	std::string out;
-	append_json_string(out, s);
+	smith::json::JsonWriter w(out);
+	w.value(s);
 	return out;
 }
 
@@ -123,7 +124,7 @@ TEST_CASE("status_to_json stays one line of valid JSON whatever the strings hold
 	CHECK(last_seq == std::numeric_limits<uint64_t>::max());
 }
 
-TEST_CASE("append_json_string escapes and replaces invalid UTF-8", "[unit][control]")
+TEST_CASE("status strings are escaped and invalid UTF-8 replaced", "[unit][control]")
 {
 	CHECK(json_quoted("") == R"("")");
 	CHECK(json_quoted("plain") == R"("plain")");
