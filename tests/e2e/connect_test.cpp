@@ -14,8 +14,8 @@ using namespace smith::e2e;
 namespace {
 
 struct ConnectCase {
-	int family; // AF_INET or AF_INET6
-	int sock_type; // SOCK_STREAM or SOCK_DGRAM
+	int family;	   // AF_INET or AF_INET6
+	int sock_type;	   // SOCK_STREAM or SOCK_DGRAM
 	std::string daddr; // loopback address in text form
 };
 
@@ -47,9 +47,9 @@ void check_connect_context(const Event &e)
 TEST_CASE("connect: successful TCP and UDP connects over IPv4 and IPv6", "[e2e][root][ebpf]")
 {
 	Smithd smithd;
-	auto c = GENERATE(ConnectCase{AF_INET, SOCK_DGRAM, "127.0.0.1"}, ConnectCase{AF_INET6, SOCK_DGRAM, "::1"},
-	                  ConnectCase{AF_INET, SOCK_STREAM, "127.0.0.1"},
-	                  ConnectCase{AF_INET6, SOCK_STREAM, "::1"});
+	auto c = GENERATE(
+		ConnectCase{AF_INET, SOCK_DGRAM, "127.0.0.1"}, ConnectCase{AF_INET6, SOCK_DGRAM, "::1"},
+		ConnectCase{AF_INET, SOCK_STREAM, "127.0.0.1"}, ConnectCase{AF_INET6, SOCK_STREAM, "::1"});
 	const std::string protocol = c.sock_type == SOCK_STREAM ? "tcp" : "udp";
 	const std::string family = c.family == AF_INET ? "ipv4" : "ipv6";
 	INFO(protocol << " over " << family);
@@ -68,7 +68,7 @@ TEST_CASE("connect: successful TCP and UDP connects over IPv4 and IPv6", "[e2e][
 	REQUIRE(local.port != 0);
 
 	Event e = smithd.wait_for(protocol + " connect to " + c.daddr + ":" + std::to_string(dport),
-	                          connect_of(getpid(), protocol, c.daddr, dport), 10s, getpid());
+				  connect_of(getpid(), protocol, c.daddr, dport), 10s, getpid());
 	INFO("event: " << e.line());
 	check_connect_context(e);
 	CHECK(e.str("family") == family);
@@ -97,7 +97,7 @@ TEST_CASE("connect: a refused TCP connect is reported with -ECONNREFUSED", "[e2e
 	REQUIRE(connect_to(sock.get(), AF_INET, "127.0.0.1", dport) == -111);
 
 	Event e = smithd.wait_for("refused tcp connect to 127.0.0.1:" + std::to_string(dport),
-	                          connect_of(getpid(), "tcp", "127.0.0.1", dport), 10s, getpid());
+				  connect_of(getpid(), "tcp", "127.0.0.1", dport), 10s, getpid());
 	INFO("event: " << e.line());
 	check_connect_context(e);
 	CHECK(e.str("family") == "ipv4");
@@ -121,7 +121,7 @@ TEST_CASE("connect: a non-blocking TCP connect reports the return value of the s
 	Endpoint local = local_endpoint(sock.get());
 
 	Event e = smithd.wait_for("non-blocking tcp connect to 127.0.0.1:" + std::to_string(dport),
-	                          connect_of(getpid(), "tcp", "127.0.0.1", dport), 10s, getpid());
+				  connect_of(getpid(), "tcp", "127.0.0.1", dport), 10s, getpid());
 	INFO("event: " << e.line() << "\nsyscall returned " << rc);
 	check_connect_context(e);
 	CHECK(e.str("family") == "ipv4");
@@ -148,11 +148,12 @@ TEST_CASE("connect: a connect from a second thread carries the id of that thread
 	REQUIRE(rc == 0);
 	REQUIRE(thread_tid != getpid());
 
-	Event e = smithd.wait_for("udp connect to 127.0.0.1:9 from port " + std::to_string(sport),
-	                          [&](const Event &ev) {
-		                          return ev.type() == "connect" && ev.pid() == getpid() && ev.i64("sport") == sport;
-	                          },
-	                          10s, getpid());
+	Event e = smithd.wait_for(
+		"udp connect to 127.0.0.1:9 from port " + std::to_string(sport),
+		[&](const Event &ev) {
+			return ev.type() == "connect" && ev.pid() == getpid() && ev.i64("sport") == sport;
+		},
+		10s, getpid());
 	INFO("event: " << e.line());
 	check_host_fields(e, "connect");
 	CHECK(e.i64("pid") == getpid());
@@ -174,7 +175,7 @@ TEST_CASE("connect: an IPv4-mapped IPv6 destination is reported as given", "[e2e
 	REQUIRE(local.addr == "::ffff:127.0.0.1");
 
 	Event e = smithd.wait_for("tcp connect to [::ffff:127.0.0.1]:" + std::to_string(dport),
-	                          connect_of(getpid(), "tcp", "::ffff:127.0.0.1", dport), 10s, getpid());
+				  connect_of(getpid(), "tcp", "::ffff:127.0.0.1", dport), 10s, getpid());
 	INFO("event: " << e.line());
 	check_connect_context(e);
 	CHECK(e.str("family") == "ipv6");

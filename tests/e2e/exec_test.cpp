@@ -46,7 +46,7 @@ EventPredicate exec_of(pid_t pid, const std::string &filename)
 } // namespace
 
 TEST_CASE("execve: a successful exec is reported with its image and arguments and fds and context",
-          "[e2e][root][ebpf]")
+	  "[e2e][root][ebpf]")
 {
 	Smithd smithd;
 	TempDir base("smith-e2e-cwd-");
@@ -54,7 +54,7 @@ TEST_CASE("execve: a successful exec is reported with its image and arguments an
 
 	int stdin_pipe[2];
 	REQUIRE(pipe2(stdin_pipe, O_CLOEXEC) == 0);
-	struct stat pipe_st{};
+	struct stat pipe_st {};
 	REQUIRE(fstat(stdin_pipe[0], &pipe_st) == 0);
 	Fd pipe_read(stdin_pipe[0]), pipe_write(stdin_pipe[1]);
 	Fd devnull(open("/dev/null", O_WRONLY | O_CLOEXEC));
@@ -75,8 +75,8 @@ TEST_CASE("execve: a successful exec is reported with its image and arguments an
 	REQUIRE(child > 0);
 	REQUIRE(wait_exit(child) == 0);
 
-	Event e = smithd.wait_for("execve of /bin/echo by pid " + std::to_string(child), exec_of(child, "/bin/echo"),
-	                          10s, child);
+	Event e = smithd.wait_for("execve of /bin/echo by pid " + std::to_string(child),
+				  exec_of(child, "/bin/echo"), 10s, child);
 	INFO("event: " << e.line());
 	check_host_fields(e, "execve");
 	check_inherited_context(e);
@@ -97,14 +97,16 @@ TEST_CASE("execve: a successful exec is reported with its image and arguments an
 
 	// One exec, one event.
 	std::this_thread::sleep_for(500ms);
-	CHECK(smithd.count([child](const Event &ev) { return ev.type() == "execve" && ev.pid() == child; }) == 1);
+	CHECK(smithd.count([child](const Event &ev) { return ev.type() == "execve" && ev.pid() == child; }) ==
+	      1);
 }
 
 TEST_CASE("execve: LD_PRELOAD of the new image is reported", "[e2e][root][ebpf]")
 {
 	Smithd smithd;
 	std::vector<std::string> argv = {"/bin/true"};
-	std::vector<std::string> envp = {"PATH=/usr/bin:/bin", "LD_PRELOAD=/nonexistent/libx.so", "SMITH_E2E=1"};
+	std::vector<std::string> envp = {"PATH=/usr/bin:/bin", "LD_PRELOAD=/nonexistent/libx.so",
+					 "SMITH_E2E=1"};
 	auto c_argv = c_strings(argv);
 	auto c_envp = c_strings(envp);
 	Fd devnull(open("/dev/null", O_RDWR | O_CLOEXEC));
@@ -119,8 +121,8 @@ TEST_CASE("execve: LD_PRELOAD of the new image is reported", "[e2e][root][ebpf]"
 	REQUIRE(child > 0);
 	REQUIRE(wait_exit(child) == 0);
 
-	Event e = smithd.wait_for("execve of /bin/true by pid " + std::to_string(child), exec_of(child, "/bin/true"),
-	                          10s, child);
+	Event e = smithd.wait_for("execve of /bin/true by pid " + std::to_string(child),
+				  exec_of(child, "/bin/true"), 10s, child);
 	INFO("event: " << e.line());
 	check_host_fields(e, "execve");
 	CHECK(e.str("ld_preload") == "/nonexistent/libx.so");
@@ -151,8 +153,9 @@ TEST_CASE("execve: a failed attempt is reported with -errno and the image of the
 	REQUIRE(child > 0);
 	REQUIRE(wait_exit(child) == 127);
 
-	Event e = smithd.wait_for("failed execve of /nonexistent/smith-missing by pid " + std::to_string(child),
-	                          exec_of(child, "/nonexistent/smith-missing"), 10s, child);
+	Event e =
+		smithd.wait_for("failed execve of /nonexistent/smith-missing by pid " + std::to_string(child),
+				exec_of(child, "/nonexistent/smith-missing"), 10s, child);
 	INFO("event: " << e.line());
 	check_host_fields(e, "execve");
 	check_inherited_context(e);
@@ -170,7 +173,8 @@ TEST_CASE("execve: a failed attempt is reported with -errno and the image of the
 
 	// One attempt, one event.
 	std::this_thread::sleep_for(500ms);
-	CHECK(smithd.count([child](const Event &ev) { return ev.type() == "execve" && ev.pid() == child; }) == 1);
+	CHECK(smithd.count([child](const Event &ev) { return ev.type() == "execve" && ev.pid() == child; }) ==
+	      1);
 }
 
 TEST_CASE("execve: a unix socket on stdin and a closed stdout", "[e2e][root][ebpf]")
@@ -179,7 +183,7 @@ TEST_CASE("execve: a unix socket on stdin and a closed stdout", "[e2e][root][ebp
 	int pair[2];
 	REQUIRE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) == 0);
 	Fd sock0(pair[0]), sock1(pair[1]);
-	struct stat sock_st{};
+	struct stat sock_st {};
 	REQUIRE(fstat(sock0.get(), &sock_st) == 0);
 	std::vector<std::string> argv = {"/bin/true", "socket-stdin"};
 	std::vector<std::string> envp = {"PATH=/usr/bin:/bin"};
@@ -194,8 +198,8 @@ TEST_CASE("execve: a unix socket on stdin and a closed stdout", "[e2e][root][ebp
 	REQUIRE(child > 0);
 	REQUIRE(wait_exit(child) == 0);
 
-	Event e = smithd.wait_for("execve of /bin/true by pid " + std::to_string(child), exec_of(child, "/bin/true"),
-	                          10s, child);
+	Event e = smithd.wait_for("execve of /bin/true by pid " + std::to_string(child),
+				  exec_of(child, "/bin/true"), 10s, child);
 	INFO("event: " << e.line());
 	check_host_fields(e, "execve");
 	CHECK(e.str("stdin") == "socket:[" + std::to_string(sock_st.st_ino) + "]");
@@ -232,8 +236,8 @@ TEST_CASE("execve: the controlling tty is reported as pts/N", "[e2e][root][ebpf]
 	REQUIRE(child > 0);
 	REQUIRE(wait_exit(child) == 0);
 
-	Event e = smithd.wait_for("execve of /bin/true by pid " + std::to_string(child), exec_of(child, "/bin/true"),
-	                          10s, child);
+	Event e = smithd.wait_for("execve of /bin/true by pid " + std::to_string(child),
+				  exec_of(child, "/bin/true"), 10s, child);
 	INFO("event: " << e.line());
 	check_host_fields(e, "execve");
 	CHECK(e.str("tty") == slave.substr(5)); // "pts/N"
@@ -279,8 +283,8 @@ TEST_CASE("execve: the audit session id is reported once set", "[e2e][root][ebpf
 	REQUIRE(sessionid >= 0);
 	REQUIRE(sessionid != 4294967295LL);
 
-	Event e = smithd.wait_for("execve of /bin/true by pid " + std::to_string(child), exec_of(child, "/bin/true"),
-	                          10s, child);
+	Event e = smithd.wait_for("execve of /bin/true by pid " + std::to_string(child),
+				  exec_of(child, "/bin/true"), 10s, child);
 	INFO("event: " << e.line());
 	check_host_fields(e, "execve");
 	CHECK(e.i64("sessionid") == sessionid);
@@ -297,19 +301,21 @@ TEST_CASE("execveat: successful and failed calls are reported", "[e2e][root][ebp
 	auto c_argv = c_strings(argv);
 	auto c_envp = c_strings(envp);
 
-	pid_t ok_child = spawn([&] { syscall(SYS_execveat, bin_dir.get(), "true", c_argv.data(), c_envp.data(), 0); });
+	pid_t ok_child =
+		spawn([&] { syscall(SYS_execveat, bin_dir.get(), "true", c_argv.data(), c_envp.data(), 0); });
 	REQUIRE(ok_child > 0);
 	REQUIRE(wait_exit(ok_child) == 0);
 	pid_t failed_child = spawn([&] {
-		syscall(SYS_execveat, AT_FDCWD, "/nonexistent/smith-missing-at", c_argv.data(), c_envp.data(), 0);
+		syscall(SYS_execveat, AT_FDCWD, "/nonexistent/smith-missing-at", c_argv.data(), c_envp.data(),
+			0);
 		_exit(127);
 	});
 	REQUIRE(failed_child > 0);
 	REQUIRE(wait_exit(failed_child) == 127);
 
-	Event ok = smithd.wait_for("execveat of /usr/bin/true by pid " + std::to_string(ok_child),
-	                           [&](const Event &e) { return e.type() == "execve" && e.pid() == ok_child; }, 10s,
-	                           ok_child);
+	Event ok = smithd.wait_for(
+		"execveat of /usr/bin/true by pid " + std::to_string(ok_child),
+		[&](const Event &e) { return e.type() == "execve" && e.pid() == ok_child; }, 10s, ok_child);
 	{
 		INFO("event: " << ok.line());
 		check_host_fields(ok, "execve");
@@ -319,9 +325,10 @@ TEST_CASE("execveat: successful and failed calls are reported", "[e2e][root][ebp
 		CHECK(ok.i64("retval") == 0);
 	}
 
-	Event failed = smithd.wait_for("failed execveat by pid " + std::to_string(failed_child),
-	                               [&](const Event &e) { return e.type() == "execve" && e.pid() == failed_child; },
-	                               10s, failed_child);
+	Event failed = smithd.wait_for(
+		"failed execveat by pid " + std::to_string(failed_child),
+		[&](const Event &e) { return e.type() == "execve" && e.pid() == failed_child; }, 10s,
+		failed_child);
 	INFO("event: " << failed.line());
 	check_host_fields(failed, "execve");
 	CHECK(failed.str("filename") == "/nonexistent/smith-missing-at");
@@ -331,7 +338,7 @@ TEST_CASE("execveat: successful and failed calls are reported", "[e2e][root][ebp
 }
 
 TEST_CASE("execve: a failed attempt with more arguments than are kept is flagged as truncated",
-          "[e2e][root][ebpf]")
+	  "[e2e][root][ebpf]")
 {
 	Smithd smithd;
 	std::vector<std::string> argv = {"smith-many-args"};
@@ -349,7 +356,7 @@ TEST_CASE("execve: a failed attempt with more arguments than are kept is flagged
 	REQUIRE(wait_exit(child) == 127);
 
 	Event e = smithd.wait_for("failed execve by pid " + std::to_string(child),
-	                          exec_of(child, "/nonexistent/smith-many-args"), 10s, child);
+				  exec_of(child, "/nonexistent/smith-many-args"), 10s, child);
 	INFO("event: " << e.line().substr(0, 3000));
 	check_host_fields(e, "execve");
 	CHECK(e.i64("retval") == -2);

@@ -24,14 +24,10 @@ TEST_CASE("execve: hostile argv gives a valid line with exact escaping and trunc
 	long_arg.resize(20000);
 
 	std::vector<std::string> argv = {
-		"/bin/true",
-		"q\"uo'te\"",
-		"back\\slash\\",
-		controls,
-		"x\xffy\xc3z", // two invalid bytes: 0xff never occurs in UTF-8, 0xc3 lacks its continuation byte
+		"/bin/true",   "q\"uo'te\"",	     "back\\slash\\", controls,
+		"x\xffy\xc3z", // two invalid bytes: 0xff is never UTF-8, 0xc3 lacks its continuation
 		"caf\xc3\xa9", // valid UTF-8 stays as it is
-		long_arg,
-		"after-the-long-one",
+		long_arg,      "after-the-long-one",
 	};
 	std::vector<std::string> expected = argv;
 	expected[4] = "x\xEF\xBF\xBDy\xEF\xBF\xBDz";
@@ -54,12 +50,13 @@ TEST_CASE("execve: hostile argv gives a valid line with exact escaping and trunc
 	REQUIRE(child > 0);
 	REQUIRE(wait_exit(child) == 0);
 
-	Event e = smithd.wait_for("execve of /bin/true by pid " + std::to_string(child),
-	                          [&](const Event &ev) {
-		                          return ev.type() == "execve" && ev.pid() == child &&
-		                                 ev.str("filename") == "/bin/true";
-	                          },
-	                          10s, child);
+	Event e = smithd.wait_for(
+		"execve of /bin/true by pid " + std::to_string(child),
+		[&](const Event &ev) {
+			return ev.type() == "execve" && ev.pid() == child &&
+			       ev.str("filename") == "/bin/true";
+		},
+		10s, child);
 	INFO("event: " << e.line().substr(0, 3000));
 	check_host_fields(e, "execve");
 	CHECK(e.str("exe") == real_path("/bin/true"));
@@ -89,7 +86,8 @@ TEST_CASE("execve: hostile argv gives a valid line with exact escaping and trunc
 			CHECK(expected[i].compare(0, kept[i].size(), kept[i]) == 0);
 	}
 	// Something was cut: fewer arguments, or a shorter last one.
-	const bool cut = kept.size() < expected.size() || kept.back().size() < expected[kept.size() - 1].size();
+	const bool cut =
+		kept.size() < expected.size() || kept.back().size() < expected[kept.size() - 1].size();
 	CHECK(cut);
 
 	CHECK(smithd.bad_lines().empty());
@@ -99,11 +97,17 @@ TEST_CASE("execve: hostile paths in cwd and filename are escaped and repaired", 
 {
 	Smithd smithd;
 	TempDir base("smith-e2e-cwd-");
-	const std::string raw_dir = base.path() + "/ctl\x01\x1f" "bad\xff" "end";
-	const std::string shown_dir = base.path() + "/ctl\x01\x1f" "bad\xEF\xBF\xBD" "end";
+	const std::string raw_dir = base.path() + "/ctl\x01\x1f"
+						  "bad\xff"
+						  "end";
+	const std::string shown_dir = base.path() + "/ctl\x01\x1f"
+						    "bad\xEF\xBF\xBD"
+						    "end";
 	REQUIRE(mkdir(raw_dir.c_str(), 0755) == 0);
-	const std::string raw_file = "/nonexistent/tab\there\xc3" "x";
-	const std::string shown_file = "/nonexistent/tab\there\xEF\xBF\xBD" "x";
+	const std::string raw_file = "/nonexistent/tab\there\xc3"
+				     "x";
+	const std::string shown_file = "/nonexistent/tab\there\xEF\xBF\xBD"
+				       "x";
 	std::vector<std::string> argv = {"hostile-path"};
 	std::vector<char *> c_argv = {argv[0].data(), nullptr};
 	char env0[] = "PATH=/usr/bin:/bin";
@@ -118,9 +122,9 @@ TEST_CASE("execve: hostile paths in cwd and filename are escaped and repaired", 
 	REQUIRE(child > 0);
 	REQUIRE(wait_exit(child) == 127);
 
-	Event e = smithd.wait_for("failed execve by pid " + std::to_string(child),
-	                          [&](const Event &ev) { return ev.type() == "execve" && ev.pid() == child; }, 10s,
-	                          child);
+	Event e = smithd.wait_for(
+		"failed execve by pid " + std::to_string(child),
+		[&](const Event &ev) { return ev.type() == "execve" && ev.pid() == child; }, 10s, child);
 	INFO("event: " << e.line());
 	check_host_fields(e, "execve");
 	CHECK(e.str("cwd") == shown_dir);

@@ -13,8 +13,8 @@ using namespace smith::e2e;
 namespace {
 
 struct ShellCase {
-	int family; // AF_INET or AF_INET6
-	std::string addr; // loopback address as inet_ntop writes it
+	int family;	       // AF_INET or AF_INET6
+	std::string addr;      // loopback address as inet_ntop writes it
 	std::string bracketed; // as it appears in "tcp:ADDR:PORT->ADDR:PORT"
 };
 
@@ -53,14 +53,14 @@ TEST_CASE("execve: a shell with a TCP socket on stdin and stdout shows the conne
 	REQUIRE(peer.addr == c.addr);
 	REQUIRE(wait_exit(child) == 0);
 
-	Event e = smithd.wait_for("execve of /bin/sh by pid " + std::to_string(child),
-	                          [&](const Event &ev) {
-		                          return ev.type() == "execve" && ev.pid() == child &&
-		                                 ev.str("filename") == "/bin/sh";
-	                          },
-	                          10s, child);
-	const std::string expected = "tcp:" + c.bracketed + ":" + std::to_string(peer.port) + "->" + c.bracketed + ":" +
-	                             std::to_string(lport);
+	Event e = smithd.wait_for(
+		"execve of /bin/sh by pid " + std::to_string(child),
+		[&](const Event &ev) {
+			return ev.type() == "execve" && ev.pid() == child && ev.str("filename") == "/bin/sh";
+		},
+		10s, child);
+	const std::string expected = "tcp:" + c.bracketed + ":" + std::to_string(peer.port) + "->" +
+				     c.bracketed + ":" + std::to_string(lport);
 	INFO("event: " << e.line());
 	check_host_fields(e, "execve");
 	CHECK(e.str("stdin") == expected);
@@ -70,7 +70,8 @@ TEST_CASE("execve: a shell with a TCP socket on stdin and stdout shows the conne
 	CHECK(e.i64("retval") == 0);
 }
 
-TEST_CASE("execve: a shell with a connected UDP socket on stdin and stdout shows the flow", "[e2e][root][ebpf]")
+TEST_CASE("execve: a shell with a connected UDP socket on stdin and stdout shows the flow",
+	  "[e2e][root][ebpf]")
 {
 	Smithd smithd;
 	Fd sock(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
@@ -90,12 +91,12 @@ TEST_CASE("execve: a shell with a connected UDP socket on stdin and stdout shows
 	REQUIRE(child > 0);
 	REQUIRE(wait_exit(child) == 0);
 
-	Event e = smithd.wait_for("execve of /bin/sh by pid " + std::to_string(child),
-	                          [&](const Event &ev) {
-		                          return ev.type() == "execve" && ev.pid() == child &&
-		                                 ev.str("filename") == "/bin/sh";
-	                          },
-	                          10s, child);
+	Event e = smithd.wait_for(
+		"execve of /bin/sh by pid " + std::to_string(child),
+		[&](const Event &ev) {
+			return ev.type() == "execve" && ev.pid() == child && ev.str("filename") == "/bin/sh";
+		},
+		10s, child);
 	const std::string expected = "udp:127.0.0.1:" + std::to_string(sport) + "->127.0.0.1:9";
 	INFO("event: " << e.line());
 	CHECK(e.str("stdin") == expected);

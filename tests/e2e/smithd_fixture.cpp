@@ -37,7 +37,10 @@ namespace {
 // print the daemon's log and keep its directory.
 bool g_assertion_failed = false;
 
-bool test_failed() { return g_assertion_failed || std::uncaught_exceptions() > 0; }
+bool test_failed()
+{
+	return g_assertion_failed || std::uncaught_exceptions() > 0;
+}
 
 std::string trim(std::string s)
 {
@@ -142,7 +145,8 @@ CommandResult run_command(const std::vector<std::string> &argv_in, std::chrono::
 	int open_fds = 2;
 	bool timed_out = false;
 	while (open_fds > 0) {
-		auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+		auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+			deadline - std::chrono::steady_clock::now());
 		if (left.count() <= 0) {
 			timed_out = true;
 			break;
@@ -222,7 +226,10 @@ std::string real_path(const std::string &path)
 	return buf;
 }
 
-std::string self_exe() { return real_path("/proc/self/exe"); }
+std::string self_exe()
+{
+	return real_path("/proc/self/exe");
+}
 
 std::string read_file(const std::string &path)
 {
@@ -232,7 +239,10 @@ std::string read_file(const std::string &path)
 	return ss.str();
 }
 
-std::string self_comm() { return trim(read_file("/proc/self/comm")); }
+std::string self_comm()
+{
+	return trim(read_file("/proc/self/comm"));
+}
 
 std::string current_dir()
 {
@@ -263,7 +273,10 @@ std::string kernel_release()
 	return u.release;
 }
 
-std::string machine_id() { return trim(read_file("/etc/machine-id")); }
+std::string machine_id()
+{
+	return trim(read_file("/etc/machine-id"));
+}
 
 int64_t expected_sessionid()
 {
@@ -276,7 +289,7 @@ int64_t expected_sessionid()
 
 uint64_t ns_inode(const char *ns)
 {
-	struct stat st{};
+	struct stat st {};
 	std::string p = std::string("/proc/self/ns/") + ns;
 	if (stat(p.c_str(), &st) != 0)
 		return 0;
@@ -311,7 +324,7 @@ std::optional<uint64_t> cgroup_v2_id()
 		head >> id >> parent >> devno >> root >> mnt;
 		if (root != "/")
 			return std::nullopt;
-		struct stat st{};
+		struct stat st {};
 		if (stat((mnt + rel).c_str(), &st) != 0)
 			return std::nullopt;
 		return st.st_ino;
@@ -386,21 +399,11 @@ std::optional<Event> Event::parse(std::string_view line, std::string *error)
 		Value v;
 		simdjson::dom::element e = field.value;
 		switch (e.type()) {
-		case simdjson::dom::element_type::NULL_VALUE:
-			v = nullptr;
-			break;
-		case simdjson::dom::element_type::BOOL:
-			v = bool(e.get_bool().value_unsafe());
-			break;
-		case simdjson::dom::element_type::INT64:
-			v = int64_t(e.get_int64().value_unsafe());
-			break;
-		case simdjson::dom::element_type::UINT64:
-			v = uint64_t(e.get_uint64().value_unsafe());
-			break;
-		case simdjson::dom::element_type::DOUBLE:
-			v = double(e.get_double().value_unsafe());
-			break;
+		case simdjson::dom::element_type::NULL_VALUE: v = nullptr; break;
+		case simdjson::dom::element_type::BOOL: v = bool(e.get_bool().value_unsafe()); break;
+		case simdjson::dom::element_type::INT64: v = int64_t(e.get_int64().value_unsafe()); break;
+		case simdjson::dom::element_type::UINT64: v = uint64_t(e.get_uint64().value_unsafe()); break;
+		case simdjson::dom::element_type::DOUBLE: v = double(e.get_double().value_unsafe()); break;
 		case simdjson::dom::element_type::STRING:
 			v = std::string(e.get_string().value_unsafe());
 			break;
@@ -422,9 +425,7 @@ std::optional<Event> Event::parse(std::string_view line, std::string *error)
 			v = std::move(arr);
 			break;
 		}
-		default:
-			*error = "field " + key + " is an object";
-			return std::nullopt;
+		default: *error = "field " + key + " is an object"; return std::nullopt;
 		}
 		ev.keys_.push_back(key);
 		ev.values_[key] = std::move(v);
@@ -511,9 +512,10 @@ int64_t Event::pid() const
 const std::vector<std::string> &expected_keys(const std::string &type)
 {
 	static const std::vector<std::string> common = {
-		"schema", "seq", "run_id", "ts", "type", "data_type", "backend", "hostname", "host_id", "nodename",
-		"pid", "tid", "ppid", "pgid", "sid", "uid", "gid", "euid", "egid", "user", "comm", "exe", "cwd",
-		"tty", "sessionid", "pidns", "mntns", "netns", "cgroup_id", "container_id"};
+		"schema",    "seq",	 "run_id", "ts",    "type",	 "data_type",	"backend", "hostname",
+		"host_id",   "nodename", "pid",	   "tid",   "ppid",	 "pgid",	"sid",	   "uid",
+		"gid",	     "euid",	 "egid",   "user",  "comm",	 "exe",		"cwd",	   "tty",
+		"sessionid", "pidns",	 "mntns",  "netns", "cgroup_id", "container_id"};
 	auto with = [](std::vector<std::string> extra) {
 		std::vector<std::string> all = common;
 		all.insert(all.end(), extra.begin(), extra.end());
@@ -593,13 +595,13 @@ Smithd::Smithd(std::vector<std::string> extra_args) : extra_args_(std::move(extr
 void Smithd::start()
 {
 	std::vector<std::string> argv = {SMITHD_PATH,
-	                                 "--backend=ebpf",
-	                                 "--sink=file",
-	                                 "--output=" + output_path_,
-	                                 "--foreground",
-	                                 "--socket=" + socket_path_,
-	                                 "--pid-file=" + pid_file_,
-	                                 "--config=/dev/null"};
+					 "--backend=ebpf",
+					 "--sink=file",
+					 "--output=" + output_path_,
+					 "--foreground",
+					 "--socket=" + socket_path_,
+					 "--pid-file=" + pid_file_,
+					 "--config=/dev/null"};
 	argv.insert(argv.end(), extra_args_.begin(), extra_args_.end());
 	std::vector<char *> cargv = c_argv(argv);
 	int log_fd = open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
@@ -626,7 +628,8 @@ void Smithd::start()
 		int status = 0;
 		if (waitpid(pid_, &status, WNOHANG) == pid_) {
 			pid_ = -1;
-			fail_start("smithd exited during startup with status " + std::to_string(status_code(status)));
+			fail_start("smithd exited during startup with status " +
+				   std::to_string(status_code(status)));
 		}
 		if (access(pid_file_.c_str(), F_OK) == 0) {
 			CommandResult r = ctl({"status", "--json"});
@@ -657,11 +660,15 @@ Smithd::~Smithd()
 		for (auto &[line, err] : bad_lines_)
 			std::cout << err << ": " << line << "\n";
 	}
-	std::cout << "---- " << events_.size() << " events read from " << output_path_ << " ----" << std::endl;
+	std::cout << "---- " << events_.size() << " events read from " << output_path_ << " ----"
+		  << std::endl;
 	dir_.keep();
 }
 
-std::string Smithd::log() const { return read_file(log_path_); }
+std::string Smithd::log() const
+{
+	return read_file(log_path_);
+}
 
 const std::vector<Event> &Smithd::poll()
 {
@@ -723,7 +730,7 @@ std::string Smithd::lines_of_pid(int64_t pid) const
 }
 
 Event Smithd::wait_for(const std::string &what, const EventPredicate &pred, std::chrono::milliseconds timeout,
-                       int64_t pid_hint)
+		       int64_t pid_hint)
 {
 	auto deadline = std::chrono::steady_clock::now() + timeout;
 	size_t checked = 0;
@@ -742,7 +749,8 @@ Event Smithd::wait_for(const std::string &what, const EventPredicate &pred, std:
 	if (pid_hint > 0)
 		msg << "\nevents of pid " << pid_hint << ":\n" << lines_of_pid(pid_hint);
 	for (size_t i = 0; i < bad_lines_.size() && i < 5; ++i)
-		msg << "\nunparsable (" << bad_lines_[i].second << "): " << bad_lines_[i].first.substr(0, 2000);
+		msg << "\nunparsable (" << bad_lines_[i].second
+		    << "): " << bad_lines_[i].first.substr(0, 2000);
 	FAIL(msg.str());
 	throw std::logic_error("unreachable");
 }
@@ -845,7 +853,10 @@ int connect_to(int fd, int family, const std::string &addr, uint16_t port)
 	return r == 0 ? 0 : -errno;
 }
 
-Fd::~Fd() { reset(); }
+Fd::~Fd()
+{
+	reset();
+}
 
 Fd &Fd::operator=(Fd &&o) noexcept
 {

@@ -31,8 +31,8 @@ void require_ebpf_preconditions();
 
 struct CommandResult {
 	int exit_code = -1; // exit status, or 128 + signal number, or -1 if it could not run
-	std::string out; // everything written to stdout
-	std::string err; // everything written to stderr
+	std::string out;    // everything written to stdout
+	std::string err;    // everything written to stderr
 };
 
 // Runs argv[0] (a path) with argv, waits at most `timeout` (then kills it), and captures its output.
@@ -47,19 +47,19 @@ int wait_exit(pid_t pid, std::chrono::milliseconds timeout = 10s);
 
 // ---- Host facts -------------------------------------------------------------------------------------
 
-std::string self_exe(); // realpath of /proc/self/exe
+std::string self_exe();				// realpath of /proc/self/exe
 std::string real_path(const std::string &path); // realpath(3), "" on error
-std::string self_comm(); // /proc/self/comm without the newline
-std::string current_dir(); // getcwd(3)
-std::string host_name(); // gethostname(2)
-std::string uts_nodename(); // uname(2) nodename
-std::string kernel_release(); // uname(2) release
-std::string machine_id(); // /etc/machine-id, trimmed
-int64_t expected_sessionid(); // /proc/self/sessionid, -1 when unset (4294967295)
-uint64_t ns_inode(const char *ns); // stat(/proc/self/ns/<ns>).st_ino
-std::optional<uint64_t> cgroup_v2_id(); // inode of this process's cgroup v2 directory, if it can be found
+std::string self_comm();			// /proc/self/comm without the newline
+std::string current_dir();			// getcwd(3)
+std::string host_name();			// gethostname(2)
+std::string uts_nodename();			// uname(2) nodename
+std::string kernel_release();			// uname(2) release
+std::string machine_id();			// /etc/machine-id, trimmed
+int64_t expected_sessionid();			// /proc/self/sessionid, -1 when unset (4294967295)
+uint64_t ns_inode(const char *ns);		// stat(/proc/self/ns/<ns>).st_ino
+std::optional<uint64_t> cgroup_v2_id();	   // inode of this process's cgroup v2 directory, if it can be found
 std::optional<std::string> expected_tty(); // "" without a controlling tty, "pts/N", nullopt otherwise
-uint64_t now_ns(); // CLOCK_REALTIME in ns
+uint64_t now_ns();			   // CLOCK_REALTIME in ns
 std::string read_file(const std::string &path);
 
 // Removes the directory tree when destroyed, unless keep() was called.
@@ -75,7 +75,7 @@ public:
 	void keep() { keep_ = true; }
 
 private:
-	std::string path_; // absolute, symlink-free
+	std::string path_;  // absolute, symlink-free
 	bool keep_ = false; // leave the tree on disk
 };
 
@@ -85,7 +85,7 @@ private:
 class Event {
 public:
 	using Value = std::variant<std::nullptr_t, bool, int64_t, uint64_t, double, std::string,
-	                           std::vector<std::string>>;
+				   std::vector<std::string>>;
 
 	// Parses one JSON line; returns nullopt and sets *error when it is not a JSON object of scalars and
 	// string arrays.
@@ -95,9 +95,10 @@ public:
 	const std::vector<std::string> &keys() const { return keys_; }
 	bool has(const std::string &key) const { return values_.count(key) != 0; }
 
-	// Typed accessors: throw std::runtime_error (with the line) when the key is missing or has another type.
+	// Typed accessors: throw std::runtime_error (with the line) when the key is missing or has another
+	// type.
 	std::string str(const std::string &key) const;
-	int64_t i64(const std::string &key) const; // any integer that fits in int64
+	int64_t i64(const std::string &key) const;  // any integer that fits in int64
 	uint64_t u64(const std::string &key) const; // any non-negative integer
 	bool boolean(const std::string &key) const;
 	std::vector<std::string> strings(const std::string &key) const;
@@ -107,8 +108,8 @@ public:
 	int64_t pid() const; // -1 if missing
 
 private:
-	std::string line_; // the raw line, without the newline
-	std::vector<std::string> keys_; // in line order
+	std::string line_;		      // the raw line, without the newline
+	std::vector<std::string> keys_;	      // in line order
 	std::map<std::string, Value> values_; // key -> value
 };
 
@@ -129,11 +130,12 @@ void check_inherited_context(const Event &e);
 
 class Smithd {
 public:
-	// Checks the preconditions (may exit 4), starts smithd and waits until it is ready (pid file written and
-	// `smithctl status --json` succeeds), for at most 30 s; fails the test with the log otherwise.
+	// Checks the preconditions (may exit 4), starts smithd and waits until it is ready (pid file written
+	// and `smithctl status --json` succeeds), for at most 30 s; fails the test with the log otherwise.
 	// `extra_args` are appended to smithd's command line.
 	explicit Smithd(std::vector<std::string> extra_args = {});
-	// Stops smithd if it still runs (SIGTERM, then SIGKILL after 15 s); prints diagnostics if the test failed.
+	// Stops smithd if it still runs (SIGTERM, then SIGKILL after 15 s); prints diagnostics if the test
+	// failed.
 	~Smithd();
 	Smithd(const Smithd &) = delete;
 	Smithd &operator=(const Smithd &) = delete;
@@ -150,10 +152,10 @@ public:
 	// Lines that did not parse as JSON objects, with the parse error.
 	const std::vector<std::pair<std::string, std::string>> &bad_lines() const { return bad_lines_; }
 
-	// Waits until an event matching `pred` appears (at most `timeout`) and returns it. Fails the test (with
-	// `what`, the log, the unparsable lines and the events of `pid_hint`) when none does.
-	Event wait_for(const std::string &what, const EventPredicate &pred, std::chrono::milliseconds timeout = 10s,
-	               int64_t pid_hint = -1);
+	// Waits until an event matching `pred` appears (at most `timeout`) and returns it. Fails the test
+	// (with `what`, the log, the unparsable lines and the events of `pid_hint`) when none does.
+	Event wait_for(const std::string &what, const EventPredicate &pred,
+		       std::chrono::milliseconds timeout = 10s, int64_t pid_hint = -1);
 	// Reads new lines, then counts the events read so far that match `pred`.
 	size_t count(const EventPredicate &pred);
 	// The events of `pid` seen so far, as raw lines (diagnostics).
@@ -171,14 +173,14 @@ private:
 	void fail_start(const std::string &why);
 
 	std::vector<std::string> extra_args_; // appended to the command line
-	TempDir dir_; // holds output, socket, pid file and log
+	TempDir dir_;			      // holds output, socket, pid file and log
 	std::string output_path_;
 	std::string socket_path_;
 	std::string pid_file_;
 	std::string log_path_;
-	pid_t pid_ = -1; // smithd's pid while it runs, -1 after it was reaped
-	size_t read_offset_ = 0; // bytes of the output file consumed by poll()
-	std::string partial_; // an incomplete last line, kept until its newline arrives
+	pid_t pid_ = -1;	    // smithd's pid while it runs, -1 after it was reaped
+	size_t read_offset_ = 0;    // bytes of the output file consumed by poll()
+	std::string partial_;	    // an incomplete last line, kept until its newline arrives
 	std::vector<Event> events_; // every event read so far
 	std::vector<std::pair<std::string, std::string>> bad_lines_; // (line, parse error)
 };
@@ -191,7 +193,7 @@ struct Endpoint {
 	uint16_t port = 0;
 };
 Endpoint local_endpoint(int fd); // getsockname
-Endpoint peer_endpoint(int fd); // getpeername
+Endpoint peer_endpoint(int fd);	 // getpeername
 // A listening TCP socket on the loopback address of `family` (AF_INET or AF_INET6), ephemeral port.
 int tcp_listener(int family);
 // connect(2) on `fd` to addr:port; returns 0 or -errno, exactly as the syscall did.

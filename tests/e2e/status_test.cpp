@@ -1,5 +1,5 @@
-// smithctl status: hook states on this kernel, sink state, and the snapshot's consistency with the output file;
-// then an orderly stop.
+// smithctl status: hook states on this kernel, sink state, and the snapshot's consistency with the output
+// file; then an orderly stop.
 #include "smithd_fixture.h"
 
 #include <catch2/catch.hpp>
@@ -22,7 +22,10 @@ std::string get_str(simdjson::dom::element e, const char *key)
 	return std::string(e[key].get_string().value());
 }
 
-uint64_t get_u64(simdjson::dom::element e, const char *key) { return e[key].get_uint64().value(); }
+uint64_t get_u64(simdjson::dom::element e, const char *key)
+{
+	return e[key].get_uint64().value();
+}
 
 // Runs a few execs and connects, and waits until smithd wrote them.
 void make_activity(Smithd &smithd)
@@ -36,20 +39,23 @@ void make_activity(Smithd &smithd)
 		});
 		REQUIRE(child > 0);
 		REQUIRE(wait_exit(child) == 0);
-		smithd.wait_for("execve of /bin/true by pid " + std::to_string(child),
-		                [child](const Event &e) { return e.type() == "execve" && e.pid() == child; }, 10s,
-		                child);
+		smithd.wait_for(
+			"execve of /bin/true by pid " + std::to_string(child),
+			[child](const Event &e) { return e.type() == "execve" && e.pid() == child; }, 10s,
+			child);
 	}
 	for (int i = 0; i < 2; ++i) {
 		Fd s(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
 		REQUIRE(s.get() >= 0);
 		REQUIRE(connect_to(s.get(), AF_INET, "127.0.0.1", 9) == 0);
 		const uint16_t sport = local_endpoint(s.get()).port;
-		smithd.wait_for("udp connect to 127.0.0.1:9 from port " + std::to_string(sport),
-		                [sport](const Event &e) {
-			                return e.type() == "connect" && e.pid() == getpid() && e.i64("sport") == sport;
-		                },
-		                10s, getpid());
+		smithd.wait_for(
+			"udp connect to 127.0.0.1:9 from port " + std::to_string(sport),
+			[sport](const Event &e) {
+				return e.type() == "connect" && e.pid() == getpid() &&
+				       e.i64("sport") == sport;
+			},
+			10s, getpid());
 	}
 }
 
@@ -61,7 +67,8 @@ TEST_CASE("status: hooks and sink and counters agree with the output file", "[e2
 	make_activity(smithd);
 
 	CommandResult r = smithd.ctl({"status", "--json"});
-	INFO("smithctl status --json: exit " << r.exit_code << "\nstdout: " << r.out << "\nstderr: " << r.err);
+	INFO("smithctl status --json: exit " << r.exit_code << "\nstdout: " << r.out
+					     << "\nstderr: " << r.err);
 	REQUIRE(r.exit_code == 0);
 	simdjson::dom::parser parser;
 	simdjson::dom::element st;
@@ -79,7 +86,8 @@ TEST_CASE("status: hooks and sink and counters agree with the output file", "[e2
 	const std::string run_id = get_str(st, "run_id");
 	CHECK(run_id.size() == 32);
 
-	// Hooks: everything attaches except the module hooks, which this kernel (built without modules) lacks.
+	// Hooks: everything attaches except the module hooks, which this kernel (built without modules)
+	// lacks.
 	std::vector<std::string> hook_names;
 	const simdjson::dom::array hooks = st["hooks"].get_array().value();
 	for (simdjson::dom::element hook : hooks) {
@@ -95,7 +103,8 @@ TEST_CASE("status: hooks and sink and counters agree with the output file", "[e2
 		}
 		CHECK(get_u64(hook, "kernel_drops") == 0);
 	}
-	CHECK(hook_names == std::vector<std::string>{"execve", "execveat", "connect", "init_module", "finit_module"});
+	CHECK(hook_names ==
+	      std::vector<std::string>{"execve", "execveat", "connect", "init_module", "finit_module"});
 
 	simdjson::dom::element sink = st["sink"].value();
 	CHECK(get_str(sink, "type") == "file");
@@ -163,7 +172,8 @@ TEST_CASE("status: the table works and SIGTERM flushes and stops cleanly", "[e2e
 
 	// The table for people.
 	CommandResult table = smithd.ctl({"status"});
-	INFO("smithctl status: exit " << table.exit_code << "\nstdout: " << table.out << "\nstderr: " << table.err);
+	INFO("smithctl status: exit " << table.exit_code << "\nstdout: " << table.out
+				      << "\nstderr: " << table.err);
 	CHECK(table.exit_code == 0);
 	CHECK(table.out.find("ebpf") != std::string::npos);
 
@@ -195,7 +205,7 @@ TEST_CASE("status: the table works and SIGTERM flushes and stops cleanly", "[e2e
 
 	CommandResult down = smithd.ctl({"status"});
 	INFO("smithctl status after stop: exit " << down.exit_code << "\nstdout: " << down.out
-	                                         << "\nstderr: " << down.err);
+						 << "\nstderr: " << down.err);
 	CHECK(down.exit_code != 0);
 	CHECK((down.out + down.err).find("not running") != std::string::npos);
 }
@@ -219,8 +229,9 @@ TEST_CASE("status: a burst of execs is delivered completely and in sequence", "[
 		REQUIRE(wait_exit(child) == 0);
 
 	const pid_t last = children.back();
-	smithd.wait_for("execve of the last burst child " + std::to_string(last),
-	                [last](const Event &e) { return e.type() == "execve" && e.pid() == last; }, 20s, last);
+	smithd.wait_for(
+		"execve of the last burst child " + std::to_string(last),
+		[last](const Event &e) { return e.type() == "execve" && e.pid() == last; }, 20s, last);
 	std::this_thread::sleep_for(500ms);
 
 	const std::set<pid_t> burst(children.begin(), children.end());

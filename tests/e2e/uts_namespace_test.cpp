@@ -10,7 +10,8 @@
 
 using namespace smith::e2e;
 
-TEST_CASE("uts namespace: events carry the nodename of the task and the hostname of the host", "[e2e][root][ebpf]")
+TEST_CASE("uts namespace: events carry the nodename of the task and the hostname of the host",
+	  "[e2e][root][ebpf]")
 {
 	Smithd smithd;
 	const std::string nodename = "smith-e2e-uts";
@@ -35,11 +36,12 @@ TEST_CASE("uts namespace: events carry the nodename of the task and the hostname
 	REQUIRE(child > 0);
 	REQUIRE(wait_exit(child) == 0);
 
-	Event conn = smithd.wait_for("udp connect to 127.0.0.1:9 by pid " + std::to_string(child),
-	                             [&](const Event &e) {
-		                             return e.type() == "connect" && e.pid() == child && e.i64("dport") == 9;
-	                             },
-	                             10s, child);
+	Event conn = smithd.wait_for(
+		"udp connect to 127.0.0.1:9 by pid " + std::to_string(child),
+		[&](const Event &e) {
+			return e.type() == "connect" && e.pid() == child && e.i64("dport") == 9;
+		},
+		10s, child);
 	{
 		INFO("event: " << conn.line());
 		check_host_fields(conn, "connect");
@@ -50,12 +52,12 @@ TEST_CASE("uts namespace: events carry the nodename of the task and the hostname
 		CHECK(conn.i64("retval") == 0);
 	}
 
-	Event exec = smithd.wait_for("execve of /bin/true by pid " + std::to_string(child),
-	                             [&](const Event &e) {
-		                             return e.type() == "execve" && e.pid() == child &&
-		                                    e.str("filename") == "/bin/true";
-	                             },
-	                             10s, child);
+	Event exec = smithd.wait_for(
+		"execve of /bin/true by pid " + std::to_string(child),
+		[&](const Event &e) {
+			return e.type() == "execve" && e.pid() == child && e.str("filename") == "/bin/true";
+		},
+		10s, child);
 	INFO("event: " << exec.line());
 	check_host_fields(exec, "execve");
 	CHECK(exec.str("nodename") == nodename);
