@@ -21,12 +21,19 @@ struct HookStatus {
 };
 
 struct SinkStatus {
-	std::string type;	// "stdout", "file" (later "kafka")
-	std::string target;	// output path, or broker list
-	bool connected = false; // the sink accepts writes now
-	std::string last_error; // "" if none
-	uint64_t written = 0;	// events handed to the sink's destination
-	uint64_t failed = 0;	// events the sink could not write
+	std::string type;	    // "stdout", "file" or "kafka"
+	std::string target;	    // output path, or broker list
+	bool connected = false;	    // the sink accepts writes now (kafka: a broker answered lately)
+	std::string last_error;	    // "" if none
+	uint64_t written = 0;	    // events at the destination (kafka: acknowledged by the broker)
+	uint64_t failed = 0;	    // writes or deliveries that failed (kafka: the event went to the spool)
+	uint64_t in_flight = 0;	    // kafka: events queued in memory, not yet acknowledged
+	uint64_t spooled = 0;	    // events written to the spool since start
+	uint64_t replayed = 0;	    // spooled events delivered since start
+	uint64_t spool_bytes = 0;   // bytes in the spool now
+	uint64_t spool_records = 0; // events in the spool now
+	uint64_t spool_dropped = 0; // events lost to the spool's size bound since start
+	uint64_t spool_corrupt = 0; // damaged spool records skipped since start
 };
 
 struct StatusSnapshot {

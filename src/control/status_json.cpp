@@ -75,6 +75,13 @@ std::string status_to_json(const StatusSnapshot &s)
 	w.field("last_error", std::string_view(s.sink.last_error));
 	w.field("written", s.sink.written);
 	w.field("failed", s.sink.failed);
+	w.field("in_flight", s.sink.in_flight);
+	w.field("spooled", s.sink.spooled);
+	w.field("replayed", s.sink.replayed);
+	w.field("spool_bytes", s.sink.spool_bytes);
+	w.field("spool_records", s.sink.spool_records);
+	w.field("spool_dropped", s.sink.spool_dropped);
+	w.field("spool_corrupt", s.sink.spool_corrupt);
 	w.end_object();
 
 	w.field("rss_bytes", s.rss_bytes);

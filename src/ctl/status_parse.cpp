@@ -133,6 +133,13 @@ control::StatusSnapshot status_from_json(std::string_view json)
 	s.sink.last_error = sink.str("last_error");
 	s.sink.written = sink.u64("written");
 	s.sink.failed = sink.u64("failed");
+	s.sink.in_flight = sink.u64("in_flight");
+	s.sink.spooled = sink.u64("spooled");
+	s.sink.replayed = sink.u64("replayed");
+	s.sink.spool_bytes = sink.u64("spool_bytes");
+	s.sink.spool_records = sink.u64("spool_records");
+	s.sink.spool_dropped = sink.u64("spool_dropped");
+	s.sink.spool_corrupt = sink.u64("spool_corrupt");
 
 	s.rss_bytes = top.u64("rss_bytes");
 	s.cpu_seconds = top.num("cpu_seconds");

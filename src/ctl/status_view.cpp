@@ -166,8 +166,14 @@ std::string format_status(const control::StatusSnapshot &s)
 	labelled(out, "last error", s.sink.last_error.empty() ? "none" : printable(s.sink.last_error));
 	labelled(out, "written", fmt::format("{}", s.sink.written));
 	labelled(out, "failed", fmt::format("{}", s.sink.failed));
+	labelled(out, "in flight", fmt::format("{}", s.sink.in_flight));
 	labelled(out, "queue depth", fmt::format("{}", s.queue_depth));
-	labelled(out, "spool bytes", fmt::format("{}", s.spool_bytes));
+	labelled(out, "spool",
+		 fmt::format("{} events, {} bytes ({} spooled, {} replayed since start)",
+			     s.sink.spool_records, s.spool_bytes, s.sink.spooled, s.sink.replayed));
+	labelled(out, "spool losses",
+		 fmt::format("{} dropped by the size bound, {} damaged records skipped", s.sink.spool_dropped,
+			     s.sink.spool_corrupt));
 	labelled(out, "decode errors", fmt::format("{}", s.decode_errors));
 	labelled(out, "last seq", fmt::format("{}", s.last_seq));
 	return out;

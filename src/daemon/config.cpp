@@ -10,7 +10,7 @@ namespace smith::daemon {
 namespace {
 
 const std::set<std::string> kBackends = {"auto", "ebpf", "lkm", "replay"};
-const std::set<std::string> kSinks = {"stdout", "file"};
+const std::set<std::string> kSinks = {"stdout", "file", "kafka"};
 const std::set<std::string> kLogLevels = {"trace", "debug", "info", "warn", "error"};
 
 std::string where(const std::string &path, const YAML::Node &node)
@@ -78,7 +78,30 @@ void load_config_file(const std::string &path, bool required, Config &c)
 			c.log_file = get<std::string>(path, key, v);
 		else if (key == "ringbuf_bytes")
 			c.ringbuf_bytes = get<uint32_t>(path, key, v);
-		else
+		else if (key == "topic")
+			c.topic = get<std::string>(path, key, v);
+		else if (key == "heartbeat_topic")
+			c.heartbeat_topic = get<std::string>(path, key, v);
+		else if (key == "heartbeat_interval")
+			c.heartbeat_interval = get<uint32_t>(path, key, v);
+		else if (key == "spool_dir")
+			c.spool_dir = get<std::string>(path, key, v);
+		else if (key == "spool_max_bytes")
+			c.spool_max_bytes = get<uint64_t>(path, key, v);
+		else if (key == "kafka") {
+			if (!v.IsMap())
+				throw ConfigError(
+					fmt::format("{}: 'kafka' must be a mapping of librdkafka properties",
+						    where(path, v)));
+			for (const auto &prop : v) {
+				const std::string name = prop.first.as<std::string>();
+				if (!prop.second.IsScalar())
+					throw ConfigError(
+						fmt::format("{}: kafka property '{}' must be a single value",
+							    where(path, prop.second), name));
+				c.kafka[name] = prop.second.as<std::string>();
+			}
+		} else
 			throw ConfigError(
 				fmt::format("{}: unknown setting '{}'", where(path, kv.first), key));
 	}
@@ -92,6 +115,12 @@ void validate(const Config &c)
 	if (c.sink == "file" && c.output.empty())
 		throw ConfigError(
 			"sink 'file' needs an output path (--output PATH or 'output:' in the config)");
+	auto brokers = c.kafka.find("bootstrap.servers");
+	if (c.sink == "kafka" && (brokers == c.kafka.end() || brokers->second.empty()))
+		throw ConfigError("sink 'kafka' needs brokers (--brokers HOST:PORT or "
+				  "kafka.bootstrap.servers in the config)");
+	if (c.sink == "kafka" && c.topic.empty())
+		throw ConfigError("sink 'kafka' needs a topic");
 	if (c.backend == "replay" && c.replay.empty())
 		throw ConfigError("backend 'replay' needs a file to replay (--replay FILE)");
 	if (c.ringbuf_bytes < 4096 || (c.ringbuf_bytes & (c.ringbuf_bytes - 1)) != 0)

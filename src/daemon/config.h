@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -29,6 +30,14 @@ struct Config {
 	std::string record;			       // also write raw records here, for replay
 	std::string replay;			       // replay backend input file
 	bool foreground = false;
+
+	// The kafka sink.
+	std::map<std::string, std::string> kafka; // librdkafka properties ("kafka:" map)
+	std::string topic = "smith-events";
+	std::string heartbeat_topic = "smith-heartbeat";
+	uint32_t heartbeat_interval = 30; // seconds between heartbeats; 0 turns them off
+	std::string spool_dir = "/var/lib/smith/spool";
+	uint64_t spool_max_bytes = 1ull << 30;
 };
 
 // Reads a YAML config file into `config`. Unknown keys, wrong types and bad

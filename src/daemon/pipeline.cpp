@@ -39,6 +39,7 @@ Pipeline::Pipeline(backend::Backend &backend, event::Normalizer &normalizer, sin
 {
 	line_.reserve(1 << 16);
 	last_cpu_sample_ = started_;
+	last_heartbeat_ = started_ - context_.heartbeat_interval; // the first one goes out at once
 	publish();
 }
 
@@ -79,6 +80,11 @@ void Pipeline::run(const std::atomic<bool> &stop, std::atomic<bool> &reopen)
 			if (recorder_)
 				recorder_->flush();
 			publish();
+			if (context_.heartbeat_interval.count() > 0 &&
+			    now - last_heartbeat_ >= context_.heartbeat_interval) {
+				last_heartbeat_ = now;
+				sink_.heartbeat(status_json());
+			}
 		}
 	}
 	if (!ended) {
@@ -115,6 +121,8 @@ void Pipeline::publish()
 	s.decode_errors = decode_errors_;
 	s.last_seq = seq_;
 	s.sink = sink_.status();
+	s.queue_depth = s.sink.in_flight;
+	s.spool_bytes = s.sink.spool_bytes;
 	s.rss_bytes = rss_bytes();
 	s.cpu_seconds = cpu_seconds();
 	double window = std::chrono::duration<double>(now - last_cpu_sample_).count();

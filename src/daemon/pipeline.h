@@ -22,6 +22,7 @@ namespace smith::daemon {
 struct StatusContext {
 	std::string backend_reason;
 	std::string kernel;
+	std::chrono::seconds heartbeat_interval{0}; // status to the sink's heartbeat this often; 0: never
 };
 
 class Pipeline final : private backend::RecordHandler {
@@ -56,6 +57,7 @@ private:
 	uint64_t decode_errors_ = 0;
 	std::chrono::steady_clock::time_point started_;
 	std::chrono::steady_clock::time_point last_publish_{};
+	std::chrono::steady_clock::time_point last_heartbeat_{};
 	double last_cpu_seconds_ = 0; // at last_cpu_sample_
 	std::chrono::steady_clock::time_point last_cpu_sample_{};
 	double cpu_percent_ = 0;

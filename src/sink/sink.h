@@ -12,6 +12,8 @@
 //   - reopen() re-opens the destination (SIGHUP after log rotation); a no-op
 //     where it means nothing.
 //   - close() flushes and releases the destination; idempotent.
+//   - heartbeat() sends the daemon's status JSON where the sink's consumers
+//     look for it (kafka: the heartbeat topic); a no-op elsewhere.
 //   - Errors opening the destination at construction throw SinkError.
 #pragma once
 
@@ -36,6 +38,7 @@ public:
 	virtual void flush() = 0;
 	virtual void reopen() = 0;
 	virtual void close() = 0;
+	virtual void heartbeat(std::string_view /*status_json*/) {}
 	virtual control::SinkStatus status() const = 0;
 };
 

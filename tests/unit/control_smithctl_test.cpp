@@ -134,8 +134,10 @@ TEST_CASE("format_status shows header, hooks, events and sink", "[unit][ctl]")
 				     "last error:    broker down\\n\\x1b[31mred\n"
 				     "written:       15\n"
 				     "failed:        2\n"
+				     "in flight:     0\n"
 				     "queue depth:   4\n"
-				     "spool bytes:   8192\n"
+				     "spool:         0 events, 8192 bytes (0 spooled, 0 replayed since start)\n"
+				     "spool losses:  0 dropped by the size bound, 0 damaged records skipped\n"
 				     "decode errors: 5\n"
 				     "last seq:      16\n";
 	CHECK(text == expected);

@@ -72,7 +72,8 @@ TEST_CASE("status_to_json writes the documented shape, fields in order", "[unit]
 		R"("sent":{"execve":9,"connect":20,"init_module":0,"finit_module":0}},)"
 		R"("decode_errors":1,"last_seq":29,"queue_depth":2,"spool_bytes":4096,)"
 		R"("sink":{"type":"file","target":"/var/log/smith/events.json","connected":true,"last_error":"",)"
-		R"("written":29,"failed":0},)"
+		R"("written":29,"failed":0,"in_flight":0,"spooled":0,"replayed":0,"spool_bytes":0,)"
+		R"("spool_records":0,"spool_dropped":0,"spool_corrupt":0},)"
 		R"("rss_bytes":12582912,"cpu_seconds":0.1,"cpu_percent":0.5})";
 	CHECK(status_to_json(known_snapshot()) == expected);
 }
