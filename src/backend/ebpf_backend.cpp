@@ -223,6 +223,12 @@ long EbpfBackend::poll(std::chrono::milliseconds timeout, RecordHandler &handler
 	state_->handler = &handler;
 	state_->delivered = 0;
 	int err = ring_buffer__poll(state_->ring.get(), static_cast<int>(timeout.count()));
+	// The kernel wakes the reader only for a record that lands where the
+	// reader stands; after an overflow or a stop (SIGSTOP, a slow sink) the
+	// ring can hold records with no wakeup pending. An idle wait therefore
+	// ends with a direct read, so nothing waits longer than one timeout.
+	if (err == 0 || err == -EINTR)
+		err = ring_buffer__consume(state_->ring.get());
 	state_->handler = nullptr;
 	if (err == -EINTR)
 		return state_->delivered;
