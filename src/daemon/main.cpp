@@ -30,6 +30,7 @@
 #include "daemon/pipeline.h"
 #include "event/normalizer.h"
 #include "sink/file_sink.h"
+#include "sink/kafka_sink.h"
 #include "smith/version.h"
 
 namespace {
@@ -132,12 +133,23 @@ int run(daemon::Config &config)
 	event::Normalizer normalizer(host);
 
 	std::unique_ptr<sink::Sink> sink;
-	if (config.sink == "file")
+	if (config.sink == "kafka") {
+		sink::KafkaOptions kafka;
+		kafka.topic = config.topic;
+		kafka.heartbeat_topic = config.heartbeat_topic;
+		kafka.properties = config.kafka;
+		kafka.spool.dir = config.spool_dir;
+		kafka.spool.max_bytes = config.spool_max_bytes;
+		sink = std::make_unique<sink::KafkaSink>(kafka);
+	} else if (config.sink == "file") {
 		sink = std::make_unique<sink::FileSink>(config.output);
-	else
+	} else {
 		sink = std::make_unique<sink::FileSink>();
+	}
 
-	daemon::Pipeline pipeline(*backend, normalizer, *sink, {reason, kernel_release()}, recorder.get());
+	daemon::Pipeline pipeline(*backend, normalizer, *sink,
+				  {reason, kernel_release(), std::chrono::seconds(config.heartbeat_interval)},
+				  recorder.get());
 	daemon::ControlServer control(config.socket, [&pipeline] { return pipeline.status_json(); });
 	control.start();
 	daemon::PidFile pid_file(config.pid_file);
@@ -166,8 +178,17 @@ int main(int argc, char **argv)
 	auto *o_config = app.add_option("--config", config_path, "YAML config file")->capture_default_str();
 	auto *o_backend = app.add_option("--backend", config.backend, "auto | ebpf | lkm")
 				  ->check(CLI::IsMember({"auto", "ebpf", "lkm"}));
-	auto *o_sink = app.add_option("--sink", config.sink, "stdout | file")
-			       ->check(CLI::IsMember({"stdout", "file"}));
+	auto *o_sink = app.add_option("--sink", config.sink, "stdout | file | kafka")
+			       ->check(CLI::IsMember({"stdout", "file", "kafka"}));
+	std::string brokers;
+	auto *o_brokers =
+		app.add_option("--brokers", brokers, "kafka bootstrap servers (implies --sink kafka)");
+	auto *o_topic =
+		app.add_option("--topic", config.topic, "kafka topic for events (default smith-events)");
+	auto *o_spool = app.add_option("--spool-dir", config.spool_dir,
+				       "spool directory (default /var/lib/smith/spool)");
+	auto *o_heartbeat = app.add_option("--heartbeat-interval", config.heartbeat_interval,
+					   "seconds between heartbeats (0: off)");
 	auto *o_output = app.add_option("--output", config.output, "file sink path (implies --sink file)");
 	auto *o_pid = app.add_option("--pid-file", config.pid_file, "pid file (default /run/smith.pid)");
 	auto *o_socket =
@@ -203,7 +224,19 @@ int main(int argc, char **argv)
 		keep(o_level, config.log_level, from_file.log_level);
 		keep(o_log, config.log_file, from_file.log_file);
 		keep(o_ring, config.ringbuf_bytes, from_file.ringbuf_bytes);
-		if (!config.output.empty() && o_sink->count() == 0 && from_file.sink == "stdout")
+		keep(o_topic, config.topic, from_file.topic);
+		keep(o_spool, config.spool_dir, from_file.spool_dir);
+		keep(o_heartbeat, config.heartbeat_interval, from_file.heartbeat_interval);
+		config.heartbeat_topic = from_file.heartbeat_topic;
+		config.spool_max_bytes = from_file.spool_max_bytes;
+		config.kafka = from_file.kafka;
+		if (o_brokers->count() > 0) {
+			config.kafka["bootstrap.servers"] = brokers;
+			if (o_sink->count() == 0)
+				config.sink = "kafka";
+		}
+		if (!config.output.empty() && o_sink->count() == 0 && o_brokers->count() == 0 &&
+		    from_file.sink == "stdout")
 			config.sink = "file";
 		if (!config.replay.empty())
 			config.backend = "replay";

@@ -582,7 +582,8 @@ void check_inherited_context(const Event &e)
 
 // ---- The daemon -------------------------------------------------------------------------------------
 
-Smithd::Smithd(std::vector<std::string> extra_args) : extra_args_(std::move(extra_args))
+Smithd::Smithd(std::vector<std::string> extra_args, bool file_sink)
+    : extra_args_(std::move(extra_args)), file_sink_(file_sink)
 {
 	require_ebpf_preconditions();
 	output_path_ = dir_.file("events.jsonl");
@@ -596,12 +597,14 @@ void Smithd::start()
 {
 	std::vector<std::string> argv = {SMITHD_PATH,
 					 "--backend=ebpf",
-					 "--sink=file",
-					 "--output=" + output_path_,
 					 "--foreground",
 					 "--socket=" + socket_path_,
 					 "--pid-file=" + pid_file_,
 					 "--config=/dev/null"};
+	if (file_sink_) {
+		argv.push_back("--sink=file");
+		argv.push_back("--output=" + output_path_);
+	}
 	argv.insert(argv.end(), extra_args_.begin(), extra_args_.end());
 	std::vector<char *> cargv = c_argv(argv);
 	int log_fd = open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);

@@ -132,8 +132,9 @@ class Smithd {
 public:
 	// Checks the preconditions (may exit 4), starts smithd and waits until it is ready (pid file written
 	// and `smithctl status --json` succeeds), for at most 30 s; fails the test with the log otherwise.
-	// `extra_args` are appended to smithd's command line.
-	explicit Smithd(std::vector<std::string> extra_args = {});
+	// `extra_args` are appended to smithd's command line. Without `file_sink`
+	// smithd gets no --sink/--output, so `extra_args` choose the sink.
+	explicit Smithd(std::vector<std::string> extra_args = {}, bool file_sink = true);
 	// Stops smithd if it still runs (SIGTERM, then SIGKILL after 15 s); prints diagnostics if the test
 	// failed.
 	~Smithd();
@@ -173,6 +174,7 @@ private:
 	void fail_start(const std::string &why);
 
 	std::vector<std::string> extra_args_; // appended to the command line
+	bool file_sink_ = true;		      // events go to output_path_
 	TempDir dir_;			      // holds output, socket, pid file and log
 	std::string output_path_;
 	std::string socket_path_;

@@ -1,0 +1,291 @@
+#include "sink/kafka_sink.h"
+
+#include <fmt/format.h>
+#include <librdkafka/rdkafka.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cstring>
+
+namespace smith::sink {
+namespace {
+
+// Opaque tags carried by messages to their delivery reports.
+constexpr uintptr_t kLive = 0;		      // produced straight from write()
+constexpr uintptr_t kHeartbeat = UINTPTR_MAX; // a heartbeat: best effort, never spooled
+// Anything else is a spooled record: its spool offset + 1.
+
+constexpr size_t kQueueMessages = 100000; // queue.buffering.max.messages: the in-memory bound
+
+const std::map<std::string, std::string> &default_properties()
+{
+	static const std::map<std::string, std::string> d = {
+		{"enable.idempotence", "true"},
+		{"acks", "all"},
+		{"compression.type", "lz4"},
+		{"message.timeout.ms", "0"}, // never give up on a message: the broker may be away for long
+		{"queue.buffering.max.messages", std::to_string(kQueueMessages)},
+		{"queue.buffering.max.kbytes", "262144"},
+		{"linger.ms", "5"},
+		{"client.id", "smithd"},
+	};
+	return d;
+}
+
+} // namespace
+
+struct KafkaSink::State {
+	rd_kafka_t *rk = nullptr;
+	std::unique_ptr<Spool> spool;
+	std::string brokers;		     // bootstrap.servers, for status
+	size_t queue_limit = kQueueMessages; // the queue's message bound, as configured
+	bool backlog = false;	    // the spool holds events not yet produced: new events go there too
+	bool replay_failed = false; // a spooled record's delivery failed: rewind once in-flight ones settle
+	uint64_t replay_in_flight = 0; // spooled records produced and not yet reported
+	uint64_t delivered = 0;	       // events the broker acknowledged
+	uint64_t failed = 0;	       // delivery failures (the event went to the spool)
+	uint64_t spooled = 0;	       // events written to the spool
+	uint64_t replayed = 0;	       // spooled events delivered
+	uint64_t heartbeats = 0;       // heartbeats delivered
+	bool connected = false;	       // a broker answered lately
+	std::string last_error;
+
+	bool spool_append(std::string_view key, std::string_view value)
+	{
+		if (!spool->append(key, value))
+			return false; // counted by the spool
+		spooled++;
+		return true;
+	}
+};
+
+namespace {
+
+void on_delivery(rd_kafka_t *, const rd_kafka_message_t *m, void *opaque)
+{
+	auto *st = static_cast<KafkaSink::State *>(opaque);
+	auto tag = reinterpret_cast<uintptr_t>(m->_private);
+	if (tag == kHeartbeat) {
+		if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR)
+			st->heartbeats++;
+		return;
+	}
+	if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+		st->connected = true;
+		st->delivered++;
+		if (tag != kLive) {
+			st->replay_in_flight--;
+			st->replayed++;
+			if (!st->replay_failed)
+				st->spool->commit(tag - 1);
+		}
+		return;
+	}
+	st->failed++;
+	st->last_error = rd_kafka_err2str(m->err);
+	if (tag != kLive) {
+		// Still in the spool, uncommitted: read again after a rewind.
+		st->replay_in_flight--;
+		st->replay_failed = true;
+		st->backlog = true;
+		return;
+	}
+	std::string_view key(static_cast<const char *>(m->key), m->key_len);
+	std::string_view value(static_cast<const char *>(m->payload), m->len);
+	st->backlog = true;
+	st->spool_append(key, value);
+}
+
+void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+	auto *st = static_cast<KafkaSink::State *>(opaque);
+	st->last_error = reason;
+	if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN || err == RD_KAFKA_RESP_ERR__TRANSPORT ||
+	    err == RD_KAFKA_RESP_ERR__RESOLVE)
+		st->connected = false;
+	if (err == RD_KAFKA_RESP_ERR__FATAL) {
+		char buf[512];
+		rd_kafka_fatal_error(rk, buf, sizeof(buf));
+		st->last_error = buf;
+		spdlog::error("kafka: fatal producer error: {}", buf);
+		return;
+	}
+	spdlog::warn("kafka: {}", reason);
+}
+
+void on_log(const rd_kafka_t *, int level, const char *facility, const char *message)
+{
+	if (level <= 3)
+		spdlog::error("librdkafka {}: {}", facility, message);
+	else if (level <= 4)
+		spdlog::warn("librdkafka {}: {}", facility, message);
+	else
+		spdlog::debug("librdkafka {}: {}", facility, message);
+}
+
+} // namespace
+
+KafkaSink::KafkaSink(KafkaOptions options) : options_(std::move(options)), state_(std::make_unique<State>())
+{
+	std::map<std::string, std::string> props = default_properties();
+	for (const auto &[k, v] : options_.properties)
+		props[k] = v;
+	if (props["bootstrap.servers"].empty())
+		throw SinkError("the kafka sink needs brokers: set kafka.bootstrap.servers in the config or "
+				"--brokers");
+	state_->brokers = props["bootstrap.servers"];
+
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	char err[512];
+	for (const auto &[k, v] : props) {
+		if (rd_kafka_conf_set(conf, k.c_str(), v.c_str(), err, sizeof(err)) != RD_KAFKA_CONF_OK) {
+			rd_kafka_conf_destroy(conf);
+			throw SinkError(fmt::format("kafka property '{}' = '{}': {}", k, v, err));
+		}
+	}
+	try {
+		state_->queue_limit = std::stoul(props["queue.buffering.max.messages"]);
+	} catch (const std::exception &) {
+	}
+	rd_kafka_conf_set_opaque(conf, state_.get());
+	rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+	rd_kafka_conf_set_error_cb(conf, on_error);
+	rd_kafka_conf_set_log_cb(conf, on_log);
+
+	// The spool first: a restart replays what the last run left.
+	state_->spool = std::make_unique<Spool>(options_.spool);
+	state_->backlog = !state_->spool->empty();
+	if (state_->backlog)
+		spdlog::info("kafka: {} spooled events from an earlier run will be sent first",
+			     state_->spool->records());
+
+	state_->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
+	if (!state_->rk) // conf is freed by rd_kafka_new only on success
+	{
+		rd_kafka_conf_destroy(conf);
+		throw SinkError(fmt::format("cannot create the kafka producer: {}", err));
+	}
+	spdlog::info("kafka: producing to topic {} on {}", options_.topic, state_->brokers);
+}
+
+KafkaSink::~KafkaSink()
+{
+	close();
+}
+
+bool KafkaSink::produce(std::string_view value, std::string_view key, uint64_t tag)
+{
+	rd_kafka_resp_err_t err = rd_kafka_producev(
+		state_->rk, RD_KAFKA_V_TOPIC(options_.topic.c_str()),
+		RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_KEY(key.data(), key.size()),
+		RD_KAFKA_V_VALUE(const_cast<char *>(value.data()), value.size()),
+		RD_KAFKA_V_OPAQUE(reinterpret_cast<void *>(static_cast<uintptr_t>(tag))), RD_KAFKA_V_END);
+	if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
+		return true;
+	if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+		state_->last_error = rd_kafka_err2str(err);
+		state_->failed++;
+	}
+	return false;
+}
+
+bool KafkaSink::write(std::string_view json_line, std::string_view key)
+{
+	if (!state_->rk)
+		return false;
+	std::string_view value = json_line;
+	if (!value.empty() && value.back() == '\n')
+		value.remove_suffix(1);
+	if (!state_->backlog && produce(value, key, kLive))
+		return true;
+	// The queue is full (the broker is away or slower than input), or older
+	// events wait in the spool: this one goes behind them.
+	state_->backlog = true;
+	return state_->spool_append(key, value);
+}
+
+void KafkaSink::replay_spool()
+{
+	State &st = *state_;
+	if (!st.backlog)
+		return;
+	if (st.replay_failed) {
+		if (st.replay_in_flight > 0)
+			return;
+		st.spool->rewind();
+		st.replay_failed = false;
+	}
+	size_t queued = static_cast<size_t>(rd_kafka_outq_len(st.rk));
+	if (queued >= st.queue_limit / 2)
+		return; // let the queue drain first
+	size_t room = st.queue_limit / 2 - queued;
+	size_t n = st.spool->read(room, [&](const SpoolRecord &r) {
+		if (produce(r.value, r.key, r.offset + 1))
+			st.replay_in_flight++;
+		else
+			st.replay_failed = true; // read again after a rewind
+	});
+	if (n == 0 && !st.replay_failed)
+		st.backlog = false; // every spooled event is produced: new ones go straight out
+}
+
+void KafkaSink::flush()
+{
+	if (!state_->rk)
+		return;
+	rd_kafka_poll(state_->rk, 0); // delivery reports
+	replay_spool();
+	state_->spool->flush();
+}
+
+void KafkaSink::heartbeat(std::string_view status_json)
+{
+	if (!state_->rk)
+		return;
+	rd_kafka_producev(state_->rk, RD_KAFKA_V_TOPIC(options_.heartbeat_topic.c_str()),
+			  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+			  RD_KAFKA_V_VALUE(const_cast<char *>(status_json.data()), status_json.size()),
+			  RD_KAFKA_V_OPAQUE(reinterpret_cast<void *>(kHeartbeat)), RD_KAFKA_V_END);
+}
+
+void KafkaSink::close()
+{
+	State &st = *state_;
+	if (!st.rk)
+		return;
+	flush();
+	// Give the broker a moment for what is queued; what is left goes to the spool.
+	rd_kafka_flush(st.rk, static_cast<int>(options_.close_timeout.count()));
+	if (rd_kafka_outq_len(st.rk) > 0) {
+		spdlog::warn("kafka: {} events not delivered within {} ms; moving them to the spool",
+			     rd_kafka_outq_len(st.rk), options_.close_timeout.count());
+		rd_kafka_purge(st.rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+		rd_kafka_flush(st.rk, 1000); // serves the purged messages' delivery reports
+	}
+	st.spool->flush();
+	rd_kafka_destroy(st.rk);
+	st.rk = nullptr;
+	spdlog::info("kafka: closed; {} delivered, {} in the spool", st.delivered, st.spool->records());
+}
+
+control::SinkStatus KafkaSink::status() const
+{
+	const State &st = *state_;
+	control::SinkStatus s;
+	s.type = "kafka";
+	s.target = st.brokers;
+	s.connected = st.connected;
+	s.last_error = st.last_error;
+	s.written = st.delivered;
+	s.failed = st.failed;
+	s.in_flight = st.rk ? static_cast<uint64_t>(rd_kafka_outq_len(st.rk)) : 0;
+	s.spooled = st.spooled;
+	s.replayed = st.replayed;
+	s.spool_bytes = st.spool->bytes();
+	s.spool_records = st.spool->records();
+	s.spool_dropped = st.spool->dropped();
+	s.spool_corrupt = st.spool->corrupt();
+	return s;
+}
+
+} // namespace smith::sink

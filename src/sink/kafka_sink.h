@@ -1,0 +1,64 @@
+// The Kafka sink: librdkafka producer (idempotent, acks=all, lz4 by default),
+// key = host_id, value = the event's JSON, with the on-disk spool behind it.
+//
+// Delivery, in order and without silent loss:
+//   - librdkafka's own queue is the bounded in-memory queue. Messages never
+//     time out by default (message.timeout.ms=0): while the broker is away they
+//     wait there and librdkafka retries them in order.
+//   - When that queue is full, or the spool already holds events, new events go
+//     to the spool, so everything in the spool is newer than everything queued.
+//   - Once the queue has room, spooled events are produced oldest first and
+//     committed in the spool as their deliveries succeed; new events keep going
+//     to the spool until it is drained, which keeps the order.
+//   - close() (SIGTERM) gives the queue a few seconds to deliver, then moves
+//     what is left to the spool. A restart replays the spool first.
+//   - Only the spool's size bound drops events, and those are counted.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "sink/sink.h"
+#include "sink/spool.h"
+
+namespace smith::sink {
+
+struct KafkaOptions {
+	std::string topic = "smith-events";
+	std::string heartbeat_topic = "smith-heartbeat";
+	// librdkafka properties (bootstrap.servers, TLS, SASL, batching...), applied
+	// over the defaults; every one is checked by librdkafka at construction.
+	std::map<std::string, std::string> properties;
+	SpoolOptions spool;
+	std::chrono::milliseconds close_timeout{5000}; // delivery time given at close() before spooling
+};
+
+class KafkaSink final : public Sink {
+public:
+	// Throws SinkError naming the property when librdkafka refuses one, or when
+	// bootstrap.servers is missing. An unreachable broker is not an error here:
+	// events are queued and spooled, and status() shows the broker state.
+	explicit KafkaSink(KafkaOptions options);
+	~KafkaSink() override;
+
+	bool write(std::string_view json_line, std::string_view key) override;
+	void flush() override;
+	void reopen() override {}
+	void close() override;
+	void heartbeat(std::string_view status_json) override;
+	control::SinkStatus status() const override;
+
+	struct State; // shared with librdkafka's callbacks
+
+private:
+	bool produce(std::string_view value, std::string_view key, uint64_t spool_offset);
+	void replay_spool();
+
+	KafkaOptions options_;
+	std::unique_ptr<State> state_;
+};
+
+} // namespace smith::sink

@@ -1,0 +1,314 @@
+// smithd (eBPF backend) to a real Apache Kafka broker on loopback
+// (packaging/kafka/local-broker.sh): events and heartbeats arrive, seq is
+// contiguous with no duplicates, and a broker outage loses nothing.
+#include <catch2/catch.hpp>
+#include <simdjson.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <filesystem>
+#include <set>
+#include <thread>
+
+#include "smithd_fixture.h"
+
+using namespace smith::e2e;
+
+namespace {
+
+constexpr const char *kPort = "19096";
+constexpr const char *kControllerPort = "19097";
+constexpr const char *kData = "/var/tmp/smith-kafka-e2e";
+const std::string kBrokers = std::string("127.0.0.1:") + kPort;
+
+// Runs local-broker.sh with this test's own ports and data directory.
+CommandResult broker(const std::string &verb)
+{
+	setenv("SMITH_KAFKA_PORT", kPort, 1);
+	setenv("SMITH_KAFKA_CONTROLLER_PORT", kControllerPort, 1);
+	setenv("SMITH_KAFKA_DATA", kData, 1);
+	return run_command({"/bin/bash", SMITH_LOCAL_BROKER, verb}, 180s);
+}
+
+// A broker for one test case, wiped before and after.
+class Broker {
+public:
+	Broker()
+	{
+		require_ebpf_preconditions();
+		if (system("command -v java >/dev/null && command -v mvn >/dev/null") != 0) {
+			std::printf("SKIPPED: java and mvn are needed to run a Kafka broker\n");
+			std::exit(4);
+		}
+		broker("wipe");
+		start();
+	}
+	~Broker() { broker("wipe"); }
+	void start()
+	{
+		auto r = broker("start");
+		INFO(r.out << r.err);
+		REQUIRE(r.exit_code == 0);
+	}
+	void stop()
+	{
+		auto r = broker("stop");
+		INFO(r.out << r.err);
+		REQUIRE(r.exit_code == 0);
+	}
+};
+
+// Every message of `topic`, one parsed event per message.
+std::vector<Event> consume(const std::string &topic, std::chrono::milliseconds idle = 4000ms)
+{
+	auto r = run_command({SMITH_KAFKA_CONSUME_PATH, "--brokers", kBrokers, "--topic", topic,
+			      "--from-beginning", "--idle-ms", std::to_string(idle.count())},
+			     120s);
+	INFO(r.err);
+	REQUIRE(r.exit_code == 0);
+	std::vector<Event> out;
+	size_t start = 0;
+	while (start < r.out.size()) {
+		size_t end = r.out.find('\n', start);
+		if (end == std::string::npos)
+			end = r.out.size();
+		std::string line = r.out.substr(start, end - start);
+		start = end + 1;
+		if (line.empty())
+			continue;
+		std::string err;
+		auto e = Event::parse(line, &err);
+		INFO(err << ": " << line);
+		REQUIRE(e.has_value());
+		out.push_back(*e);
+	}
+	return out;
+}
+
+void exec_marker(const std::string &marker)
+{
+	pid_t pid = spawn([&] { execl("/bin/echo", "echo", marker.c_str(), static_cast<char *>(nullptr)); });
+	REQUIRE(wait_exit(pid) == 0);
+}
+
+bool is_marker(const Event &e, const std::string &marker)
+{
+	return e.type() == "execve" && e.strings("argv") == std::vector<std::string>{"echo", marker};
+}
+
+// seq values 1..N each exactly once.
+void check_contiguous(const std::vector<Event> &events)
+{
+	std::set<uint64_t> seqs;
+	for (const auto &e : events)
+		seqs.insert(e.u64("seq"));
+	CHECK(seqs.size() == events.size()); // no duplicates
+	REQUIRE_FALSE(seqs.empty());
+	CHECK(*seqs.begin() == 1);
+	CHECK(*seqs.rbegin() == events.size()); // no gaps
+}
+
+// Runs execs of /bin/echo with `marker`, 20 a second, until stopped.
+class Load {
+public:
+	explicit Load(std::string marker) : marker_(std::move(marker))
+	{
+		thread_ = std::thread([this] {
+			while (!stop_) {
+				exec_marker(marker_);
+				count_++;
+				std::this_thread::sleep_for(50ms);
+			}
+		});
+	}
+	~Load() { stop(); }
+	int stop()
+	{
+		stop_ = true;
+		if (thread_.joinable())
+			thread_.join();
+		return count_;
+	}
+
+private:
+	std::string marker_;
+	std::atomic<bool> stop_{false};
+	std::atomic<int> count_{0};
+	std::thread thread_;
+};
+
+// Waits until smithd's spool and in-memory queue are empty (everything delivered).
+void wait_drained(Smithd &d, std::chrono::seconds timeout)
+{
+	auto deadline = std::chrono::steady_clock::now() + timeout;
+	std::string last;
+	while (std::chrono::steady_clock::now() < deadline) {
+		auto r = d.ctl({"status", "--json"});
+		last = r.out;
+		if (r.exit_code == 0) {
+			simdjson::dom::parser p;
+			simdjson::dom::element s = p.parse(r.out);
+			if (uint64_t(s["sink"]["spool_records"]) == 0 &&
+			    uint64_t(s["sink"]["in_flight"]) == 0 && bool(s["sink"]["connected"]))
+				return;
+		}
+		std::this_thread::sleep_for(500ms);
+	}
+	FAIL("smithd did not drain its spool and queue in time; last status: " << last);
+}
+
+size_t count_marker(const std::vector<Event> &events, const std::string &marker)
+{
+	size_t n = 0;
+	for (const auto &e : events)
+		n += is_marker(e, marker);
+	return n;
+}
+
+std::vector<Event> of_run(const std::vector<Event> &events, const std::string &run_id)
+{
+	std::vector<Event> out;
+	for (const auto &e : events)
+		if (e.str("run_id") == run_id)
+			out.push_back(e);
+	return out;
+}
+
+std::string run_id_of(Smithd &d)
+{
+	auto r = d.ctl({"status", "--json"});
+	REQUIRE(r.exit_code == 0);
+	simdjson::dom::parser p;
+	return std::string(std::string_view(p.parse(r.out)["run_id"]));
+}
+
+} // namespace
+
+TEST_CASE("kafka: events and heartbeats reach a real broker, seq contiguous", "[e2e][root][ebpf][kafka]")
+{
+	Broker b;
+	TempDir spool;
+	const std::string topic = "smith-e2e-" + std::to_string(getpid());
+	const std::string heartbeat_topic = topic + "-heartbeat";
+	const std::string marker = "smith-kafka-" + std::to_string(getpid());
+	Smithd d({"--brokers=" + kBrokers, "--topic=" + topic, "--spool-dir=" + spool.path(),
+		  "--heartbeat-interval=1"},
+		 false);
+	const std::string run_id = run_id_of(d);
+	exec_marker(marker);
+	wait_drained(d, 60s);
+	std::this_thread::sleep_for(1500ms); // one more heartbeat
+	auto status = d.ctl({"status", "--json"});
+	REQUIRE(d.terminate() == 0);
+
+	auto events = consume(topic);
+	REQUIRE(count_marker(events, marker) == 1);
+	for (const auto &e : events) {
+		if (!is_marker(e, marker))
+			continue;
+		CHECK(e.keys() == expected_keys("execve"));
+		CHECK(e.str("filename") == "/bin/echo");
+		CHECK(e.str("exe") == real_path("/bin/echo"));
+		CHECK(e.str("cwd") == current_dir());
+		CHECK(e.i64("ppid") == getpid());
+		CHECK(e.i64("retval") == 0);
+		CHECK(e.str("backend") == "ebpf");
+		CHECK(e.str("host_id") == machine_id());
+		CHECK(e.str("run_id") == run_id);
+	}
+	check_contiguous(events);
+
+	// Heartbeats carry the status object of this run.
+	auto r = run_command({SMITH_KAFKA_CONSUME_PATH, "--brokers", kBrokers, "--topic", "smith-heartbeat",
+			      "--from-beginning", "--idle-ms", "3000"},
+			     60s);
+	REQUIRE(r.exit_code == 0);
+	size_t beats = 0;
+	simdjson::dom::parser p;
+	size_t start = 0;
+	while (start < r.out.size()) {
+		size_t end = r.out.find('\n', start);
+		std::string line = r.out.substr(start, end - start);
+		start = end == std::string::npos ? r.out.size() : end + 1;
+		simdjson::dom::element hb;
+		if (line.empty() || p.parse(line).get(hb) != simdjson::SUCCESS)
+			continue;
+		std::string_view id;
+		if (hb["run_id"].get(id) == simdjson::SUCCESS && id == run_id) {
+			beats++;
+			CHECK(std::string_view(hb["backend"]) == "ebpf");
+			CHECK(std::string_view(hb["sink"]["type"]) == "kafka");
+		}
+	}
+	CHECK(beats >= 2);
+}
+
+TEST_CASE("kafka: a 20 s broker outage under load loses nothing", "[e2e][root][ebpf][kafka]")
+{
+	Broker b;
+	TempDir spool;
+	const std::string topic = "smith-outage-" + std::to_string(getpid());
+	const std::string marker = "smith-outage-" + std::to_string(getpid());
+	Smithd d({"--brokers=" + kBrokers, "--topic=" + topic, "--spool-dir=" + spool.path(),
+		  "--heartbeat-interval=0"},
+		 false);
+	const std::string run_id = run_id_of(d);
+
+	Load load(marker);
+	std::this_thread::sleep_for(2s);
+	b.stop();
+	std::this_thread::sleep_for(20s);
+	auto during = d.ctl({"status", "--json"});
+	b.start();
+	int execs = load.stop();
+	wait_drained(d, 120s);
+	REQUIRE(d.terminate() == 0);
+
+	INFO("status during the outage: " << during.out);
+	simdjson::dom::parser p;
+	CHECK_FALSE(bool(p.parse(during.out)["sink"]["connected"]));
+
+	auto events = of_run(consume(topic, 6000ms), run_id);
+	CHECK(count_marker(events, marker) == static_cast<size_t>(execs));
+	check_contiguous(events);
+}
+
+TEST_CASE("kafka: events of a run stopped while the broker is away arrive after a restart",
+	  "[e2e][root][ebpf][kafka]")
+{
+	Broker b;
+	TempDir spool;
+	const std::string topic = "smith-restart-" + std::to_string(getpid());
+	const std::string marker_a = "smith-restart-a-" + std::to_string(getpid());
+	const std::string marker_b = "smith-restart-b-" + std::to_string(getpid());
+	std::vector<std::string> args = {"--brokers=" + kBrokers, "--topic=" + topic,
+					 "--spool-dir=" + spool.path(), "--heartbeat-interval=0"};
+	std::string run_a, run_b;
+	int execs_a = 0, execs_b = 0;
+	{
+		Smithd d(args, false);
+		run_a = run_id_of(d);
+		b.stop();
+		for (; execs_a < 20; execs_a++)
+			exec_marker(marker_a);
+		std::this_thread::sleep_for(1s);
+		REQUIRE(d.terminate() == 0); // the queue goes to the spool
+	}
+	{
+		Smithd d(args, false);
+		run_b = run_id_of(d);
+		for (; execs_b < 20; execs_b++)
+			exec_marker(marker_b);
+		b.start();
+		wait_drained(d, 120s);
+		REQUIRE(d.terminate() == 0);
+	}
+	auto events = consume(topic, 6000ms);
+	auto a = of_run(events, run_a);
+	auto bb = of_run(events, run_b);
+	CHECK(count_marker(a, marker_a) == static_cast<size_t>(execs_a));
+	CHECK(count_marker(bb, marker_b) == static_cast<size_t>(execs_b));
+	check_contiguous(a);
+	check_contiguous(bb);
+}
