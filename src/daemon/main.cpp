@@ -108,7 +108,23 @@ int run(daemon::Config &config)
 		daemonize();
 	install_signal_handlers();
 
-	// Backend first: it decides what the kernel can do, and may take a while to load.
+	// The sink first: a bad setting there fails at once, not after the programs load.
+	std::unique_ptr<sink::Sink> sink;
+	if (config.sink == "kafka") {
+		sink::KafkaOptions kafka;
+		kafka.topic = config.topic;
+		kafka.heartbeat_topic = config.heartbeat_topic;
+		kafka.properties = config.kafka;
+		kafka.spool.dir = config.spool_dir;
+		kafka.spool.max_bytes = config.spool_max_bytes;
+		sink = std::make_unique<sink::KafkaSink>(kafka);
+	} else if (config.sink == "file") {
+		sink = std::make_unique<sink::FileSink>(config.output);
+	} else {
+		sink = std::make_unique<sink::FileSink>();
+	}
+
+	// Then the backend: it decides what the kernel can do, and may take a while to load.
 	std::unique_ptr<backend::Backend> backend;
 	std::string reason;
 	if (config.backend == "replay") {
@@ -131,21 +147,6 @@ int run(daemon::Config &config)
 	if (!config.record.empty())
 		recorder = std::make_unique<backend::ReplayWriter>(config.record, host.boot_to_epoch_ns);
 	event::Normalizer normalizer(host);
-
-	std::unique_ptr<sink::Sink> sink;
-	if (config.sink == "kafka") {
-		sink::KafkaOptions kafka;
-		kafka.topic = config.topic;
-		kafka.heartbeat_topic = config.heartbeat_topic;
-		kafka.properties = config.kafka;
-		kafka.spool.dir = config.spool_dir;
-		kafka.spool.max_bytes = config.spool_max_bytes;
-		sink = std::make_unique<sink::KafkaSink>(kafka);
-	} else if (config.sink == "file") {
-		sink = std::make_unique<sink::FileSink>(config.output);
-	} else {
-		sink = std::make_unique<sink::FileSink>();
-	}
 
 	daemon::Pipeline pipeline(*backend, normalizer, *sink,
 				  {reason, kernel_release(), std::chrono::seconds(config.heartbeat_interval)},

@@ -265,7 +265,10 @@ void KafkaSink::close()
 	st.spool->flush();
 	rd_kafka_destroy(st.rk);
 	st.rk = nullptr;
-	spdlog::info("kafka: closed; {} delivered, {} in the spool", st.delivered, st.spool->records());
+	spdlog::info("kafka: closed; {} delivered, {} in the spool, {} dropped by the spool's size bound, {} "
+		     "damaged "
+		     "spool records skipped",
+		     st.delivered, st.spool->records(), st.spool->dropped(), st.spool->corrupt());
 }
 
 control::SinkStatus KafkaSink::status() const

@@ -144,3 +144,110 @@ TEST_CASE("smithd: a replay run writes every event and exits 0; options override
 	CHECK_FALSE(std::filesystem::exists(tmp / "s.pid")); // removed on exit
 	CHECK_FALSE(std::filesystem::exists(tmp / "s.sock"));
 }
+
+namespace {
+
+// A replay file of `n` exec records.
+std::string write_execs(const TempDir &tmp, const char *name, int n)
+{
+	std::string path = tmp / name;
+	smith::backend::ReplayWriter w(path, 0);
+	for (int i = 0; i < n; i++) {
+		smith::test::ExecSpec e;
+		e.argv = {"/bin/echo", std::to_string(i)};
+		auto rec = smith::test::build_execve(e);
+		w.write({rec.data(), rec.size()});
+	}
+	return path;
+}
+
+// Nothing listens on port 1 of the loopback address: a broker that is away.
+std::string kafka_args(const TempDir &tmp, const std::string &extra = "")
+{
+	return "--foreground --brokers 127.0.0.1:1 --spool-dir " + (tmp / "spool") + " --socket " +
+	       (tmp / "s.sock") + " --pid-file " + (tmp / "s.pid") + " --heartbeat-interval 0 " + extra;
+}
+
+} // namespace
+
+TEST_CASE("smithd: kafka settings are checked at start", "[unit][cli][kafka]")
+{
+	TempDir tmp;
+	std::ofstream(tmp / "bad.yaml")
+		<< "sink: kafka\nkafka:\n  bootstrap.servers: 127.0.0.1:1\n  no.such.property: 1\n";
+	auto bad = run_smithd("--foreground --replay /dev/null --config " + (tmp / "bad.yaml"));
+	CHECK(bad.code == 1);
+	CHECK_THAT(bad.output, Catch::Contains("kafka property 'no.such.property'"));
+
+	std::ofstream(tmp / "value.yaml") << "kafka:\n  bootstrap.servers: 127.0.0.1:1\n  acks: sometimes\n";
+	auto value =
+		run_smithd("--foreground --sink kafka --replay /dev/null --config " + (tmp / "value.yaml"));
+	CHECK(value.code == 1);
+	CHECK_THAT(value.output, Catch::Contains("kafka property 'acks'"));
+
+	auto no_brokers = run_smithd("--foreground --sink kafka --config /dev/null");
+	CHECK(no_brokers.code == 1);
+	CHECK_THAT(no_brokers.output, Catch::Contains("needs brokers"));
+
+	std::ofstream(tmp / "map.yaml") << "kafka: [1, 2]\n";
+	auto map = run_smithd("--foreground --config " + (tmp / "map.yaml"));
+	CHECK(map.code == 1);
+	CHECK_THAT(map.output,
+		   Catch::Contains("map.yaml:1") && Catch::Contains("mapping of librdkafka properties"));
+}
+
+TEST_CASE("smithd: with the broker away, events go to the spool; a full spool counts its drops",
+	  "[unit][cli][kafka]")
+{
+	TempDir tmp;
+	auto in = write_execs(tmp, "in.raw", 30);
+	auto away = run_smithd("--replay " + in + " --config /dev/null " + kafka_args(tmp));
+	INFO(away.output);
+	REQUIRE(away.code == 0);
+	CHECK_THAT(away.output, Catch::Contains("0 delivered, 30 in the spool, 0 dropped"));
+
+	// A second run, broker still away: the 30 are kept and 5 more join them.
+	auto more = write_execs(tmp, "more.raw", 5);
+	auto again = run_smithd("--replay " + more + " --config /dev/null " + kafka_args(tmp));
+	INFO(again.output);
+	REQUIRE(again.code == 0);
+	CHECK_THAT(again.output, Catch::Contains("0 delivered, 35 in the spool, 0 dropped"));
+
+	// A spool bounded to a few records refuses the rest, counts them, and smithd goes on to exit 0.
+	TempDir small;
+	std::ofstream(small / "small.yaml") << "spool_max_bytes: 4096\n";
+	auto full = run_smithd("--replay " + in + " --config " + (small / "small.yaml") + " " +
+			       kafka_args(small));
+	INFO(full.output);
+	REQUIRE(full.code == 0);
+	CHECK_THAT(full.output, Catch::Contains("0 delivered, ") && Catch::Contains(" in the spool, "));
+	CHECK_THAT(full.output, !Catch::Contains(" 0 dropped by the spool's size bound"));
+}
+
+TEST_CASE("smithd: a damaged spool record is skipped and counted", "[unit][cli][kafka]")
+{
+	TempDir tmp;
+	auto in = write_execs(tmp, "in.raw", 20);
+	auto first = run_smithd("--replay " + in + " --config /dev/null " + kafka_args(tmp));
+	INFO(first.output);
+	REQUIRE(first.code == 0);
+
+	// Flip bytes in the middle of the segment: one record's checksum no longer matches.
+	std::string segment;
+	for (const auto &f : std::filesystem::directory_iterator(tmp / "spool"))
+		if (f.path().extension() == ".seg")
+			segment = f.path();
+	REQUIRE_FALSE(segment.empty());
+	{
+		std::fstream f(segment, std::ios::in | std::ios::out | std::ios::binary);
+		f.seekp(static_cast<std::streamoff>(std::filesystem::file_size(segment) / 2));
+		f.write("\xde\xad\xbe\xef", 4);
+	}
+	auto second = run_smithd("--replay " + write_execs(tmp, "one.raw", 1) + " --config /dev/null " +
+				 kafka_args(tmp));
+	INFO(second.output);
+	REQUIRE(second.code == 0);
+	CHECK_THAT(second.output, Catch::Contains("1 damaged spool records skipped"));
+	// 20 from the first run (one of them now unreadable) and the new one.
+	CHECK_THAT(second.output, Catch::Contains("0 delivered, 21 in the spool"));
+}
