@@ -48,6 +48,7 @@ struct KafkaSink::State {
 	uint64_t replayed = 0;	       // spooled events delivered
 	uint64_t heartbeats = 0;       // heartbeats delivered
 	bool connected = false;	       // a broker answered lately
+	bool brokers_down = false;     // librdkafka reported every broker down; cleared by a delivery
 	std::string last_error;
 
 	bool spool_append(std::string_view key, std::string_view value)
@@ -72,6 +73,7 @@ void on_delivery(rd_kafka_t *, const rd_kafka_message_t *m, void *opaque)
 	}
 	if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
 		st->connected = true;
+		st->brokers_down = false;
 		st->delivered++;
 		if (tag != kLive) {
 			st->replay_in_flight--;
@@ -103,6 +105,11 @@ void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 	if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN || err == RD_KAFKA_RESP_ERR__TRANSPORT ||
 	    err == RD_KAFKA_RESP_ERR__RESOLVE)
 		st->connected = false;
+	if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
+		// From now on new events go to disk, not to memory, until a delivery succeeds.
+		st->brokers_down = true;
+		st->backlog = true;
+	}
 	if (err == RD_KAFKA_RESP_ERR__FATAL) {
 		char buf[512];
 		rd_kafka_fatal_error(rk, buf, sizeof(buf));
@@ -219,6 +226,13 @@ void KafkaSink::replay_spool()
 	if (queued >= st.queue_limit / 2)
 		return; // let the queue drain first
 	size_t room = st.queue_limit / 2 - queued;
+	if (st.brokers_down) {
+		// One spooled event at a time probes for the broker's return; the rest
+		// stays on disk rather than piling up in memory.
+		if (st.replay_in_flight > 0)
+			return;
+		room = 1;
+	}
 	size_t n = st.spool->read(room, [&](const SpoolRecord &r) {
 		if (produce(r.value, r.key, r.offset + 1))
 			st.replay_in_flight++;

@@ -3,10 +3,12 @@
 //
 // Delivery, in order and without silent loss:
 //   - librdkafka's own queue is the bounded in-memory queue. Messages never
-//     time out by default (message.timeout.ms=0): while the broker is away they
-//     wait there and librdkafka retries them in order.
-//   - When that queue is full, or the spool already holds events, new events go
-//     to the spool, so everything in the spool is newer than everything queued.
+//     time out by default (message.timeout.ms=0): those queued when the broker
+//     goes away wait there and librdkafka retries them in order.
+//   - When every broker is down, when that queue is full, or when the spool
+//     already holds events, new events go to the spool, so everything in the
+//     spool is newer than everything queued. While the brokers are down one
+//     spooled event at a time probes for their return.
 //   - Once the queue has room, spooled events are produced oldest first and
 //     committed in the spool as their deliveries succeed; new events keep going
 //     to the spool until it is drained, which keeps the order.
