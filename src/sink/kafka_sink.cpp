@@ -67,8 +67,11 @@ void on_delivery(rd_kafka_t *, const rd_kafka_message_t *m, void *opaque)
 	auto *st = static_cast<KafkaSink::State *>(opaque);
 	auto tag = reinterpret_cast<uintptr_t>(m->_private);
 	if (tag == kHeartbeat) {
-		if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR)
+		if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
 			st->heartbeats++;
+			st->connected = true;
+			st->brokers_down = false;
+		}
 		return;
 	}
 	if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -102,10 +105,10 @@ void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
 	auto *st = static_cast<KafkaSink::State *>(opaque);
 	st->last_error = reason;
-	if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN || err == RD_KAFKA_RESP_ERR__TRANSPORT ||
-	    err == RD_KAFKA_RESP_ERR__RESOLVE)
-		st->connected = false;
+	// One connection failing (a bootstrap connection closed, a broker of
+	// several restarting) is not an outage; every broker down is.
 	if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
+		st->connected = false;
 		// From now on new events go to disk, not to memory, until a delivery succeeds.
 		st->brokers_down = true;
 		st->backlog = true;
