@@ -30,11 +30,14 @@ REPO=$(cd "$SCRIPT_DIR/../.." && pwd)
 
 usage() {
 	cat <<EOF
-Usage: $0 [--out DIR] [--quick] [--build-dir DIR] [--no-build] [--skip-outage] [--skip-rates]
+Usage: $0 [--out DIR] [--quick] [--head] [--build-dir DIR] [--no-build] [--skip-outage] [--skip-rates]
 
   --out DIR        where kafka_e2e.{json,md}, raw files and smithd logs go
                    (default: BUILD_DIR/bench-results)
   --quick          smoke run: 3 s steps, three rates, a short outage
+  --head           build the last commit (git archive HEAD into SMITH_BENCH_WORKDIR), not
+                   the working tree, so that uncommitted edits stay out of the measurement
+                   (build directory: SMITH_BENCH_WORKDIR/smith-kafka-bench-build)
   --build-dir DIR  CMake build directory (default: $REPO/build-bench, Release)
   --no-build       use the binaries already in the build directory
   --skip-rates     only part 2 (SIGKILL during an outage)
@@ -44,7 +47,9 @@ Environment:
   SMITH_BENCH_KAFKA_RATES           offered rates, events/s, 0 = unpaced
                                     (default "20000 50000 100000 200000 0")
   SMITH_BENCH_KAFKA_STEP_SECONDS    load per step (default 10)
-  SMITH_BENCH_KAFKA_DRAIN_TIMEOUT   seconds to wait for delivery after the load (default 60)
+  SMITH_BENCH_KAFKA_DRAIN_TIMEOUT   seconds to wait for delivery after a step's load (default 45)
+  SMITH_BENCH_KAFKA_OUTAGE_DRAIN_TIMEOUT  seconds for the second run of part 2 to empty the
+                                    spool (default 120)
   SMITH_BENCH_KAFKA_OUTAGE_RATE     events/s during part 2 (default 20000)
   SMITH_BENCH_KAFKA_OUTAGE_SECONDS  seconds between broker stop and SIGKILL (default 10)
   SMITH_BENCH_KAFKA_PORT            broker port (default 19098; controller 19099)
@@ -68,13 +73,16 @@ QUICK=0
 BUILD=1
 DO_RATES=1
 DO_OUTAGE=1
+HEAD_BUILD=0
+BUILD_DIR_SET=0
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--out) OUT=${2:?--out needs a directory}; shift 2 ;;
 	--out=*) OUT=${1#*=}; shift ;;
 	--quick) QUICK=1; shift ;;
-	--build-dir) BUILD_DIR=${2:?--build-dir needs a directory}; shift 2 ;;
-	--build-dir=*) BUILD_DIR=${1#*=}; shift ;;
+	--head) HEAD_BUILD=1; shift ;;
+	--build-dir) BUILD_DIR=${2:?--build-dir needs a directory}; BUILD_DIR_SET=1; shift 2 ;;
+	--build-dir=*) BUILD_DIR=${1#*=}; BUILD_DIR_SET=1; shift ;;
 	--no-build) BUILD=0; shift ;;
 	--skip-rates) DO_RATES=0; shift ;;
 	--skip-outage) DO_OUTAGE=0; shift ;;
@@ -92,11 +100,12 @@ else
 	STEP_SECONDS=${SMITH_BENCH_KAFKA_STEP_SECONDS:-10}
 	OUTAGE_SECONDS=${SMITH_BENCH_KAFKA_OUTAGE_SECONDS:-10}
 fi
-DRAIN_TIMEOUT=${SMITH_BENCH_KAFKA_DRAIN_TIMEOUT:-60}
+DRAIN_TIMEOUT=${SMITH_BENCH_KAFKA_DRAIN_TIMEOUT:-45}
+OUTAGE_DRAIN_TIMEOUT=${SMITH_BENCH_KAFKA_OUTAGE_DRAIN_TIMEOUT:-120}
 OUTAGE_RATE=${SMITH_BENCH_KAFKA_OUTAGE_RATE:-20000}
 OUTAGE_LEAD_SECONDS=5 # load with the broker up before it is stopped
 for r in $RATES; do [[ "$r" =~ ^[0-9]+$ ]] || die "SMITH_BENCH_KAFKA_RATES: '$r' is not a rate"; done
-for v in "$STEP_SECONDS" "$DRAIN_TIMEOUT" "$OUTAGE_RATE" "$OUTAGE_SECONDS"; do
+for v in "$STEP_SECONDS" "$DRAIN_TIMEOUT" "$OUTAGE_DRAIN_TIMEOUT" "$OUTAGE_RATE" "$OUTAGE_SECONDS"; do
 	[[ "$v" =~ ^[1-9][0-9]*$ ]] || die "'$v' must be a positive integer"
 done
 
@@ -117,16 +126,32 @@ PYTHON=$(python3 -c 'import sys; print(sys.executable)')
 REPORT="$SCRIPT_DIR/kafka_e2e_report.py"
 
 TARGETS=(smithd smithctl smith_paced_load smith_kafka_consume)
+SOURCE="$REPO"
+SOURCE_REV=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)
+if [ "$HEAD_BUILD" = 1 ]; then
+	SOURCE="$WORK_PARENT/smith-kafka-bench-src"
+	[ "$BUILD_DIR_SET" = 1 ] || BUILD_DIR="$WORK_PARENT/smith-kafka-bench-build"
+	if [ "$BUILD" = 1 ]; then
+		log "exporting HEAD ($SOURCE_REV) to $SOURCE"
+		rm -rf "$SOURCE"
+		mkdir -p "$SOURCE"
+		git -C "$REPO" archive HEAD | tar -x -C "$SOURCE" || die "git archive HEAD failed"
+		echo "$SOURCE_REV" >"$SOURCE/.bench-rev"
+	fi
+	SOURCE_REV=$(cat "$SOURCE/.bench-rev" 2>/dev/null || echo unknown)
+fi
 if [ "$BUILD" = 1 ]; then
 	command -v cmake >/dev/null && command -v ninja >/dev/null || die "cmake and ninja are needed to build (or pass --no-build)"
 	if [ ! -f "$BUILD_DIR/CMakeCache.txt" ]; then
 		log "configuring $BUILD_DIR (Release)"
-		cmake -S "$REPO" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null || die "cmake configure failed"
+		cmake -S "$SOURCE" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null || die "cmake configure failed"
 	fi
 	log "building ${TARGETS[*]} in $BUILD_DIR"
 	ninja -C "$BUILD_DIR" "${TARGETS[@]}" >/dev/null || die "build failed (run: ninja -C $BUILD_DIR ${TARGETS[*]})"
 fi
-SOURCE_REV_DIRTY=$(git -C "$REPO" status --porcelain -- src bpf include CMakeLists.txt 2>/dev/null | awk '{print $2}' | paste -sd' ' - || true)
+# Uncommitted changes to smithd's sources at build time, named in the report.
+SOURCE_REV_DIRTY=""
+[ "$HEAD_BUILD" = 1 ] || SOURCE_REV_DIRTY=$(git -C "$REPO" status --porcelain -- src bpf include CMakeLists.txt 2>/dev/null | awk '{print $2}' | paste -sd' ' - || true)
 SMITHD="$BUILD_DIR/smithd"
 SMITHCTL="$BUILD_DIR/smithctl"
 LOAD="$BUILD_DIR/tests/bench/smith_paced_load"
@@ -151,17 +176,21 @@ SMITHD_PID=""
 LOAD_PID=""
 BROKER_STARTED=0
 
+# SIGTERM, then SIGKILL after STOP_TIMEOUT s; sets STOP_KILLED to 1 when SIGKILL was needed.
+STOP_TIMEOUT=20
 stop_smithd() {
+	STOP_KILLED=0
 	[ -n "$SMITHD_PID" ] || return 0
 	if kill -0 "$SMITHD_PID" 2>/dev/null; then
 		kill -TERM "$SMITHD_PID" 2>/dev/null || true
-		for _ in $(seq 300); do
+		for _ in $(seq $((STOP_TIMEOUT * 10))); do
 			kill -0 "$SMITHD_PID" 2>/dev/null || break
 			sleep 0.1
 		done
 		if kill -0 "$SMITHD_PID" 2>/dev/null; then
-			log "smithd $SMITHD_PID did not stop within 30 s of SIGTERM; sending SIGKILL"
+			log "smithd $SMITHD_PID did not stop within $STOP_TIMEOUT s of SIGTERM; sending SIGKILL"
 			kill -KILL "$SMITHD_PID" 2>/dev/null || true
+			STOP_KILLED=1
 		fi
 	fi
 	wait "$SMITHD_PID" 2>/dev/null || true
@@ -296,7 +325,7 @@ if [ "$DO_RATES" = 1 ]; then
 			--sample-before "$d/sample-before.json" --sample-after "$d/sample-after.json" \
 			--sample-drained "$d/sample-drained.json" --status "$d/status.json" --count "$d/count.json" \
 			--log "$d/smithd.log" --drained "$DRAINED" --drain-seconds "$DRAIN_SECONDS" \
-			--others "${others# }" >>"$STEPS"
+			--sigkilled "$STOP_KILLED" --others "${others# }" >>"$STEPS"
 		tail -n 1 "$STEPS" | "$PYTHON" -c '
 import json, sys
 s = json.load(sys.stdin)
@@ -338,10 +367,11 @@ if [ "$DO_OUTAGE" = 1 ]; then
 	log "outage: smithd killed ($(du -sh "$spool" | cut -f1) in the spool); broker starts"
 	"$BROKER_SH" start >>"$RAW/broker.log" 2>&1 || die "the broker did not restart (see $RAW/broker.log)"
 	start_smithd "$topic" "$spool" "$d/smithd-b.log"
-	wait_drained "$DRAIN_TIMEOUT"
+	wait_drained "$OUTAGE_DRAIN_TIMEOUT"
 	status >"$d/status-b.json" || die "smithctl status failed"
 	log "outage: second smithd drained=$DRAINED after ${DRAIN_SECONDS}s"
 	stop_smithd
+	B_KILLED=$STOP_KILLED
 	run_a=$("$PYTHON" -c 'import json,sys; print(json.load(open(sys.argv[1]))["run_id"])' "$d/status-kill.json")
 	last_a=$("$PYTHON" -c 'import json,sys; print(json.load(open(sys.argv[1]))["last_seq"])' "$d/status-kill.json")
 	consume "$topic" "$d/count.json" --expect "$run_a=$last_a"
@@ -350,7 +380,7 @@ if [ "$DO_OUTAGE" = 1 ]; then
 		--count "$d/count.json" --log-b "$d/smithd-b.log" \
 		--broker-stop-seconds "$("$PYTHON" -c "print($t1 - $t0)")" \
 		--outage-seconds "$("$PYTHON" -c "print($t2 - $t1)")" \
-		--drained "$DRAINED" --drain-seconds "$DRAIN_SECONDS" >"$d/outage.json"
+		--drained "$DRAINED" --drain-seconds "$DRAIN_SECONDS" --sigkilled "$B_KILLED" >"$d/outage.json"
 	OUTAGE_JSON="$d/outage.json"
 fi
 
@@ -380,10 +410,9 @@ json.dump({"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-
            "kafka": kafka or "4.4.0", "librdkafka": rdk or "?"}, open(out, "w"))
 EOF
 # The commit, marked when smithd's sources had uncommitted changes at build time.
-SOURCE_REV=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)
 [ -z "$SOURCE_REV_DIRTY" ] || SOURCE_REV="$SOURCE_REV + uncommitted changes ($SOURCE_REV_DIRTY)"
-CONFIG_JSON=$(printf '{"rates":"%s","step_seconds":%d,"drain_timeout":%d,"outage_rate":%d,"outage_seconds":%d,"ringbuf":"16 MiB (default)","brokers":"%s","quick":%s}' \
-	"$RATES" "$STEP_SECONDS" "$DRAIN_TIMEOUT" "$OUTAGE_RATE" "$OUTAGE_SECONDS" "$BROKERS" "$([ "$QUICK" = 1 ] && echo true || echo false)")
+CONFIG_JSON=$(printf '{"rates":"%s","step_seconds":%d,"drain_timeout":%d,"outage_rate":%d,"outage_seconds":%d,"outage_drain_timeout":%d,"ringbuf":"16 MiB (default)","brokers":"%s","quick":%s}' \
+	"$RATES" "$STEP_SECONDS" "$DRAIN_TIMEOUT" "$OUTAGE_RATE" "$OUTAGE_SECONDS" "$OUTAGE_DRAIN_TIMEOUT" "$BROKERS" "$([ "$QUICK" = 1 ] && echo true || echo false)")
 "$PYTHON" "$REPORT" report --steps "$STEPS" ${OUTAGE_JSON:+--outage "$OUTAGE_JSON"} --machine "$RAW/machine.json" \
 	--source-rev "$SOURCE_REV" --command "$COMMAND_LINE" --config "$CONFIG_JSON" \
 	--out-json "$OUT/kafka_e2e.json" --out-md "$OUT/kafka_e2e.md"

@@ -292,6 +292,7 @@ def cmd_step(args):
         "drained": args.drained == 1,
         "drain_after_load_s": round(args.drain_seconds, 2),
         "closed": {"delivered": closed[0], "left_in_spool": closed[1]} if closed else None,
+        "sigkilled_after_sigterm": args.sigkilled == 1,
         "smithd_cpu_percent_load": cpu_percent(before, after, "smithd"),
         "smithd_cpu_percent_load_and_drain": cpu_percent(before, drained, "smithd"),
         "smithd_threads_cpu_percent_load": thread_percent(before, after, "smithd"),
@@ -367,6 +368,7 @@ def cmd_outage(args):
             "duplicates": rb.get("duplicates", 0),
             "missing_seq": rb.get("missing_seq"),
             "closed": {"delivered": closed_b[0], "left_in_spool": closed_b[1]} if closed_b else None,
+            "sigkilled_after_sigterm": args.sigkilled == 1,
         },
         "other_runs_in_topic": sorted(k for k in counted["runs"] if k not in (kill["run_id"], b["run_id"])),
     }
@@ -501,7 +503,11 @@ def cmd_report(args):
         if s["spool_dropped"]:
             why.append(f"{fmt_int(s['spool_dropped'])} dropped by the spool")
         if not s["drained"]:
-            why.append(f"not drained within {cfg.get('drain_timeout')} s; at SIGTERM: {s['closed']}")
+            why.append(f"not drained within {cfg.get('drain_timeout')} s")
+        if s.get("sigkilled_after_sigterm"):
+            why.append("smithd did not exit within 20 s of SIGTERM and got SIGKILL (seq assigned unknown)")
+        elif s["closed"] and s["closed"]["left_in_spool"]:
+            why.append(f"{fmt_int(s['closed']['left_in_spool'])} events left in the spool at exit")
         if s["assigned_seq"] is not None and s["max_seq"] != s["assigned_seq"]:
             why.append(f"highest seq in the topic {fmt_int(s['max_seq'])}, smithd assigned {fmt_int(s['assigned_seq'])}")
         md.append(f"- step {s['step']}: " + ("; ".join(why) or "see JSON"))
@@ -543,6 +549,8 @@ def cmd_report(args):
             ("second run: drained", f"{'yes' if b['drained'] else 'no'} ({b['drain_seconds']} s)"),
             ("second run: seq assigned / delivered / missing / dup",
              f"{fmt_int(b['assigned_seq'])} / {fmt_int(b['delivered'])} / {fmt_int(b['missing_seq'])} / {fmt_int(b['duplicates'])}"),
+            ("second run: exit on SIGTERM", "needed SIGKILL after 20 s" if b.get("sigkilled_after_sigterm")
+             else f"clean, {fmt_int((b['closed'] or {}).get('left_in_spool'))} left in the spool"),
             ("second run complete", "yes" if b["complete"] else "**no**"),
         ]
         for name, v in rows:
@@ -569,12 +577,14 @@ def main():
     s.add_argument("--drained", type=int, required=True)
     s.add_argument("--drain-seconds", type=float, required=True)
     s.add_argument("--others", default="")
+    s.add_argument("--sigkilled", type=int, default=0)
     s = sub.add_parser("outage")
     for a in ("status-pre", "status-down", "status-kill", "status-b", "load", "count", "log-b"):
         s.add_argument("--" + a, required=True)
     for a in ("broker-stop-seconds", "outage-seconds", "drain-seconds"):
         s.add_argument("--" + a, type=float, required=True)
     s.add_argument("--drained", type=int, required=True)
+    s.add_argument("--sigkilled", type=int, default=0)
     s = sub.add_parser("report")
     for a in ("steps", "machine", "source-rev", "command", "config", "out-json", "out-md"):
         s.add_argument("--" + a, required=True)

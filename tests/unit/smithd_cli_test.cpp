@@ -116,7 +116,8 @@ TEST_CASE("smithd: config file errors name the file, line and key", "[unit][cli]
 	CHECK_THAT(missing.output, Catch::Contains("does not exist"));
 }
 
-TEST_CASE("smithd: a replay run writes every event and exits 0; options override the config", "[unit][cli]")
+TEST_CASE("smithd: a replay run writes every event and exits 0 and options override the config",
+	  "[unit][cli]")
 {
 	TempDir tmp;
 	{
@@ -196,7 +197,7 @@ TEST_CASE("smithd: kafka settings are checked at start", "[unit][cli][kafka]")
 		   Catch::Contains("map.yaml:1") && Catch::Contains("mapping of librdkafka properties"));
 }
 
-TEST_CASE("smithd: with the broker away, events go to the spool; a full spool counts its drops",
+TEST_CASE("smithd: with the broker away events go to the spool and a full spool counts its drops",
 	  "[unit][cli][kafka]")
 {
 	TempDir tmp;
