@@ -33,7 +33,7 @@ usage() {
 Usage: $0 [--out DIR] [--quick] [--head] [--build-dir DIR] [--no-build] [--skip-outage] [--skip-rates]
 
   --out DIR        where kafka_e2e.{json,md}, raw files and smithd logs go
-                   (default: BUILD_DIR/bench-results)
+                   (default: $REPO/build-bench/bench-results)
   --quick          smoke run: 3 s steps, three rates, a short outage
   --head           build the last commit (git archive HEAD into SMITH_BENCH_WORKDIR), not
                    the working tree, so that uncommitted edits stay out of the measurement
@@ -162,7 +162,7 @@ done
 BUILD_TYPE=$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$BUILD_DIR/CMakeCache.txt" 2>/dev/null || true)
 [ "$BUILD_TYPE" = Release ] || log "warning: $BUILD_DIR is built as '${BUILD_TYPE:-unknown}', not Release"
 
-[ -n "$OUT" ] || OUT="$BUILD_DIR/bench-results"
+[ -n "$OUT" ] || OUT="$REPO/build-bench/bench-results"
 mkdir -p "$OUT/kafka_e2e.raw"
 OUT=$(cd "$OUT" && pwd)
 RAW="$OUT/kafka_e2e.raw"
