@@ -15,7 +15,9 @@ constexpr uintptr_t kLive = 0;		      // produced straight from write()
 constexpr uintptr_t kHeartbeat = UINTPTR_MAX; // a heartbeat: best effort, never spooled
 // Anything else is a spooled record: its spool offset + 1.
 
-constexpr size_t kQueueMessages = 100000; // queue.buffering.max.messages: the in-memory bound
+// queue.buffering.max.messages: the in-memory bound. Small enough that a crash
+// loses little of what waits for the broker; past it, events wait on disk.
+constexpr size_t kQueueMessages = 20000;
 
 const std::map<std::string, std::string> &default_properties()
 {
@@ -49,6 +51,7 @@ struct KafkaSink::State {
 	uint64_t heartbeats = 0;       // heartbeats delivered
 	bool connected = false;	       // a broker answered lately
 	bool brokers_down = false;     // librdkafka reported every broker down; cleared by a delivery
+	uint64_t commit_upto = 0; // spool offset + 1 of the last delivered spooled event, not yet committed
 	std::string last_error;
 
 	bool spool_append(std::string_view key, std::string_view value)
@@ -82,7 +85,7 @@ void on_delivery(rd_kafka_t *, const rd_kafka_message_t *m, void *opaque)
 			st->replay_in_flight--;
 			st->replayed++;
 			if (!st->replay_failed)
-				st->spool->commit(tag - 1);
+				st->commit_upto = tag; // committed once per batch: a commit syncs the disk
 		}
 		return;
 	}
@@ -246,11 +249,20 @@ void KafkaSink::replay_spool()
 		st.backlog = false; // every spooled event is produced: new ones go straight out
 }
 
+void KafkaSink::commit_delivered()
+{
+	State &st = *state_;
+	if (st.commit_upto > 0) // deliveries before any failure: they come in order
+		st.spool->commit(st.commit_upto - 1);
+	st.commit_upto = 0;
+}
+
 void KafkaSink::flush()
 {
 	if (!state_->rk)
 		return;
 	rd_kafka_poll(state_->rk, 0); // delivery reports
+	commit_delivered();
 	replay_spool();
 	state_->spool->flush();
 }
@@ -279,6 +291,7 @@ void KafkaSink::close()
 		rd_kafka_purge(st.rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
 		rd_kafka_flush(st.rk, 1000); // serves the purged messages' delivery reports
 	}
+	commit_delivered();
 	st.spool->flush();
 	rd_kafka_destroy(st.rk);
 	st.rk = nullptr;

@@ -10,7 +10,8 @@
 //     spool is newer than everything queued. While the brokers are down one
 //     spooled event at a time probes for their return.
 //   - Once the queue has room, spooled events are produced oldest first and
-//     committed in the spool as their deliveries succeed; new events keep going
+//     committed in the spool as their deliveries succeed (once per batch, since
+//     a commit syncs the disk); new events keep going
 //     to the spool until it is drained, which keeps the order.
 //   - close() (SIGTERM) gives the queue a few seconds to deliver, then moves
 //     what is left to the spool. A restart replays the spool first.
@@ -58,6 +59,7 @@ public:
 private:
 	bool produce(std::string_view value, std::string_view key, uint64_t spool_offset);
 	void replay_spool();
+	void commit_delivered();
 
 	KafkaOptions options_;
 	std::unique_ptr<State> state_;
