@@ -137,34 +137,33 @@ void JsonWriter::value(bool b)
 	need_comma_ = true;
 }
 
-void JsonWriter::value(int64_t v)
+template <typename T> void JsonWriter::number(T v)
 {
 	separate();
-	char buf[24];
+	char buf[32];
 	auto r = std::to_chars(buf, buf + sizeof(buf), v);
 	out_.append(buf, r.ptr);
 	need_comma_ = true;
+}
+
+void JsonWriter::value(int64_t v)
+{
+	number(v);
 }
 
 void JsonWriter::value(uint64_t v)
 {
-	separate();
-	char buf[24];
-	auto r = std::to_chars(buf, buf + sizeof(buf), v);
-	out_.append(buf, r.ptr);
-	need_comma_ = true;
+	number(v);
 }
 
 void JsonWriter::value(double v)
 {
-	separate();
-	if (!std::isfinite(v)) {
-		out_.append("null");
-	} else {
-		char buf[32];
-		auto r = std::to_chars(buf, buf + sizeof(buf), v);
-		out_.append(buf, r.ptr);
+	if (std::isfinite(v)) {
+		number(v);
+		return;
 	}
+	separate();
+	out_.append("null"); // JSON has no NaN or infinity
 	need_comma_ = true;
 }
 

@@ -44,6 +44,7 @@ public:
 	std::string &buffer() { return out_; }
 
 private:
+	template <typename T> void number(T v); // any arithmetic value, shortest form
 	void open(char c);
 	void close(char c);
 	void separate();
