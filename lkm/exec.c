@@ -1,0 +1,379 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * execve and execveat records, built as bpf/smith.bpf.c builds them:
+ *   - a successful exec (either call) is reported by the sched_process_exec
+ *     tracepoint, in the new image: filename is bprm->filename, argv the new
+ *     mm's arg_start..arg_end, exe the new image's file, LD_PRELOAD from the
+ *     new environment block;
+ *   - a failed attempt is reported when the syscall returns an error (the
+ *     kretprobe's return handler): filename, argv and envp read from the
+ *     caller's memory through the pointers saved at entry, exe the caller's.
+ * Every bound (tail offsets, argument and name lengths, the environment
+ * scan) is the BPF program's, so both backends cut a long record alike.
+ * Records are built in this CPU's scratch buffer, then copied into the ring
+ * with their exact size.
+ */
+#include <linux/binfmts.h>
+#include <linux/kprobes.h>
+#include <linux/sched.h>
+#include <linux/mm_types.h>
+#include <linux/fs.h>
+#include <linux/fs_struct.h>
+#include <linux/mount.h>
+#include <linux/tty.h>
+#include <linux/net.h>
+#include <linux/rcupdate.h>
+#include <net/sock.h>
+#include "smith.h"
+
+struct exec_args {
+	const char __user *filename;
+	const char __user *const __user *argv;
+	const char __user *const __user *envp;
+};
+
+const size_t smith_exec_data_size = sizeof(struct exec_args);
+
+#define LD_PRELOAD_PREFIX 11
+
+/* Describes what `fd` of the current task refers to; a path goes to the tail. Returns bytes appended. */
+static u32 fd__describe(unsigned int fd, struct smith_fd *out, u8 *tail, struct smith_walk *w)
+{
+	struct file *file = smith_fd_get(fd);
+	struct inode *inode;
+	struct sock *sk;
+	u32 len = 0;
+
+	if (!file)
+		return 0;
+	inode = file_inode(file);
+	out->ino = inode->i_ino;
+	if (!(file->f_path.mnt->mnt_flags & MNT_INTERNAL)) {
+		out->kind = SMITH_FD_PATH;
+		len = smith_path_append(tail, w, &file->f_path);
+		goto out;
+	}
+	if (S_ISFIFO(inode->i_mode)) {
+		out->kind = SMITH_FD_PIPE;
+		goto out;
+	}
+	sk = smith_file_sock(file);
+	if (sk) {
+		u16 family = sk->sk_family;
+		u16 protocol = sk->sk_protocol;
+
+		if ((family == AF_INET || family == AF_INET6) &&
+		    (protocol == IPPROTO_TCP || protocol == IPPROTO_UDP)) {
+			out->kind = SMITH_FD_INET;
+			out->inet.family = family;
+			out->inet.protocol = protocol;
+			smith_sock_source(sk, family, &out->inet);
+			smith_sock_dest(sk, family, &out->inet);
+			goto out;
+		}
+		out->kind = SMITH_FD_SOCKET;
+		goto out;
+	}
+	out->kind = SMITH_FD_OTHER;
+out:
+	smith_fd_put(file);
+	return len;
+}
+
+static bool env__is_ld_preload(const char *s)
+{
+	return !memcmp(s, "LD_PRELOAD=", LD_PRELOAD_PREFIX);
+}
+
+/* Copies the value of the entry in s->env (n bytes with its NUL) into the exec tail. */
+static u32 env__take_value(struct smith_scratch *s, u32 off, long n)
+{
+	u32 len = n - 1 - LD_PRELOAD_PREFIX;
+
+	if (len == 0 || len >= SMITH_STR_MAX - LD_PRELOAD_PREFIX || off > SMITH_TAIL_LIMIT - SMITH_STR_MAX)
+		return 0;
+	memcpy(s->exec.tail + off, &s->env[LD_PRELOAD_PREFIX], len);
+	return len;
+}
+
+/* LD_PRELOAD from a contiguous environment block [start, end) (the new image's). */
+static u32 env__ld_preload_block(struct smith_scratch *s, u32 off, unsigned long start, unsigned long end,
+				 u32 *flags)
+{
+	int i;
+
+	for (i = 0; i < SMITH_ENVC_MAX; i++) {
+		long n;
+
+		if (start >= end)
+			return 0;
+		n = smith_ustr(s->env, (const void __user *)start, sizeof(s->env));
+		if (n <= 0)
+			return 0;
+		if (n == sizeof(s->env)) {
+			/* an entry longer than the buffer: its end is unknown, stop here */
+			*flags |= SMITH_EXEC_ENV_TRUNCATED;
+			return 0;
+		}
+		if (n > LD_PRELOAD_PREFIX && env__is_ld_preload(s->env))
+			return env__take_value(s, off, n);
+		start += n;
+	}
+	*flags |= SMITH_EXEC_ENV_TRUNCATED;
+	return 0;
+}
+
+/* LD_PRELOAD from a user envp array (a failed exec's argument). */
+static u32 env__ld_preload_array(struct smith_scratch *s, u32 off, const char __user *const __user *envp,
+				 u32 *flags)
+{
+	int i;
+
+	if (!envp)
+		return 0;
+	for (i = 0; i < SMITH_ENVC_MAX; i++) {
+		const char __user *p = NULL;
+		long n;
+
+		if (smith_uread(&p, &envp[i], sizeof(p)) || !p)
+			return 0;
+		n = smith_ustr(s->env, p, sizeof(s->env));
+		if (n > LD_PRELOAD_PREFIX && env__is_ld_preload(s->env))
+			return env__take_value(s, off, n);
+	}
+	*flags |= SMITH_EXEC_ENV_TRUNCATED;
+	return 0;
+}
+
+/* argv from a user pointer array: each argument followed by its NUL. */
+static u32 argv__append_array(struct smith_scratch *s, const char __user *const __user *argv)
+{
+	struct smith_execve *e = &s->exec.rec;
+	u32 start = s->walk.off;
+	int i;
+
+	if (!argv)
+		goto out;
+	for (i = 0; i < SMITH_ARGC_MAX; i++) {
+		const char __user *p = NULL;
+		u32 off = s->walk.off;
+		long n;
+
+		if (smith_uread(&p, &argv[i], sizeof(p)) || !p)
+			goto out;
+		if (off - start > SMITH_ARGV_MAX - SMITH_NAME_MAX || off > SMITH_TAIL_LIMIT - SMITH_NAME_MAX)
+			break;
+		n = smith_ustr((char *)s->exec.tail + off, p, SMITH_NAME_MAX);
+		if (n <= 0)
+			goto out;
+		if (n == SMITH_NAME_MAX)
+			e->flags |= SMITH_EXEC_ARGV_TRUNCATED; /* this argument was cut */
+		s->walk.off = off + n;
+		e->argc++;
+	}
+	e->flags |= SMITH_EXEC_ARGV_TRUNCATED;
+out:
+	return s->walk.off - start;
+}
+
+/* Appends the strings every execve record ends with, from exe on (exe, cwd, tty). */
+static u32 exec__append_context(struct smith_scratch *s, const struct path *exe, u32 off)
+{
+	struct smith_execve *e = &s->exec.rec;
+	u8 *tail = s->exec.tail;
+	struct tty_struct *tty;
+	struct fs_struct *fs;
+
+	s->walk.off = off;
+	e->len[SMITH_EXEC_EXE] = smith_path_append(tail, &s->walk, exe);
+	if (s->walk.truncated)
+		e->flags |= SMITH_EXEC_PATH_TRUNCATED;
+	off += e->len[SMITH_EXEC_EXE];
+
+	fs = current->fs;
+	s->walk.off = off;
+	if (fs) {
+		struct path pwd;
+
+		smith_kread(&pwd, &fs->pwd, sizeof(pwd));
+		e->len[SMITH_EXEC_CWD] = smith_path_append(tail, &s->walk, &pwd);
+		if (s->walk.truncated)
+			e->flags |= SMITH_EXEC_PATH_TRUNCATED;
+	}
+	off += e->len[SMITH_EXEC_CWD];
+
+	tty = smith_kval(&current->signal->tty);
+	if (tty) {
+		e->len[SMITH_EXEC_TTY] = smith_tail_kstr(tail, off, tty->name, SMITH_TTY_LEN);
+		off += e->len[SMITH_EXEC_TTY];
+	}
+	return off;
+}
+
+static u32 exec__append_cgroup_and_fds(struct smith_scratch *s, u32 off)
+{
+	struct smith_execve *e = &s->exec.rec;
+	u8 *tail = s->exec.tail;
+	const char *cgname;
+
+	rcu_read_lock();
+	cgname = smith_cgroup_leaf_name();
+	if (cgname) {
+		e->len[SMITH_EXEC_CGROUP] = smith_tail_kstr(tail, off, cgname, SMITH_CGROUP_LEN);
+		off += e->len[SMITH_EXEC_CGROUP];
+	}
+	rcu_read_unlock();
+	s->walk.off = off;
+	e->len[SMITH_EXEC_STDIN_PATH] = fd__describe(0, &e->stdin_fd, tail, &s->walk);
+	off += e->len[SMITH_EXEC_STDIN_PATH];
+	s->walk.off = off;
+	e->len[SMITH_EXEC_STDOUT_PATH] = fd__describe(1, &e->stdout_fd, tail, &s->walk);
+	off += e->len[SMITH_EXEC_STDOUT_PATH];
+	return off;
+}
+
+static void exec__submit(struct smith_scratch *s, s64 retval, u32 off, unsigned int hook)
+{
+	u64 size = sizeof(struct smith_execve) + (u64)off;
+
+	smith_hdr_fill(&s->exec.rec.hdr, SMITH_REC_EXECVE, size, retval);
+	if (size > sizeof(struct smith_execve) + SMITH_TAIL_LIMIT) /* cannot happen: appends are bounded */
+		return;
+	smith_missed_fold(hook);
+	smith_ring_output(&s->exec.rec, size, hook);
+}
+
+/* The sched_process_exec tracepoint: a successful exec, seen from the new image. */
+void smith_exec_tp(void *data, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+{
+	struct smith_scratch *s;
+	struct smith_execve *e;
+	struct mm_struct *mm;
+	struct path exe = {};
+	unsigned long arg_start, arg_len;
+	u8 *tail;
+	u32 off = 0;
+
+	smith_enter();
+	preempt_disable();
+	s = smith_scratch_get();
+	e = &s->exec.rec;
+	tail = s->exec.tail;
+	memset(e, 0, sizeof(*e));
+
+	e->len[SMITH_EXEC_FILENAME] = smith_tail_kstr(tail, off, bprm->filename, SMITH_STR_MAX);
+	off += e->len[SMITH_EXEC_FILENAME];
+
+	mm = current->mm;
+	if (mm) {
+		arg_start = mm->arg_start;
+		arg_len = mm->arg_end - arg_start;
+		if (arg_len > SMITH_ARGV_MAX) {
+			arg_len = SMITH_ARGV_MAX;
+			e->flags |= SMITH_EXEC_ARGV_TRUNCATED;
+		}
+		if (off <= SMITH_TAIL_LIMIT - SMITH_ARGV_MAX &&
+		    !smith_uread(tail + off, (const void __user *)arg_start, arg_len)) {
+			e->len[SMITH_EXEC_ARGV] = arg_len;
+			off += arg_len;
+		}
+	}
+	e->argc = bprm->argc;
+
+	if (bprm->file)
+		exe = bprm->file->f_path;
+	off = exec__append_context(s, &exe, off);
+	if (mm) {
+		e->len[SMITH_EXEC_LD_PRELOAD] =
+			env__ld_preload_block(s, off, mm->env_start, mm->env_end, &e->flags);
+		off += e->len[SMITH_EXEC_LD_PRELOAD];
+	}
+	off = exec__append_cgroup_and_fds(s, off);
+	exec__submit(s, 0, off, SMITH_HOOK_EXECVE);
+	preempt_enable();
+	smith_leave();
+}
+
+/* A failed execve/execveat: the caller's image, arguments read from its memory. */
+static void exec__failed(long ret, const struct exec_args *a, unsigned int hook)
+{
+	struct smith_scratch *s = smith_scratch_get();
+	struct smith_execve *e = &s->exec.rec;
+	u8 *tail = s->exec.tail;
+	struct path exe = {};
+	struct mm_struct *mm;
+	struct file *exe_file;
+	u32 off = 0;
+
+	memset(e, 0, sizeof(*e));
+	e->len[SMITH_EXEC_FILENAME] = smith_tail_ustr(tail, off, a->filename, SMITH_STR_MAX);
+	off += e->len[SMITH_EXEC_FILENAME];
+	s->walk.off = off;
+	e->len[SMITH_EXEC_ARGV] = argv__append_array(s, a->argv);
+	off += e->len[SMITH_EXEC_ARGV];
+
+	mm = current->mm;
+	exe_file = mm ? smith_kval(&mm->exe_file) : NULL;
+	if (exe_file)
+		smith_kread(&exe, &exe_file->f_path, sizeof(exe));
+	off = exec__append_context(s, &exe, off);
+	e->len[SMITH_EXEC_LD_PRELOAD] = env__ld_preload_array(s, off, a->envp, &e->flags);
+	off += e->len[SMITH_EXEC_LD_PRELOAD];
+	off = exec__append_cgroup_and_fds(s, off);
+	exec__submit(s, ret, off, hook);
+}
+
+static int exec__entry(struct kretprobe_instance *ri, bool at)
+{
+	struct exec_args *a = (struct exec_args *)ri->data;
+	struct pt_regs *u = smith_user_regs();
+
+	smith_enter();
+	if (at) { /* execveat(dirfd, filename, argv, envp, flags) */
+		a->filename = (const char __user *)u->si;
+		a->argv = (const char __user *const __user *)u->dx;
+		a->envp = (const char __user *const __user *)u->r10;
+	} else { /* execve(filename, argv, envp) */
+		a->filename = (const char __user *)u->di;
+		a->argv = (const char __user *const __user *)u->si;
+		a->envp = (const char __user *const __user *)u->dx;
+	}
+	smith_pending_inc();
+	smith_leave();
+	return 0;
+}
+
+int smith_execve_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	return exec__entry(ri, false);
+}
+
+int smith_execveat_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	return exec__entry(ri, true);
+}
+
+static int exec__ret(struct kretprobe_instance *ri, struct pt_regs *regs, unsigned int hook)
+{
+	long ret = regs_return_value(regs);
+
+	smith_enter();
+	smith_pending_dec();
+	if (ret < 0) {
+		preempt_disable();
+		exec__failed(ret, (const struct exec_args *)ri->data, hook);
+		preempt_enable();
+	}
+	smith_leave();
+	return 0;
+}
+
+int smith_execve_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	return exec__ret(ri, regs, SMITH_HOOK_EXECVE);
+}
+
+int smith_execveat_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	return exec__ret(ri, regs, SMITH_HOOK_EXECVEAT);
+}

@@ -1,0 +1,313 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The probes behind each hook, arming and disarming, and the accounting that
+ * makes unloading safe.
+ *
+ *   hook            probes
+ *   execve          tracepoint sched_process_exec (successful execs of both
+ *                   calls, in the new image: the point the BPF program uses)
+ *                   + kretprobe on execve (failed attempts)
+ *   execveat        kretprobe on execveat (failed attempts)
+ *   connect         kretprobe on connect
+ *   init_module     kretprobe on init_module + tracepoint module_load (name)
+ *   finit_module    kretprobe on finit_module + tracepoint module_load (name)
+ *
+ * A hook is armed only when all its probes registered; otherwise it is
+ * reported failed and whatever it had registered is removed again.
+ *
+ * Syscall symbols differ between kernels (sys_execve; __x64_sys_execve for
+ * the pt_regs wrappers of 4.17+), so each kretprobe tries candidates in turn.
+ * Handlers read the call's arguments from the registers saved at syscall
+ * entry (task_pt_regs), which is the same under either calling convention.
+ *
+ * Safe unloading (AgentSmith's SAFE_EXIT):
+ *   - a reader's open file holds a module reference: no rmmod while open;
+ *   - disarm unregisters every probe (the kprobe core waits for handlers
+ *     running on other CPUs), then waits until the per-CPU count of running
+ *     handlers (smith_running) is zero on every CPU;
+ *   - kretprobe instances still pending at unregister (calls that entered
+ *     and have not returned: a blocking connect, say) are counted
+ *     (smith_pending) and logged. The kprobe core detaches them from the
+ *     module's struct kretprobe at unregister and never calls the module's
+ *     handler for them again, so their return after rmmod is harmless;
+ *   - tracepoint probes are followed by tracepoint_synchronize_unregister();
+ *   - the rings' irq_work and timers are synced last.
+ */
+#include <linux/kprobes.h>
+#include <linux/tracepoint.h>
+#include <linux/vmalloc.h>
+#include <linux/delay.h>
+#include <linux/string.h>
+#include <linux/slab.h>
+#include "smith.h"
+
+DEFINE_PER_CPU(long, smith_running);
+DEFINE_PER_CPU(long, smith_pending);
+
+static struct smith_scratch *smith_scratch; /* one per possible CPU */
+
+struct smith_scratch *smith_scratch_get(void)
+{
+	return &smith_scratch[smp_processor_id()];
+}
+
+struct smith_kret {
+	const char *what;
+	const char *const *symbols; /* candidates, tried in order */
+	kretprobe_handler_t entry;
+	kretprobe_handler_t ret;
+	const size_t *data_size;
+	int maxactive;
+	u32 hooks;		/* bit per hook that needs it */
+	const char *symbol;	/* the candidate that registered */
+	bool registered;
+	unsigned long missed_seen; /* nmissed already counted as drops */
+	struct kretprobe rp;
+};
+
+struct smith_tp {
+	const char *name;
+	void *probe;
+	u32 hooks;
+	bool registered;
+	struct tracepoint *tp;
+};
+
+static const char *const sym_execve[] = { "__x64_sys_execve", "sys_execve", NULL };
+static const char *const sym_execveat[] = { "__x64_sys_execveat", "sys_execveat", NULL };
+static const char *const sym_connect[] = { "__x64_sys_connect", "sys_connect", NULL };
+static const char *const sym_init_module[] = { "__x64_sys_init_module", "sys_init_module", NULL };
+static const char *const sym_finit_module[] = { "__x64_sys_finit_module", "sys_finit_module", NULL };
+
+#define HOOK(h) (1u << (h))
+
+/*
+ * maxactive bounds the calls a kretprobe follows at once; more are missed
+ * (counted as drops). connect and execve can block for long, so they get room.
+ */
+static struct smith_kret smith_krets[] = {
+	{ "execve", sym_execve, smith_execve_entry, smith_execve_ret, &smith_exec_data_size, 0,
+	  HOOK(SMITH_HOOK_EXECVE) },
+	{ "execveat", sym_execveat, smith_execveat_entry, smith_execveat_ret, &smith_exec_data_size, 0,
+	  HOOK(SMITH_HOOK_EXECVEAT) },
+	{ "connect", sym_connect, smith_connect_entry, smith_connect_ret, &smith_connect_data_size, 0,
+	  HOOK(SMITH_HOOK_CONNECT) },
+	{ "init_module", sym_init_module, smith_init_module_entry, smith_init_module_ret,
+	  &smith_module_data_size, 16, HOOK(SMITH_HOOK_INIT_MODULE) },
+	{ "finit_module", sym_finit_module, smith_finit_module_entry, smith_finit_module_ret,
+	  &smith_module_data_size, 16, HOOK(SMITH_HOOK_FINIT_MODULE) },
+};
+
+static struct smith_tp smith_tps[] = {
+	{ "sched_process_exec", smith_exec_tp, HOOK(SMITH_HOOK_EXECVE) },
+	{ "module_load", smith_module_load_tp, HOOK(SMITH_HOOK_INIT_MODULE) | HOOK(SMITH_HOOK_FINIT_MODULE) },
+};
+
+static const char *const smith_hook_names[SMITH_HOOK_MAX] = {
+	"execve", "execveat", "connect", "init_module", "finit_module",
+};
+
+/* Counts a hook's kretprobe misses (no free instance, or a reentrant hit) as its drops. */
+void smith_missed_fold(unsigned int hook)
+{
+	int i;
+
+	for (i = 0; i < ARRAY_SIZE(smith_krets); i++) {
+		struct smith_kret *k = &smith_krets[i];
+		unsigned long missed, seen;
+
+		if (!(k->hooks & HOOK(hook)) || !k->registered)
+			continue;
+		missed = READ_ONCE(k->rp.nmissed) + READ_ONCE(k->rp.kp.nmissed);
+		seen = READ_ONCE(k->missed_seen);
+		if (missed != seen && cmpxchg(&k->missed_seen, seen, missed) == seen)
+			smith_ring_count_drops(hook, missed - seen);
+	}
+}
+
+static int kret__register(struct smith_kret *k)
+{
+	int err = -ENOENT;
+	int i;
+
+	for (i = 0; k->symbols[i]; i++) {
+		memset(&k->rp, 0, sizeof(k->rp));
+		k->rp.kp.symbol_name = k->symbols[i];
+		k->rp.entry_handler = k->entry;
+		k->rp.handler = k->ret;
+		k->rp.data_size = *k->data_size;
+		k->rp.maxactive = k->maxactive ? k->maxactive : max_t(int, 64, 16 * num_possible_cpus());
+		err = register_kretprobe(&k->rp);
+		if (!err) {
+			k->symbol = k->symbols[i];
+			k->registered = true;
+			k->missed_seen = 0;
+			return 0;
+		}
+	}
+	pr_warn("hook %s: no probe point (tried %s...: %d)\n", k->what, k->symbols[0], err);
+	return err;
+}
+
+static void kret__unregister(struct smith_kret *k)
+{
+	if (!k->registered)
+		return;
+	unregister_kretprobe(&k->rp);
+	k->registered = false;
+	k->symbol = NULL;
+}
+
+#ifdef HAVE_TRACEPOINT_STRUCT
+static void tp__find(struct tracepoint *tp, void *priv)
+{
+	struct smith_tp *t = priv;
+
+	if (!t->tp && !strcmp(tp->name, t->name))
+		t->tp = tp;
+}
+#endif
+
+static int tp__register(struct smith_tp *t)
+{
+	int err;
+
+#ifdef HAVE_TRACEPOINT_STRUCT
+	t->tp = NULL;
+	for_each_kernel_tracepoint(tp__find, t);
+	if (!t->tp) {
+		pr_warn("tracepoint %s not found\n", t->name);
+		return -ENOENT;
+	}
+	err = tracepoint_probe_register(t->tp, t->probe, NULL);
+#else
+	err = tracepoint_probe_register(t->name, t->probe, NULL);
+#endif
+	if (err) {
+		pr_warn("tracepoint %s: cannot register: %d\n", t->name, err);
+		return err;
+	}
+	t->registered = true;
+	return 0;
+}
+
+static void tp__unregister(struct smith_tp *t)
+{
+	if (!t->registered)
+		return;
+#ifdef HAVE_TRACEPOINT_STRUCT
+	tracepoint_probe_unregister(t->tp, t->probe, NULL);
+#else
+	tracepoint_probe_unregister(t->name, t->probe, NULL);
+#endif
+	t->registered = false;
+}
+
+static long percpu_sum(long __percpu *v)
+{
+	long sum = 0;
+	int cpu;
+
+	for_each_possible_cpu(cpu)
+		sum += *per_cpu_ptr(v, cpu);
+	return sum;
+}
+
+/* Removes every probe and waits until no handler runs. Sleeps. */
+static void hooks__remove_all(void)
+{
+	bool any_tp = false;
+	long pending;
+	int i, waited, cpu;
+
+	for (i = 0; i < ARRAY_SIZE(smith_krets); i++)
+		kret__unregister(&smith_krets[i]);
+	for (i = 0; i < ARRAY_SIZE(smith_tps); i++) {
+		any_tp |= smith_tps[i].registered;
+		tp__unregister(&smith_tps[i]);
+	}
+	if (any_tp)
+		tracepoint_synchronize_unregister();
+	synchronize_rcu();
+	for (waited = 0; percpu_sum(&smith_running); waited++) {
+		if (waited == 10000)
+			pr_warn("still waiting for running handlers to finish\n");
+		msleep(1);
+	}
+	pending = percpu_sum(&smith_pending);
+	if (pending)
+		pr_info("%ld hooked calls were in flight at disarm; their return probes are retired by the kernel without calling smith\n",
+			pending);
+	/* Those instances will not come back to us: start the next arm from zero. */
+	for_each_possible_cpu(cpu)
+		*per_cpu_ptr(&smith_pending, cpu) = 0;
+	smith_rings_quiesce();
+}
+
+int smith_hooks_arm(void)
+{
+	u32 wanted = 0, failed = 0, disabled = 0, armed = 0;
+	unsigned int h;
+	int i;
+
+	smith_kmod_reset();
+	for (h = 0; h < SMITH_HOOK_MAX; h++) {
+		if (smith_hook_param(h))
+			wanted |= HOOK(h);
+		else
+			disabled |= HOOK(h);
+	}
+	for (i = 0; i < ARRAY_SIZE(smith_tps); i++)
+		if ((smith_tps[i].hooks & wanted) && tp__register(&smith_tps[i]))
+			failed |= smith_tps[i].hooks & wanted;
+	for (i = 0; i < ARRAY_SIZE(smith_krets); i++)
+		if ((smith_krets[i].hooks & wanted) && kret__register(&smith_krets[i]))
+			failed |= smith_krets[i].hooks & wanted;
+	armed = wanted & ~failed;
+
+	/* A probe none of whose hooks is armed is not left behind. */
+	for (i = 0; i < ARRAY_SIZE(smith_krets); i++)
+		if (smith_krets[i].registered && !(smith_krets[i].hooks & armed))
+			kret__unregister(&smith_krets[i]);
+	for (i = 0; i < ARRAY_SIZE(smith_tps); i++)
+		if (smith_tps[i].registered && !(smith_tps[i].hooks & armed)) {
+			tp__unregister(&smith_tps[i]);
+			tracepoint_synchronize_unregister();
+		}
+
+	smith_info->hooks_armed = armed;
+	smith_info->hooks_disabled = disabled;
+	smith_info->hooks_failed = failed;
+	for (h = 0; h < SMITH_HOOK_MAX; h++) {
+		const char *sym = NULL;
+
+		for (i = 0; i < ARRAY_SIZE(smith_krets); i++)
+			if ((smith_krets[i].hooks & HOOK(h)) && smith_krets[i].registered)
+				sym = smith_krets[i].symbol;
+		pr_info("hook %s: %s%s%s\n", smith_hook_names[h],
+			(armed & HOOK(h)) ? "armed" : (disabled & HOOK(h)) ? "disabled" : "failed",
+			sym ? " on " : "", sym ? sym : "");
+	}
+	return 0;
+}
+
+void smith_hooks_disarm(void)
+{
+	hooks__remove_all();
+	smith_info->hooks_armed = 0;
+	pr_info("hooks disarmed\n");
+}
+
+int smith_hooks_init(void)
+{
+	smith_scratch = vzalloc((unsigned long)nr_cpu_ids * sizeof(*smith_scratch));
+	if (!smith_scratch)
+		return -ENOMEM;
+	return 0;
+}
+
+void smith_hooks_exit(void)
+{
+	vfree(smith_scratch);
+	smith_scratch = NULL;
+}

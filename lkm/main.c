@@ -1,0 +1,113 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * smith.ko: kprobe/tracepoint fallback of the smith collector for kernels
+ * without BTF or the BPF ring buffer (CentOS 7's 3.10 above all). It emits
+ * the raw records of include/smith/abi.h, the same bytes as bpf/, into the
+ * per-CPU rings of include/smith/lkm_ring.h, which smithd maps from
+ * /dev/smith. See lkm/README.md.
+ *
+ * Setup is a table of init/exit pairs run in order; a failing step undoes
+ * the steps before it in reverse order, and unloading undoes them all.
+ */
+#include <linux/module.h>
+#include <linux/moduleparam.h>
+#include <linux/init.h>
+#include "smith.h"
+
+unsigned int smith_ring_kb = 1024;
+module_param_named(ring_kb, smith_ring_kb, uint, 0444);
+MODULE_PARM_DESC(ring_kb, "ring size per CPU in KiB, a power of two from 64 to 1048576 (default 1024)");
+
+unsigned int smith_wakeup_bytes = 65536;
+module_param_named(wakeup_bytes, smith_wakeup_bytes, uint, 0644);
+MODULE_PARM_DESC(wakeup_bytes, "wake the reader when a ring holds this many unread bytes (default 65536)");
+
+unsigned int smith_wakeup_ms = 10;
+module_param_named(wakeup_ms, smith_wakeup_ms, uint, 0444);
+MODULE_PARM_DESC(wakeup_ms, "otherwise wake it this many ms after a record arrives, 1 to 60000 (default 10)");
+
+static bool hook_execve = true;
+module_param(hook_execve, bool, 0644);
+MODULE_PARM_DESC(hook_execve, "report successful execs and failed execve calls (default on; read at open)");
+static bool hook_execveat = true;
+module_param(hook_execveat, bool, 0644);
+MODULE_PARM_DESC(hook_execveat, "report failed execveat calls (default on; read at open)");
+static bool hook_connect = true;
+module_param(hook_connect, bool, 0644);
+MODULE_PARM_DESC(hook_connect, "report connect calls (default on; read at open)");
+static bool hook_init_module = true;
+module_param(hook_init_module, bool, 0644);
+MODULE_PARM_DESC(hook_init_module, "report init_module calls (default on; read at open)");
+static bool hook_finit_module = true;
+module_param(hook_finit_module, bool, 0644);
+MODULE_PARM_DESC(hook_finit_module, "report finit_module calls (default on; read at open)");
+
+bool smith_hook_param(unsigned int hook)
+{
+	switch (hook) {
+	case SMITH_HOOK_EXECVE:
+		return READ_ONCE(hook_execve);
+	case SMITH_HOOK_EXECVEAT:
+		return READ_ONCE(hook_execveat);
+	case SMITH_HOOK_CONNECT:
+		return READ_ONCE(hook_connect);
+	case SMITH_HOOK_INIT_MODULE:
+		return READ_ONCE(hook_init_module);
+	case SMITH_HOOK_FINIT_MODULE:
+		return READ_ONCE(hook_finit_module);
+	}
+	return false;
+}
+
+struct smith_step {
+	const char *name;
+	int (*init)(void);
+	void (*exit)(void);
+};
+
+/* In order; the device comes last, so a reader can open it only once everything is ready. */
+static const struct smith_step smith_steps[] = {
+	{ "rings", smith_rings_init, smith_rings_exit },
+	{ "scratch buffers", smith_hooks_init, smith_hooks_exit },
+	{ "task context", smith_task_init, NULL },
+	{ "path walk check", smith_path_init, NULL },
+	{ "device", smith_dev_init, smith_dev_exit },
+};
+
+static void smith_unwind(int done)
+{
+	while (--done >= 0)
+		if (smith_steps[done].exit)
+			smith_steps[done].exit();
+}
+
+static int __init smith_init(void)
+{
+	int i, err;
+
+	for (i = 0; i < ARRAY_SIZE(smith_steps); i++) {
+		err = smith_steps[i].init();
+		if (err) {
+			pr_err("loading failed at step \"%s\": %d\n", smith_steps[i].name, err);
+			smith_unwind(i);
+			return err;
+		}
+	}
+	pr_info("version %s loaded: %u rings of %u KiB, /dev/%s\n", SMITH_LKM_VERSION, smith_info->nr_rings,
+		smith_ring_kb, SMITH_LKM_MODULE_NAME);
+	return 0;
+}
+
+static void __exit smith_exit(void)
+{
+	smith_unwind(ARRAY_SIZE(smith_steps));
+	pr_info("unloaded\n");
+}
+
+module_init(smith_init);
+module_exit(smith_exit);
+
+MODULE_LICENSE("GPL v2");
+MODULE_AUTHOR("smith maintainers");
+MODULE_DESCRIPTION("smith host security event collector: execve, connect and module-load records over /dev/smith");
+MODULE_VERSION(SMITH_LKM_VERSION);

@@ -1,0 +1,154 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * connect records, and the socket reads execve's fd descriptions share.
+ *
+ * connect(fd, addr, addrlen): the entry handler copies the address the
+ * caller gave (at most a sockaddr_in6, as the BPF program reads it) and
+ * keeps the call only for AF_INET and AF_INET6; the return handler adds the
+ * result, the socket's protocol (TCP and UDP only) and its source address
+ * and port, bound by then.
+ */
+#include <linux/kprobes.h>
+#include <linux/file.h>
+#include <linux/fs.h>
+#include <linux/mount.h>
+#include <linux/net.h>
+#include <linux/in.h>
+#include <linux/in6.h>
+#include <net/sock.h>
+#include <net/inet_sock.h>
+#if IS_ENABLED(CONFIG_IPV6)
+#include <linux/ipv6.h>
+#endif
+#include "smith.h"
+
+struct connect_args {
+	int fd;
+	u32 pad0;
+	struct sockaddr_in6 sa; /* as given, zero past addrlen */
+};
+
+const size_t smith_connect_data_size = sizeof(struct connect_args);
+
+/*
+ * The socket behind a file, or NULL. A socket inode's file on sockfs (an
+ * internal mount) is a socket file whose private_data is the struct socket;
+ * an O_PATH file of a socket has none.
+ */
+struct sock *smith_file_sock(struct file *file)
+{
+	struct socket *sock;
+
+	if (!S_ISSOCK(file_inode(file)->i_mode) || !(file->f_path.mnt->mnt_flags & MNT_INTERNAL))
+		return NULL;
+	sock = file->private_data;
+	return sock ? sock->sk : NULL;
+}
+
+/* Source address and port of a socket, as bound after connect. */
+void smith_sock_source(struct sock *sk, u16 family, struct smith_inet *inet)
+{
+	inet->sport = inet_sk(sk)->inet_num;
+	if (family == AF_INET) {
+		memcpy(inet->saddr, &inet_sk(sk)->inet_rcv_saddr, 4);
+		return;
+	}
+#if IS_ENABLED(CONFIG_IPV6)
+#ifdef HAVE_SK_V6_RCV_SADDR
+	memcpy(inet->saddr, &sk->sk_v6_rcv_saddr, 16);
+#else
+	if (inet6_sk(sk))
+		memcpy(inet->saddr, &inet6_sk(sk)->rcv_saddr, 16);
+#endif
+#endif
+}
+
+/* Peer address and port of a connected socket. */
+void smith_sock_dest(struct sock *sk, u16 family, struct smith_inet *inet)
+{
+	inet->dport = ntohs(inet_sk(sk)->inet_dport);
+	if (family == AF_INET) {
+		memcpy(inet->daddr, &inet_sk(sk)->inet_daddr, 4);
+		return;
+	}
+#if IS_ENABLED(CONFIG_IPV6)
+#ifdef HAVE_SK_V6_RCV_SADDR
+	memcpy(inet->daddr, &sk->sk_v6_daddr, 16);
+#else
+	if (inet6_sk(sk))
+		memcpy(inet->daddr, &inet6_sk(sk)->daddr, 16);
+#endif
+#endif
+}
+
+int smith_connect_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	struct connect_args *a = (struct connect_args *)ri->data;
+	struct pt_regs *u = smith_user_regs();
+	int fd = (int)u->di;
+	const void __user *uaddr = (const void __user *)u->si;
+	u32 addrlen = (u32)u->dx;
+	int keep = 1;
+
+	smith_enter();
+	if (addrlen < sizeof(a->sa.sin6_family) || fd < 0)
+		goto out;
+	if (addrlen > sizeof(a->sa))
+		addrlen = sizeof(a->sa);
+	memset(&a->sa, 0, sizeof(a->sa));
+	if (smith_uread(&a->sa, uaddr, addrlen))
+		goto out;
+	if (a->sa.sin6_family != AF_INET && a->sa.sin6_family != AF_INET6)
+		goto out;
+	a->fd = fd;
+	keep = 0;
+	smith_pending_inc();
+out:
+	smith_leave();
+	return keep; /* non-zero: no return probe for this call */
+}
+
+int smith_connect_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	const struct connect_args *a = (const struct connect_args *)ri->data;
+	long ret = regs_return_value(regs);
+	struct smith_connect *rec;
+	struct file *file;
+	struct sock *sk;
+	u16 protocol;
+
+	smith_enter();
+	smith_pending_dec();
+	file = smith_fd_get(a->fd);
+	if (!file)
+		goto out;
+	sk = smith_file_sock(file);
+	if (!sk)
+		goto put;
+	protocol = sk->sk_protocol;
+	if (protocol != IPPROTO_TCP && protocol != IPPROTO_UDP)
+		goto put;
+
+	preempt_disable();
+	smith_missed_fold(SMITH_HOOK_CONNECT);
+	rec = smith_ring_reserve(sizeof(*rec), SMITH_HOOK_CONNECT);
+	if (rec) {
+		smith_hdr_fill(&rec->hdr, SMITH_REC_CONNECT, sizeof(*rec), ret);
+		memset(&rec->inet, 0, sizeof(rec->inet));
+		rec->inet.family = a->sa.sin6_family;
+		rec->inet.protocol = protocol;
+		rec->inet.dport = ntohs(a->sa.sin6_port);
+		if (a->sa.sin6_family == AF_INET)
+			memcpy(rec->inet.daddr, &((const struct sockaddr_in *)&a->sa)->sin_addr, 4);
+		else
+			memcpy(rec->inet.daddr, &a->sa.sin6_addr, 16);
+		smith_sock_source(sk, a->sa.sin6_family, &rec->inet);
+		smith_ring_commit(rec);
+	}
+	preempt_enable();
+put:
+	smith_fd_put(file);
+out:
+	smith_leave();
+	return 0;
+}

@@ -1,0 +1,167 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* smith.ko internals: what the files of lkm/ share. */
+#ifndef SMITH_LKM_H
+#define SMITH_LKM_H
+
+#include <linux/types.h>
+#include <linux/kernel.h>
+#include <linux/percpu.h>
+#include <linux/wait.h>
+#include <linux/path.h>
+#include "compat.h"
+#include "smith/abi.h"
+#include "smith/lkm_ring.h"
+
+#ifndef CONFIG_X86_64
+#error "smith.ko supports x86_64 only (syscall symbols and argument registers)"
+#endif
+
+#define SMITH_LKM_VERSION "0.1.0"
+
+#undef pr_fmt
+#define pr_fmt(fmt) "smith: " fmt
+
+/* Tail bounds, the same as the BPF programs' (bpf/path.bpf.h), so both sides cut alike. */
+#define SMITH_TAIL_LIMIT 32768
+#define SMITH_TAIL_SIZE	 (SMITH_TAIL_LIMIT + SMITH_ARGV_MAX)
+
+/* main.c: module parameters */
+extern unsigned int smith_ring_kb;
+extern unsigned int smith_wakeup_bytes;
+extern unsigned int smith_wakeup_ms;
+bool smith_hook_param(unsigned int hook);
+
+/* read.c: reads that never fault and never sleep, for atomic context */
+int smith_kread(void *dst, const void *src, size_t n);
+long smith_kstr(char *dst, const void *src, u32 max);
+int smith_uread(void *dst, const void __user *src, size_t n);
+long smith_ustr(char *dst, const void __user *src, u32 max);
+u32 smith_tail_kstr(u8 *tail, u32 off, const void *src, u32 max);
+u32 smith_tail_ustr(u8 *tail, u32 off, const void __user *src, u32 max);
+/* Reads a kernel pointer-sized value, NULL/0 if it cannot be read. */
+#define smith_kval(p)                                           \
+	({                                                      \
+		typeof(*(p)) ___v;                              \
+		if (smith_kread(&___v, (p), sizeof(___v)))     \
+			memset(&___v, 0, sizeof(___v));         \
+		___v;                                           \
+	})
+
+/* ring.c: the shared area and its per-CPU rings */
+extern void *smith_area;
+extern unsigned long smith_area_bytes;
+extern struct smith_lkm_info *smith_info;
+extern wait_queue_head_t smith_wq;
+int smith_rings_init(void);
+void smith_rings_exit(void);
+int smith_ring_output(const void *rec, u32 size, unsigned int hook);
+void *smith_ring_reserve(u32 size, unsigned int hook);
+void smith_ring_commit(void *rec);
+void smith_ring_count_drops(unsigned int hook, u64 n);
+bool smith_rings_readable(void);
+void smith_rings_start(void);
+void smith_rings_quiesce(void);
+
+/* dev.c: /dev/smith */
+int smith_dev_init(void);
+void smith_dev_exit(void);
+
+/* hooks.c: probes, arming, in-flight accounting, scratch buffers */
+struct smith_walk {
+	u32 off;       /* write offset in the tail */
+	u32 truncated; /* set when the last walk stopped early */
+};
+
+struct smith_scratch {
+	union {
+		struct {
+			struct smith_execve rec;
+			u8 tail[SMITH_TAIL_SIZE];
+		} exec;
+		struct {
+			struct smith_module rec;
+			u8 tail[SMITH_TAIL_SIZE];
+		} module;
+	};
+	char env[SMITH_STR_MAX]; /* one environment entry under test */
+	struct smith_walk walk;
+};
+
+int smith_hooks_init(void);
+void smith_hooks_exit(void);
+int smith_hooks_arm(void);
+void smith_hooks_disarm(void);
+struct smith_scratch *smith_scratch_get(void);
+void smith_missed_fold(unsigned int hook);
+
+DECLARE_PER_CPU(long, smith_running);
+DECLARE_PER_CPU(long, smith_pending);
+
+/*
+ * Calls that entered with a kretprobe instance and have not returned yet:
+ * incremented by an entry handler that keeps its instance, decremented by
+ * the return handler (maybe on another CPU: only the sum means anything).
+ */
+static inline void smith_pending_inc(void)
+{
+	this_cpu_inc(smith_pending);
+}
+
+static inline void smith_pending_dec(void)
+{
+	this_cpu_dec(smith_pending);
+}
+
+/* Brackets every handler: disarm waits until no CPU runs one. */
+static inline void smith_enter(void)
+{
+	this_cpu_inc(smith_running);
+}
+
+static inline void smith_leave(void)
+{
+	this_cpu_dec(smith_running);
+}
+
+/* task.c: struct smith_task and the record header */
+int smith_task_init(void);
+void smith_hdr_fill(struct smith_rec_hdr *h, u16 type, u32 size, s64 retval);
+struct file *smith_fd_get(unsigned int fd);
+void smith_fd_put(struct file *file);
+struct pt_regs;
+struct pt_regs *smith_user_regs(void);
+const char *smith_cgroup_leaf_name(void);
+
+/* net.c: sockets */
+struct sock;
+struct file;
+struct sock *smith_file_sock(struct file *file);
+void smith_sock_source(struct sock *sk, u16 family, struct smith_inet *inet);
+void smith_sock_dest(struct sock *sk, u16 family, struct smith_inet *inet);
+
+/* path.c: leaf-first path encoding */
+int smith_path_init(void);
+u32 smith_path_append(u8 *tail, struct smith_walk *w, const struct path *path);
+
+/* exec.c, net.c, kmod.c: the handlers */
+struct kretprobe_instance;
+struct linux_binprm;
+struct module;
+void smith_exec_tp(void *data, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm);
+int smith_execve_entry(struct kretprobe_instance *ri, struct pt_regs *regs);
+int smith_execveat_entry(struct kretprobe_instance *ri, struct pt_regs *regs);
+int smith_execve_ret(struct kretprobe_instance *ri, struct pt_regs *regs);
+int smith_execveat_ret(struct kretprobe_instance *ri, struct pt_regs *regs);
+extern const size_t smith_exec_data_size;
+int smith_connect_entry(struct kretprobe_instance *ri, struct pt_regs *regs);
+int smith_connect_ret(struct kretprobe_instance *ri, struct pt_regs *regs);
+extern const size_t smith_connect_data_size;
+void smith_module_load_tp(void *data, struct module *mod);
+void smith_kmod_reset(void);
+int smith_init_module_entry(struct kretprobe_instance *ri, struct pt_regs *regs);
+int smith_finit_module_entry(struct kretprobe_instance *ri, struct pt_regs *regs);
+int smith_init_module_ret(struct kretprobe_instance *ri, struct pt_regs *regs);
+int smith_finit_module_ret(struct kretprobe_instance *ri, struct pt_regs *regs);
+extern const size_t smith_module_data_size;
+
+#endif /* SMITH_LKM_H */

@@ -1,0 +1,205 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * struct smith_task and the record header, with the meaning bpf/task.bpf.h
+ * gives each field: ids as seen from the initial pid namespace, the
+ * credentials of real_cred, the thread group leader's start_time, the
+ * namespaces' inode numbers, the audit session id, the cgroup v2 id.
+ * Always filled for `current`, the task making the hooked call.
+ */
+#include <linux/sched.h>
+#include <linux/cred.h>
+#include <linux/pid.h>
+#include <linux/pid_namespace.h>
+#include <linux/nsproxy.h>
+#include <linux/utsname.h>
+#include <linux/audit.h>
+#include <linux/cgroup.h>
+#include <linux/kernfs.h>
+#include <linux/file.h>
+#include <linux/fs.h>
+#include <linux/namei.h>
+#include <linux/ktime.h>
+#include <linux/hrtimer.h>
+#include <linux/time.h>
+#include <linux/ptrace.h>
+#include <asm/processor.h>
+#include <net/net_namespace.h>
+#include "smith.h"
+
+/*
+ * struct mnt_namespace is private to fs/ (fs/mount.h), and its layout moved
+ * twice (ns_common in 3.19, ns_common first in 5.11). The offset of its
+ * inode number is found once at load instead: the inode of /proc/self/ns/mnt
+ * is that number, and it is looked for among the structure's first words.
+ * -1: not found; mntns is then reported as 0.
+ */
+static int smith_mntns_inum_offset = -1;
+#define SMITH_MNTNS_SCAN_WORDS 16
+
+static void task__find_mntns_offset(void)
+{
+	struct path path;
+	unsigned long ino;
+	u32 words[SMITH_MNTNS_SCAN_WORDS];
+	void *mnt_ns;
+	int i;
+
+	if (kern_path("/proc/self/ns/mnt", LOOKUP_FOLLOW, &path)) {
+		pr_warn("cannot resolve /proc/self/ns/mnt: mntns will be reported as 0\n");
+		return;
+	}
+	ino = path.dentry->d_inode->i_ino;
+	path_put(&path);
+	mnt_ns = current->nsproxy ? (void *)current->nsproxy->mnt_ns : NULL;
+	if (!mnt_ns || smith_kread(words, mnt_ns, sizeof(words)))
+		return;
+	for (i = 0; i < SMITH_MNTNS_SCAN_WORDS; i++) {
+		if (words[i] == (u32)ino) {
+			smith_mntns_inum_offset = i * sizeof(u32);
+			return;
+		}
+	}
+	pr_warn("mount namespace inode %lu not found in struct mnt_namespace: mntns will be reported as 0\n",
+		ino);
+}
+
+int smith_task_init(void)
+{
+	task__find_mntns_offset();
+	return 0;
+}
+
+static u64 task__start_time(struct task_struct *leader)
+{
+#ifdef HAVE_TASK_START_TIME_NS
+	return leader->start_time;
+#else
+	return timespec_to_ns(&leader->start_time);
+#endif
+}
+
+/* The cgroup v2 id, as bpf_get_current_cgroup_id() gives it. Under rcu_read_lock(). */
+static u64 task__cgroup_id(struct task_struct *task)
+{
+#ifdef HAVE_CSS_SET_DFL_CGRP
+	struct css_set *cset = rcu_dereference(task->cgroups);
+	struct cgroup *cg = cset ? cset->dfl_cgrp : NULL;
+
+	if (!cg || !cg->kn)
+		return 0;
+#ifdef HAVE_KERNFS_ID_U64
+	return cg->kn->id;
+#else
+	return cg->kn->id.id;
+#endif
+#else
+	return 0; /* no cgroup v2 */
+#endif
+}
+
+static u32 task__mntns(struct nsproxy *ns)
+{
+	u32 inum;
+
+	if (smith_mntns_inum_offset < 0 || !ns || !ns->mnt_ns)
+		return 0;
+	if (smith_kread(&inum, (u8 *)ns->mnt_ns + smith_mntns_inum_offset, sizeof(inum)))
+		return 0;
+	return inum;
+}
+
+static void task__fill(struct smith_task *t)
+{
+	struct task_struct *task = current;
+	struct pid_namespace *pidns;
+	const struct cred *cred;
+	struct nsproxy *ns;
+
+	memset(t, 0, sizeof(*t));
+	rcu_read_lock();
+	t->start_time = task__start_time(task->group_leader);
+	t->cgroup_id = task__cgroup_id(task);
+	t->pid = task->tgid;
+	t->tid = task->pid;
+	t->ppid = rcu_dereference(task->real_parent)->tgid;
+	t->pgid = pid_nr(task_pgrp(task));
+	t->sid = pid_nr(task_session(task));
+	cred = rcu_dereference(task->real_cred);
+	t->uid = __kuid_val(cred->uid);
+	t->gid = __kgid_val(cred->gid);
+	t->euid = __kuid_val(cred->euid);
+	t->egid = __kgid_val(cred->egid);
+	t->sessionid = audit_get_sessionid(task);
+	pidns = task_active_pid_ns(task);
+	t->pidns = pidns ? smith_ns_inum(pidns) : 0;
+	ns = task->nsproxy;
+	if (ns) {
+		t->mntns = task__mntns(ns);
+		t->netns = ns->net_ns ? smith_ns_inum(ns->net_ns) : 0;
+		if (ns->uts_ns)
+			smith_kstr(t->nodename, ns->uts_ns->name.nodename, sizeof(t->nodename));
+	}
+	rcu_read_unlock();
+	smith_kstr(t->comm, task->comm, sizeof(t->comm));
+}
+
+void smith_hdr_fill(struct smith_rec_hdr *h, u16 type, u32 size, s64 retval)
+{
+	h->type = type;
+	h->abi = SMITH_ABI_VERSION;
+	h->size = size;
+	h->ts = ktime_to_ns(ktime_get_boottime());
+	h->retval = retval;
+	task__fill(&h->task);
+}
+
+/* A reference to the file behind `fd` of the current task (O_PATH files included), or NULL. */
+struct file *smith_fd_get(unsigned int fd)
+{
+	return fget_raw(fd);
+}
+
+void smith_fd_put(struct file *file)
+{
+	fput(file);
+}
+
+/* The registers saved at syscall entry: the call's arguments, whatever the syscall wrapper. */
+struct pt_regs *smith_user_regs(void)
+{
+	return task_pt_regs(current);
+}
+
+/*
+ * Leaf name of the cgroup that carries a container's id: the memory
+ * controller's on v1/hybrid hosts (where runtimes place tasks), else the
+ * default (v2) hierarchy's, as bpf/core_fixes.bpf.h picks it. Under
+ * rcu_read_lock(); NULL when there is none.
+ */
+const char *smith_cgroup_leaf_name(void)
+{
+	struct css_set *cset = rcu_dereference(current->cgroups);
+	struct cgroup *cg = NULL;
+
+	if (!cset)
+		return NULL;
+#ifdef CONFIG_MEMCG
+	if (cset->subsys[SMITH_MEMCG_ID])
+		cg = cset->subsys[SMITH_MEMCG_ID]->cgroup;
+#endif
+#ifdef HAVE_CSS_SET_DFL_CGRP
+	if (!cg)
+		cg = cset->dfl_cgrp;
+#endif
+	if (!cg)
+		return NULL;
+#ifdef HAVE_CGROUP_KN
+	return cg->kn ? cg->kn->name : NULL;
+#else
+	{
+		struct cgroup_name *name = rcu_dereference(cg->name);
+
+		return name ? name->name : NULL;
+	}
+#endif
+}

@@ -1,0 +1,220 @@
+// pipeline_bench: decode -> normalize -> serialize, per core, without the kernel.
+//
+// Feeds smithd's Normalizer with raw records recorded from a real kernel by
+// `smithd --record` (default: tests/bench/data/mixed.smithraw, UDP/TCP connects
+// and execs with quoted and spaced arguments) and appends each event's JSON line
+// to one reused buffer, as the pipeline thread does before the sink. Reports
+// events/s and bytes/s per record type, and the heap allocations per event,
+// counted by replacing the global operator new in this binary: the hot path
+// must make none once its caches are warm.
+//
+//   smith_pipeline_bench [--records FILE] [Google Benchmark flags]
+#include "backend/replay_backend.h"
+#include "event/normalizer.h"
+#include "event/record_decoder.h"
+#include "smith/abi.h"
+
+#include <benchmark/benchmark.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <span>
+#include <string>
+#include <vector>
+
+// free() is the right partner of the malloc() below; GCC cannot see that.
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+
+namespace {
+
+std::atomic<uint64_t> g_allocations{0};
+
+void *counted_alloc(size_t n)
+{
+	g_allocations.fetch_add(1, std::memory_order_relaxed);
+	return std::malloc(n == 0 ? 1 : n);
+}
+
+} // namespace
+
+void *operator new(size_t n)
+{
+	if (void *p = counted_alloc(n))
+		return p;
+	throw std::bad_alloc();
+}
+void *operator new[](size_t n)
+{
+	if (void *p = counted_alloc(n))
+		return p;
+	throw std::bad_alloc();
+}
+void *operator new(size_t n, const std::nothrow_t &) noexcept
+{
+	return counted_alloc(n);
+}
+void *operator new[](size_t n, const std::nothrow_t &) noexcept
+{
+	return counted_alloc(n);
+}
+void operator delete(void *p) noexcept
+{
+	std::free(p);
+}
+void operator delete[](void *p) noexcept
+{
+	std::free(p);
+}
+void operator delete(void *p, size_t) noexcept
+{
+	std::free(p);
+}
+void operator delete[](void *p, size_t) noexcept
+{
+	std::free(p);
+}
+
+namespace {
+
+using smith::event::Normalizer;
+
+// The recorded records, back to back, and where each starts.
+struct Records {
+	std::vector<std::byte> bytes;
+	std::vector<std::pair<size_t, size_t>> spans; // offset, size
+	int64_t boot_to_epoch_ns = 0;
+};
+
+class Collector : public smith::backend::RecordHandler {
+public:
+	Collector(Records &r, int type) : r_(r), type_(type) {}
+	void on_record(std::span<const std::byte> record) override
+	{
+		smith_rec_hdr hdr;
+		std::memcpy(&hdr, record.data(), sizeof(hdr));
+		if (type_ != 0 && hdr.type != type_)
+			return;
+		r_.spans.emplace_back(r_.bytes.size(), record.size());
+		r_.bytes.insert(r_.bytes.end(), record.begin(), record.end());
+	}
+
+private:
+	Records &r_;
+	int type_;
+};
+
+std::string g_records_path = SMITH_BENCH_DEFAULT_RECORDS;
+
+// Records of one type (0: all) from the recording, in recorded order.
+Records load(int type)
+{
+	Records r;
+	smith::backend::ReplayBackend replay(g_records_path);
+	replay.start();
+	Collector c(r, type);
+	while (replay.poll(std::chrono::milliseconds(0), c) != smith::backend::PollEnd) {
+	}
+	r.boot_to_epoch_ns = replay.boot_to_epoch_ns();
+	return r;
+}
+
+smith::event::HostInfo bench_host(const Records &r)
+{
+	smith::event::HostInfo host;
+	host.hostname = "bench-host";
+	host.host_id = "0123456789abcdef0123456789abcdef";
+	host.run_id = "fedcba9876543210fedcba9876543210";
+	host.backend = "ebpf";
+	host.boot_to_epoch_ns = r.boot_to_epoch_ns;
+	return host;
+}
+
+// decode -> normalize -> serialize for every record, into one reused line buffer.
+void BM_Pipeline(benchmark::State &state, int type)
+{
+	const Records records = load(type);
+	if (records.spans.empty()) {
+		state.SkipWithError("no records of this type in the recording");
+		return;
+	}
+	Normalizer normalizer(bench_host(records));
+	std::string line;
+	uint64_t seq = 0, bytes = 0, failed = 0;
+	auto run_all = [&] {
+		for (auto [off, size] : records.spans) {
+			line.clear();
+			auto r = normalizer.append_json(std::span(records.bytes.data() + off, size), ++seq, line);
+			failed += !r.ok;
+			bytes += line.size();
+		}
+	};
+	run_all(); // warm: caches filled, buffer grown
+	bytes = 0;
+	const uint64_t allocs_before = g_allocations.load(std::memory_order_relaxed);
+	for (auto _ : state) {
+		run_all();
+		benchmark::DoNotOptimize(line.data());
+	}
+	const uint64_t allocs = g_allocations.load(std::memory_order_relaxed) - allocs_before;
+	const auto events = static_cast<double>(state.iterations() * records.spans.size());
+	state.SetItemsProcessed(static_cast<int64_t>(events));
+	state.SetBytesProcessed(static_cast<int64_t>(bytes));
+	state.counters["events"] = static_cast<double>(records.spans.size());
+	state.counters["allocs_per_event"] = static_cast<double>(allocs) / events;
+	state.counters["bytes_per_event"] = static_cast<double>(bytes) / events;
+	state.counters["failed"] = static_cast<double>(failed);
+	state.counters["ns_per_event"] =
+		benchmark::Counter(events, benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+}
+
+// Decoding alone: the raw record's fields and tail strings, without enrichment or JSON.
+void BM_Decode(benchmark::State &state)
+{
+	const Records records = load(0);
+	smith::event::DecodedRecord out;
+	for (auto _ : state) {
+		for (auto [off, size] : records.spans) {
+			auto r = smith::event::decode_record(std::span(records.bytes.data() + off, size), out);
+			benchmark::DoNotOptimize(r);
+		}
+	}
+	state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * records.spans.size()));
+}
+
+BENCHMARK_CAPTURE(BM_Pipeline, mixed, 0);
+BENCHMARK_CAPTURE(BM_Pipeline, connect, SMITH_REC_CONNECT);
+BENCHMARK_CAPTURE(BM_Pipeline, execve, SMITH_REC_EXECVE);
+BENCHMARK(BM_Decode);
+
+} // namespace
+
+int main(int argc, char **argv)
+{
+	// --records FILE is ours; everything else goes to Google Benchmark.
+	std::vector<char *> rest{argv[0]};
+	for (int i = 1; i < argc; i++) {
+		std::string a = argv[i];
+		if (a == "--records" && i + 1 < argc)
+			g_records_path = argv[++i];
+		else if (a.rfind("--records=", 0) == 0)
+			g_records_path = a.substr(10);
+		else
+			rest.push_back(argv[i]);
+	}
+	int n = static_cast<int>(rest.size());
+	benchmark::Initialize(&n, rest.data());
+	if (benchmark::ReportUnrecognizedArguments(n, rest.data()))
+		return 2;
+	try {
+		load(0);
+	} catch (const std::exception &e) {
+		std::fprintf(stderr, "smith_pipeline_bench: %s\n", e.what());
+		return 1;
+	}
+	benchmark::RunSpecifiedBenchmarks();
+	benchmark::Shutdown();
+	return 0;
+}
