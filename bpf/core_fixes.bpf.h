@@ -22,7 +22,7 @@
 static __always_inline __u32 task__sessionid(struct task_struct *task)
 {
 	if (bpf_core_field_exists(task->sessionid))
-		return BPF_CORE_READ(task, sessionid);
+		return task->sessionid;
 	return SMITH_SESSIONID_UNSET;
 }
 

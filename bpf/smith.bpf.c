@@ -84,6 +84,41 @@ struct {
 /* Set by the loader before load: hooks this kernel lacks are compiled out by the verifier. */
 const volatile bool hook_enabled[SMITH_HOOK_MAX] = {};
 
+/*
+ * Wakeups come in batches. A record wakes the reader only when it brings the
+ * unread bytes in the ring up to wakeup_bytes; below that, the reader finds
+ * the records when its periodic poll timeout expires, and above it the reader
+ * is already awake. A wakeup per record (the ring buffer's default whenever the
+ * reader has caught up) is an interrupt and a cross-CPU reschedule inside the
+ * hooked syscall, several times the cost of the rest of the hook.
+ * 0 restores the default.
+ */
+const volatile __u64 wakeup_bytes = 0;
+
+/* Flags for bpf_ringbuf_output() of `size` bytes (the query runs before the record is in). */
+static __always_inline __u64 ring__output_flags(__u64 size)
+{
+	__u64 avail;
+
+	if (!wakeup_bytes)
+		return 0;
+	avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+	return avail < wakeup_bytes && avail + size + 8 >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP
+									 : BPF_RB_NO_WAKEUP;
+}
+
+/* Flags for bpf_ringbuf_submit() of a reserved record of `size` bytes (already counted). */
+static __always_inline __u64 ring__submit_flags(__u64 size)
+{
+	__u64 avail;
+
+	if (!wakeup_bytes)
+		return 0;
+	avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+	return avail >= wakeup_bytes && avail < wakeup_bytes + size + 8 ? BPF_RB_FORCE_WAKEUP
+									 : BPF_RB_NO_WAKEUP;
+}
+
 /* x86_64 syscall numbers; 32-bit (compat) tasks use other numbers and are not decoded. */
 #define NR_CONNECT	42
 #define NR_EXECVE	59
@@ -109,13 +144,14 @@ static __always_inline struct scratch *scratch__get(void)
 
 static __always_inline struct file *task__fd(struct task_struct *task, unsigned int fd)
 {
-	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	struct fdtable *fdt = task->files->fdt;
 	struct file **fds;
 	struct file *file = NULL;
 
-	if (!fdt || fd >= BPF_CORE_READ(fdt, max_fds))
+	if (!fdt || fd >= fdt->max_fds)
 		return NULL;
-	fds = BPF_CORE_READ(fdt, fd);
+	fds = fdt->fd;
+	/* a variable index into the array needs the helper */
 	bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]);
 	return file;
 }
@@ -350,14 +386,14 @@ static __always_inline void exec__submit(struct scratch *s, struct task_struct *
 	barrier_var(size);
 	if (size > sizeof(struct smith_execve) + SMITH_TAIL_LIMIT) /* cannot happen: appends are bounded */
 		return;
-	if (bpf_ringbuf_output(&events, &s->exec.rec, size, 0))
+	if (bpf_ringbuf_output(&events, &s->exec.rec, size, ring__output_flags(size)))
 		drop__count(hook);
 }
 
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(exec_success, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct task_struct *task = bpf_get_current_task_btf();
 	struct scratch *s = scratch__get();
 	struct smith_execve *e;
 	struct mm_struct *mm;
@@ -403,7 +439,7 @@ int BPF_PROG(exec_success, struct task_struct *p, pid_t old_pid, struct linux_bi
 static __noinline int exec__failed(long ret, const char *filename, const char *const *argv,
 				   const char *const *envp, __u32 hook)
 {
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct task_struct *task = bpf_get_current_task_btf();
 	struct scratch *s;
 	struct smith_execve *e;
 	struct mm_struct *mm;
@@ -482,7 +518,7 @@ static __always_inline int connect__exit(struct task_struct *task, const struct 
 	else
 		__builtin_memcpy(rec->inet.daddr, &sa.sin6_addr, 16);
 	sock__source(sk, sa.sin6_family, &rec->inet);
-	bpf_ringbuf_submit(rec, 0);
+	bpf_ringbuf_submit(rec, ring__submit_flags(sizeof(*rec)));
 	return 0;
 }
 
@@ -499,7 +535,7 @@ int BPF_PROG(module_load, struct module *mod)
 
 static __noinline int module__emit(__u16 type, long ret, struct file *file, const char *uargs, __u32 hook)
 {
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct task_struct *task = bpf_get_current_task_btf();
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct smith_module *m;
 	struct scratch *s;
@@ -539,7 +575,7 @@ static __noinline int module__emit(__u16 type, long ret, struct file *file, cons
 	barrier_var(size);
 	if (size > sizeof(*m) + SMITH_TAIL_LIMIT) /* cannot happen: appends are bounded */
 		return 0;
-	if (bpf_ringbuf_output(&events, m, size, 0))
+	if (bpf_ringbuf_output(&events, m, size, ring__output_flags(size)))
 		drop__count(hook);
 	return 0;
 }
@@ -554,8 +590,8 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 	if (id != NR_CONNECT && id != NR_EXECVE && id != NR_EXECVEAT && id != NR_INIT_MODULE &&
 	    id != NR_FINIT_MODULE)
 		return 0;
-	task = (struct task_struct *)bpf_get_current_task();
-	if (BPF_CORE_READ(task, thread_info.status) & TS_COMPAT)
+	task = bpf_get_current_task_btf();
+	if (task->thread_info.status & TS_COMPAT)
 		return 0;
 
 	switch (id) {

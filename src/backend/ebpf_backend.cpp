@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <filesystem>
 #include <string_view>
@@ -134,6 +135,7 @@ void EbpfBackend::start()
 		throw BackendError(fmt::format("ring buffer size {} is not a power of two >= 4096", rb));
 	bpf_map__set_max_entries(skel->maps.events, rb);
 	bpf_map__set_max_entries(skel->maps.scratch_map, st->ncpus);
+	skel->rodata->wakeup_bytes = options_.wakeup_bytes ? options_.wakeup_bytes : rb / 64;
 
 	std::unique_ptr<btf, BtfDeleter> vmlinux(btf__load_vmlinux_btf());
 	if (!vmlinux)
@@ -222,7 +224,10 @@ long EbpfBackend::poll(std::chrono::milliseconds timeout, RecordHandler &handler
 		throw BackendError("ebpf backend polled before start");
 	state_->handler = &handler;
 	state_->delivered = 0;
-	int err = ring_buffer__poll(state_->ring.get(), static_cast<int>(timeout.count()));
+	// Wakeups come in batches (see wakeup_bytes in bpf/smith.bpf.c), so a wait
+	// longer than poll_interval would hold records back.
+	auto wait = std::min(timeout, options_.poll_interval);
+	int err = ring_buffer__poll(state_->ring.get(), static_cast<int>(wait.count()));
 	// The kernel wakes the reader only for a record that lands where the
 	// reader stands; after an overflow or a stop (SIGSTOP, a slow sink) the
 	// ring can hold records with no wakeup pending. An idle wait therefore

@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <cmath>
+#include <cstring>
 
 namespace smith::json {
 namespace {
@@ -43,18 +44,54 @@ size_t utf8_sequence_length(std::string_view s, size_t i)
 
 } // namespace
 
+namespace {
+
+constexpr uint64_t kOnes = 0x0101010101010101ull;
+constexpr uint64_t kHighs = 0x8080808080808080ull;
+
+// Non-zero when one of the 8 bytes in `w` needs attention: a control character,
+// '"', '\\' or a byte of a multi-byte UTF-8 sequence (>= 0x80). False positives
+// are possible only after a true one, so a zero result is exact.
+inline uint64_t needs_attention(uint64_t w)
+{
+	const uint64_t below_space = (w - kOnes * 0x20) & ~w;
+	const uint64_t x_quote = w ^ (kOnes * '"');
+	const uint64_t x_backslash = w ^ (kOnes * '\\');
+	const uint64_t quote = (x_quote - kOnes) & ~x_quote;
+	const uint64_t backslash = (x_backslash - kOnes) & ~x_backslash;
+	return (w | below_space | quote | backslash) & kHighs;
+}
+
+inline bool plain(unsigned char c)
+{
+	return c >= 0x20 && c != '"' && c != '\\' && c < 0x80;
+}
+
+// Length of the leading run of `s` from `i` that can be copied as it is.
+inline size_t plain_run_end(std::string_view s, size_t i)
+{
+	const char *p = s.data();
+	const size_t n = s.size();
+	while (i + 8 <= n) {
+		uint64_t w;
+		std::memcpy(&w, p + i, 8);
+		if (needs_attention(w))
+			break;
+		i += 8;
+	}
+	while (i < n && plain(static_cast<unsigned char>(p[i])))
+		++i;
+	return i;
+}
+
+} // namespace
+
 void append_json_string_content(std::string &out, std::string_view s)
 {
 	size_t i = 0;
 	while (i < s.size()) {
 		// Copy the longest run that needs no attention in one append.
-		size_t run = i;
-		while (run < s.size()) {
-			const auto c = static_cast<unsigned char>(s[run]);
-			if (c < 0x20 || c == '"' || c == '\\' || c >= 0x80)
-				break;
-			++run;
-		}
+		const size_t run = plain_run_end(s, i);
 		out.append(s.data() + i, run - i);
 		i = run;
 		if (i == s.size())
@@ -113,10 +150,24 @@ void JsonWriter::close(char c)
 
 void JsonWriter::key(std::string_view k)
 {
-	separate();
-	out_.push_back('"');
-	append_json_string_content(out_, k);
-	out_.append("\":");
+	// Keys are nearly always the schema's own short ASCII names: one append.
+	char buf[64];
+	if (k.size() + 4 > sizeof(buf) || plain_run_end(k, 0) != k.size()) {
+		separate();
+		out_.push_back('"');
+		append_json_string_content(out_, k);
+		out_.append("\":");
+	} else {
+		size_t n = 0;
+		if (!after_key_ && need_comma_)
+			buf[n++] = ',';
+		buf[n++] = '"';
+		std::memcpy(buf + n, k.data(), k.size());
+		n += k.size();
+		buf[n++] = '"';
+		buf[n++] = ':';
+		out_.append(buf, n);
+	}
 	after_key_ = true;
 	need_comma_ = true;
 }

@@ -146,7 +146,8 @@ void BM_Pipeline(benchmark::State &state, int type)
 	auto run_all = [&] {
 		for (auto [off, size] : records.spans) {
 			line.clear();
-			auto r = normalizer.append_json(std::span(records.bytes.data() + off, size), ++seq, line);
+			auto r = normalizer.append_json(std::span(records.bytes.data() + off, size), ++seq,
+							line);
 			failed += !r.ok;
 			bytes += line.size();
 		}
@@ -177,7 +178,8 @@ void BM_Decode(benchmark::State &state)
 	smith::event::DecodedRecord out;
 	for (auto _ : state) {
 		for (auto [off, size] : records.spans) {
-			auto r = smith::event::decode_record(std::span(records.bytes.data() + off, size), out);
+			auto r =
+				smith::event::decode_record(std::span(records.bytes.data() + off, size), out);
 			benchmark::DoNotOptimize(r);
 		}
 	}

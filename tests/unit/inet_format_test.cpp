@@ -3,6 +3,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <arpa/inet.h>
+
 #include <cstring>
 
 using namespace smith::event;
@@ -76,4 +78,46 @@ TEST_CASE("stdin/stdout descriptions", "[unit]")
 	odd.family = 1; // not an IP family: only the inode is meaningful
 	CHECK(fd_text(fd_of(SMITH_FD_INET, 42, odd)) == "socket:[42]");
 	CHECK(fd_text(fd_of(99, 42)) == "");
+}
+
+TEST_CASE("format_ip writes what inet_ntop writes, for every shape of address")
+{
+	// Each group is zero or not, in all 256 patterns, with varied non-zero values (1 digit to 4,
+	// 0xffff for the IPv4-mapped form), plus every IPv4 byte pattern of interest.
+	const uint16_t values[] = {1, 0xffff, 0xab, 0x1234, 0xf00};
+	char want[INET6_ADDRSTRLEN];
+	for (unsigned zeros = 0; zeros < 256; zeros++) {
+		for (size_t v = 0; v < std::size(values); v++) {
+			uint8_t raw[16];
+			for (int g = 0; g < 8; g++) {
+				const uint16_t word =
+					(zeros >> g & 1) ? 0 : values[(v + g) % std::size(values)];
+				raw[2 * g] = static_cast<uint8_t>(word >> 8);
+				raw[2 * g + 1] = static_cast<uint8_t>(word);
+			}
+			REQUIRE(inet_ntop(AF_INET6, raw, want, sizeof(want)) != nullptr);
+			char buf[kIpTextMax];
+			INFO("zero groups mask " << zeros << ", values from " << v);
+			CHECK(std::string(format_ip(AF_INET6, raw, buf)) == want);
+		}
+	}
+	for (const auto &a : {std::array<uint8_t, 4>{0, 0, 0, 0},
+			      {255, 255, 255, 255},
+			      {10, 0, 100, 9},
+			      {127, 0, 0, 1},
+			      {1, 22, 133, 4}}) {
+		uint8_t raw[16] = {};
+		std::memcpy(raw, a.data(), 4);
+		REQUIRE(inet_ntop(AF_INET, raw, want, sizeof(want)) != nullptr);
+		char buf[kIpTextMax];
+		CHECK(std::string(format_ip(AF_INET, raw, buf)) == want);
+		// ::ffff:a.b.c.d and ::a.b.c.d
+		uint8_t mapped[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+		std::memcpy(mapped + 12, a.data(), 4);
+		REQUIRE(inet_ntop(AF_INET6, mapped, want, sizeof(want)) != nullptr);
+		CHECK(std::string(format_ip(AF_INET6, mapped, buf)) == want);
+		mapped[10] = mapped[11] = 0;
+		REQUIRE(inet_ntop(AF_INET6, mapped, want, sizeof(want)) != nullptr);
+		CHECK(std::string(format_ip(AF_INET6, mapped, buf)) == want);
+	}
 }
