@@ -1,0 +1,70 @@
+#!/bin/sh
+# /init of the VM tests' initramfs (busybox sh). Sets up a minimal system, runs what the kernel
+# command line asks for, reports on the serial console between marker lines, and powers off.
+#
+# Kernel command line:
+#   smith.mode=checks          run smith_guest_checks (the default)
+#   smith.mode=bench           run the overhead benchmark (tests/vm/guest-bench.sh)
+#   smith.args=A,B,...         extra arguments for that program, commas for spaces
+#
+# Markers (each alone on a line, read by run-vm.sh):
+#   SMITH-VM: BOOTED <kernel release>
+#   SMITH-VM: BEGIN <mode> / SMITH-VM: END <mode> rc=<exit code>
+#   SMITH-VM: DMESG BEGIN / SMITH-VM: DMESG END   (the whole kernel log)
+#   SMITH-VM: POWEROFF
+export PATH=/bin:/sbin:/opt/smith/bin
+export HOME=/root
+umask 022
+
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev 2>/dev/null || true
+mkdir -p /dev/pts /dev/shm
+mount -t devpts devpts /dev/pts
+mount -t tmpfs tmpfs /tmp
+mount -t tmpfs tmpfs /run
+mount -t tmpfs tmpfs /var/tmp
+mount -t cgroup2 cgroup2 /sys/fs/cgroup 2>/dev/null || true
+mount -t bpf bpf /sys/fs/bpf 2>/dev/null || true
+ip link set lo up
+hostname "$(cat /etc/hostname)"
+# Kernel messages of every level but debug reach the console, so that an oops or a warning is in the log.
+echo 7 >/proc/sys/kernel/printk
+
+mode=checks
+args=""
+for word in $(cat /proc/cmdline); do
+	case "$word" in
+	smith.mode=*) mode=${word#smith.mode=} ;;
+	smith.args=*) args=$(echo "${word#smith.args=}" | tr ',' ' ') ;;
+	esac
+done
+
+echo "SMITH-VM: BOOTED $(uname -r)"
+[ -e /sys/kernel/btf/vmlinux ] || echo "SMITH-VM: note: /sys/kernel/btf/vmlinux is missing"
+echo "SMITH-VM: BEGIN $mode"
+cd /root
+rc=0
+case "$mode" in
+checks)
+	# shellcheck disable=SC2086 # args are words on purpose
+	smith_guest_checks --order decl --use-colour no $args || rc=$?
+	;;
+bench)
+	# shellcheck disable=SC2086
+	sh /opt/smith/guest-bench.sh $args || rc=$?
+	;;
+*)
+	echo "unknown smith.mode '$mode'"
+	rc=2
+	;;
+esac
+echo "SMITH-VM: END $mode rc=$rc"
+echo "SMITH-VM: DMESG BEGIN"
+dmesg
+echo "SMITH-VM: DMESG END"
+echo "SMITH-VM: POWEROFF"
+sync
+poweroff -f
+# Not reached unless poweroff failed; panic=-1 and -no-reboot then end QEMU.
+echo o >/proc/sysrq-trigger

@@ -1,0 +1,155 @@
+#!/usr/bin/env bash
+# run-vm.sh: boots a Debian kernel under QEMU (TCG) and runs smith's checks, or its overhead
+# benchmark, inside it, against the eBPF backend and the kernel module.
+#
+#   tests/vm/run-vm.sh --kernel 6.1|6.12 [--build-dir DIR] [--keep] [--timeout S]
+#   tests/vm/run-vm.sh --kernel 6.1|6.12 --bench [--rounds R] [--out DIR]
+#
+# Steps: fetch-kernel.sh (image cached under /var/cache/smith/vm, headers installed),
+# build-initramfs.sh (busybox, smithd, smithctl, smith_guest_checks, smith_hook_load and their
+# libraries, smith_test_mod.ko and smith.ko built for that kernel), then one boot of
+#   qemu-system-x86_64 -accel tcg -smp 2 -m 1536 -nographic -no-reboot -kernel ... -initrd ...
+# under a hard timeout. The guest reports on its serial console (tests/vm/guest-init.sh, markers
+# "SMITH-VM: ..."); the whole console is kept in BUILD_DIR/vm/<release>/console.log.
+#
+# Fails when the guest's program fails, when the guest does not finish in time, and when the guest
+# kernel logs an oops, a BUG, a WARNING or a call trace. Prints the guest's log on failure.
+# Exit code 4 (CTest: Skipped) when this host cannot run the guest: not root, or no QEMU.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$HERE/../.." && pwd)
+
+usage() { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; }
+die() {
+	echo "run-vm: error: $*" >&2
+	exit 1
+}
+log() { echo "run-vm: $*" >&2; }
+skip() {
+	echo "SKIPPED: $*"
+	exit 4
+}
+
+KERNEL=""
+BUILD_DIR="$REPO/build"
+KEEP=0
+BENCH=0
+ROUNDS=3
+OUT="$REPO/tests/bench/results"
+TIMEOUT=""
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--kernel) KERNEL=${2:?--kernel needs 6.1 or 6.12}; shift 2 ;;
+	--kernel=*) KERNEL=${1#*=}; shift ;;
+	--build-dir) BUILD_DIR=${2:?--build-dir needs a directory}; shift 2 ;;
+	--build-dir=*) BUILD_DIR=${1#*=}; shift ;;
+	--keep) KEEP=1; shift ;;
+	--bench) BENCH=1; shift ;;
+	--rounds) ROUNDS=${2:?--rounds needs a number}; shift 2 ;;
+	--rounds=*) ROUNDS=${1#*=}; shift ;;
+	--out) OUT=${2:?--out needs a directory}; shift 2 ;;
+	--out=*) OUT=${1#*=}; shift ;;
+	--timeout) TIMEOUT=${2:?--timeout needs seconds}; shift 2 ;;
+	--timeout=*) TIMEOUT=${1#*=}; shift ;;
+	-h | --help) usage; exit 0 ;;
+	*) usage >&2; die "unknown option '$1'" ;;
+	esac
+done
+case "$KERNEL" in
+6.1 | 6.12) ;;
+"") usage >&2; die "--kernel 6.1|6.12 is required" ;;
+*) die "unknown kernel '$KERNEL' (expected 6.1 or 6.12)" ;;
+esac
+[[ "$ROUNDS" =~ ^[1-9][0-9]*$ ]] || die "--rounds must be a positive integer"
+if [ -z "$TIMEOUT" ]; then
+	[ "$BENCH" = 1 ] && TIMEOUT=3600 || TIMEOUT=1080
+fi
+[[ "$TIMEOUT" =~ ^[1-9][0-9]*$ ]] || die "--timeout must be a positive number of seconds"
+
+[ "$(id -u)" -eq 0 ] || skip "the VM tests need root (to install kernel headers and cache kernels); euid is $(id -u)"
+QEMU=$(command -v qemu-system-x86_64) || skip "qemu-system-x86_64 not found (apt-get install qemu-system-x86)"
+command -v busybox >/dev/null || skip "busybox not found (apt-get install busybox-static)"
+
+BUILD_DIR=$(cd "$BUILD_DIR" 2>/dev/null && pwd) || die "build directory '$BUILD_DIR' not found"
+for bin in smithd smithctl tests/vm/smith_guest_checks tests/bench/smith_hook_load; do
+	[ -x "$BUILD_DIR/$bin" ] || die "$BUILD_DIR/$bin not found (build: cmake --build $BUILD_DIR)"
+done
+
+START=$(date +%s)
+eval "$("$HERE/fetch-kernel.sh" --kernel "$KERNEL")"
+: "${RELEASE:?}" "${VMLINUZ:?}" "${KDIR:?}"
+WORK="$BUILD_DIR/vm/$RELEASE"
+mkdir -p "$WORK"
+INITRD="$WORK/initramfs.cpio"
+CONSOLE="$WORK/console.log"
+"$HERE/build-initramfs.sh" --build-dir "$BUILD_DIR" --release "$RELEASE" --kdir "$KDIR" --out "$INITRD" --work "$WORK"
+HAVE_LKM=0
+[ -f "$WORK/root/opt/smith/modules/smith.ko" ] && HAVE_LKM=1
+PREPARED=$(date +%s)
+
+# ---- Boot ------------------------------------------------------------------------------------
+
+if [ "$BENCH" = 1 ]; then
+	MODE=bench
+	ARGS="--rounds,$ROUNDS,--lkm,$HAVE_LKM"
+else
+	MODE=checks
+	ARGS=""
+	if [ "$HAVE_LKM" = 0 ]; then
+		ARGS="~[lkm]"
+		log "no smith.ko in the image (no lkm/ in this tree): the [lkm] checks do not run"
+	fi
+fi
+APPEND="console=ttyS0 panic=-1 loglevel=7 smith.mode=$MODE${ARGS:+ smith.args=$ARGS}"
+log "booting $RELEASE under TCG (timeout ${TIMEOUT}s): $APPEND"
+rc=0
+timeout --signal=KILL "$TIMEOUT" "$QEMU" -accel tcg -cpu max -smp 2 -m 1536 -nographic -no-reboot -nic none \
+	-kernel "$VMLINUZ" -initrd "$INITRD" -append "$APPEND" </dev/null >"$CONSOLE" 2>&1 || rc=$?
+END=$(date +%s)
+# The serial console ends lines with CR LF.
+sed -i 's/\r$//' "$CONSOLE"
+
+# ---- Verdict ---------------------------------------------------------------------------------
+
+problems=()
+[ "$rc" = 137 ] && problems+=("the guest did not finish within ${TIMEOUT}s (QEMU killed)")
+[ "$rc" != 0 ] && [ "$rc" != 137 ] && problems+=("QEMU exited with status $rc")
+grep -q "^SMITH-VM: BOOTED " "$CONSOLE" || problems+=("the guest never reached /init")
+guest_rc=$(sed -n "s/^SMITH-VM: END $MODE rc=\([0-9]*\)$/\1/p" "$CONSOLE" | tail -n1)
+if [ -z "$guest_rc" ]; then
+	problems+=("the guest's $MODE did not finish")
+elif [ "$guest_rc" != 0 ]; then
+	problems+=("the guest's $MODE failed (exit code $guest_rc)")
+fi
+grep -q "^SMITH-VM: POWEROFF" "$CONSOLE" || problems+=("the guest did not reach its power-off")
+# Kernel trouble anywhere on the console or in the dmesg dump.
+kernel_trouble=$(grep -nE 'Oops|BUG:|kernel BUG at|WARNING:|Call Trace:|general protection fault|Kernel panic|RIP: 00' "$CONSOLE" | head -n 20 || true)
+[ -z "$kernel_trouble" ] || problems+=("the guest kernel reported trouble:
+$kernel_trouble")
+
+timing="prepare $((PREPARED - START)) s, guest $((END - PREPARED)) s"
+if [ ${#problems[@]} -ne 0 ]; then
+	echo "---- guest console ($CONSOLE) ----"
+	cat "$CONSOLE"
+	echo "---- end of guest console ----"
+	for p in "${problems[@]}"; do log "FAILED: $p"; done
+	log "kernel $RELEASE: $timing"
+	exit 1
+fi
+
+if [ "$BENCH" = 1 ]; then
+	mkdir -p "$OUT"
+	sed -n '/^SMITH-VM: BENCH JSON BEGIN$/,/^SMITH-VM: BENCH JSON END$/p' "$CONSOLE" | sed '1d;$d' >"$WORK/bench-samples.jsonl"
+	[ -s "$WORK/bench-samples.jsonl" ] || die "the guest printed no benchmark samples"
+	python3 "$HERE/vm_bench_report.py" --samples "$WORK/bench-samples.jsonl" --kernel "$RELEASE" \
+		--rounds "$ROUNDS" --source-rev "$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)" \
+		--out-json "$OUT/vm_overhead_$KERNEL.json" --out-md "$OUT/vm_overhead_$KERNEL.md"
+	cat "$OUT/vm_overhead_$KERNEL.md"
+else
+	# The checks' own summary, and what the guest said about itself.
+	grep -E '^vm: |^(All tests passed|test cases:)' "$CONSOLE" || true
+fi
+[ "$KEEP" = 1 ] && log "kept $WORK (initramfs, console.log)"
+[ "$KEEP" = 1 ] || rm -rf "$WORK/root" "$WORK/lkm" "$WORK/test_module"
+log "kernel $RELEASE: passed ($timing)"
