@@ -77,6 +77,9 @@ build_module() {
 build_module "$HERE/test_module" test_module
 cp "$WORK/test_module/smith_test_mod.ko" "$ROOT/opt/smith/modules/"
 if [ -d "$REPO/lkm" ] && [ "${SMITH_VM_NO_LKM:-0}" != 1 ]; then
+	# lkm/Kbuild finds the ABI headers at ../include.
+	rm -rf "$WORK/include"
+	cp -r "$REPO/include" "$WORK/include"
 	build_module "$REPO/lkm" lkm
 	[ -f "$WORK/lkm/smith.ko" ] || die "building lkm/ produced no smith.ko (log: $WORK/lkm.build.log)"
 	cp "$WORK/lkm/smith.ko" "$ROOT/opt/smith/modules/"

@@ -1,0 +1,118 @@
+#!/bin/sh
+# guest-bench.sh: hook overhead inside the test VM (busybox sh; /init runs it for smith.mode=bench).
+#
+#   guest-bench.sh [--rounds R] [--lkm 0|1]
+#
+# Times smith_hook_load's udp_connect and fork_exec loops bare, under smithd --backend=lkm (when
+# the image has smith.ko and --lkm 1) and under smithd --backend=ebpf, interleaved over R rounds:
+# the order of the configurations reverses every other round, and each smithd starts before its
+# loops and stops after them, so that its start-up (BPF load: minutes under TCG) is outside every
+# timing. Each sample, and each smithd run's status before SIGTERM, is one JSON line; all of them
+# are printed at the end between "SMITH-VM: BENCH JSON BEGIN" and "SMITH-VM: BENCH JSON END" for
+# run-vm.sh, which writes the report (vm_bench_report.py). Exits non-zero when it cannot measure.
+set -eu
+
+BIN=/opt/smith/bin
+ROUNDS=3
+LKM=0
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--rounds) ROUNDS=$2; shift 2 ;;
+	--lkm) LKM=$2; shift 2 ;;
+	*) echo "guest-bench: unknown option '$1'" >&2; exit 2 ;;
+	esac
+done
+UDP_ITERATIONS=${SMITH_VM_BENCH_UDP:-20000}
+EXEC_ITERATIONS=${SMITH_VM_BENCH_EXEC:-300}
+
+WORK=/tmp/bench
+mkdir -p "$WORK"
+SAMPLES="$WORK/samples.jsonl"
+: >"$SAMPLES"
+SMITHD_PID=""
+
+CONFIGS="bare ebpf"
+if [ "$LKM" = 1 ]; then
+	[ -f /opt/smith/modules/smith.ko ] || { echo "guest-bench: --lkm 1 but no smith.ko" >&2; exit 1; }
+	CONFIGS="bare lkm ebpf"
+fi
+
+fail() {
+	echo "guest-bench: error: $*" >&2
+	[ -z "$SMITHD_PID" ] || { kill "$SMITHD_PID" 2>/dev/null || true; tail -n 30 "$WORK/smithd.log" >&2 || true; }
+	exit 1
+}
+
+start_smithd() { # $1: backend
+	rm -f "$WORK/smithd.pid" "$WORK/smithd.sock" "$WORK/events.json"
+	if [ "$1" = lkm ] && [ ! -d /sys/module/smith ]; then
+		insmod /opt/smith/modules/smith.ko || fail "insmod smith.ko failed"
+	fi
+	"$BIN/smithd" --backend="$1" --foreground --sink=file --output="$WORK/events.json" \
+		--pid-file="$WORK/smithd.pid" --socket="$WORK/smithd.sock" --config=/dev/null \
+		>"$WORK/smithd.log" 2>&1 &
+	SMITHD_PID=$!
+	waited=0
+	while [ ! -e "$WORK/smithd.pid" ]; do
+		kill -0 "$SMITHD_PID" 2>/dev/null || fail "smithd --backend=$1 exited during startup"
+		[ "$waited" -lt 1800 ] || fail "smithd --backend=$1 not ready after 900 s"
+		sleep 0.5
+		waited=$((waited + 1))
+	done
+	echo "guest-bench: smithd --backend=$1 ready after $((waited / 2)) s" >&2
+}
+
+stop_smithd() { # $1: round, $2: config
+	# Let the queue drain (at most 120 s) so that the status covers the loops' events.
+	i=0
+	while [ $i -lt 240 ]; do
+		"$BIN/smithctl" status --json --socket="$WORK/smithd.sock" >"$WORK/status.json" 2>/dev/null || true
+		grep -q '"queue_depth":0[,}]' "$WORK/status.json" && break
+		sleep 0.5
+		i=$((i + 1))
+	done
+	printf '{"round":%d,"config":"%s","status":%s}\n' "$1" "$2" "$(cat "$WORK/status.json")" >>"$SAMPLES"
+	kill -TERM "$SMITHD_PID"
+	wait "$SMITHD_PID" || fail "smithd exited with status $? after SIGTERM"
+	SMITHD_PID=""
+	rm -f "$WORK/events.json"
+}
+
+run_loops() { # $1: round, $2: config
+	for spec in "udp_connect:$UDP_ITERATIONS" "fork_exec:$EXEC_ITERATIONS"; do
+		loop=${spec%%:*}
+		n=${spec#*:}
+		out=$("$BIN/smith_hook_load" --loop "$loop" --iterations "$n") || fail "smith_hook_load --loop $loop failed"
+		printf '{"round":%d,"config":"%s","result":%s}\n' "$1" "$2" "$out" >>"$SAMPLES"
+		echo "guest-bench: round $1 $2: $out" >&2
+	done
+}
+
+# One untimed pass first: the emulator translates each code path the first time it runs, and the
+# first configuration measured would pay for it.
+for loop in udp_connect fork_exec; do
+	"$BIN/smith_hook_load" --loop "$loop" --iterations 100 >/dev/null || fail "smith_hook_load --loop $loop failed"
+done
+
+round=1
+while [ "$round" -le "$ROUNDS" ]; do
+	order=$CONFIGS
+	if [ $((round % 2)) = 0 ]; then
+		order=$(echo "$CONFIGS" | tr ' ' '\n' | sed -n '1!G;h;$p' | tr '\n' ' ')
+	fi
+	for config in $order; do
+		case "$config" in
+		bare) run_loops "$round" bare ;;
+		*)
+			start_smithd "$config"
+			run_loops "$round" "$config"
+			stop_smithd "$round" "$config"
+			;;
+		esac
+	done
+	round=$((round + 1))
+done
+
+echo "SMITH-VM: BENCH JSON BEGIN"
+cat "$SAMPLES"
+echo "SMITH-VM: BENCH JSON END"
