@@ -216,19 +216,27 @@ static long percpu_sum(long __percpu *v)
 /* Removes every probe and waits until no handler runs. Sleeps. */
 static void hooks__remove_all(void)
 {
+	struct kretprobe *rps[ARRAY_SIZE(smith_krets)];
 	bool any_tp = false;
 	long pending;
-	int i, waited, cpu;
+	int i, n = 0, waited, cpu;
 
+	/* One batch: the kprobe core waits for running handlers once for all of them. */
 	for (i = 0; i < ARRAY_SIZE(smith_krets); i++)
-		kret__unregister(&smith_krets[i]);
+		if (smith_krets[i].registered)
+			rps[n++] = &smith_krets[i].rp;
+	if (n)
+		unregister_kretprobes(rps, n);
+	for (i = 0; i < ARRAY_SIZE(smith_krets); i++) {
+		smith_krets[i].registered = false;
+		smith_krets[i].symbol = NULL;
+	}
 	for (i = 0; i < ARRAY_SIZE(smith_tps); i++) {
 		any_tp |= smith_tps[i].registered;
 		tp__unregister(&smith_tps[i]);
 	}
 	if (any_tp)
 		tracepoint_synchronize_unregister();
-	synchronize_rcu();
 	for (waited = 0; percpu_sum(&smith_running); waited++) {
 		if (waited == 10000)
 			pr_warn("still waiting for running handlers to finish\n");
