@@ -1,5 +1,6 @@
 #include "json/json_writer.h"
 
+#include <cassert>
 #include <charconv>
 #include <cmath>
 #include <cstring>
@@ -79,20 +80,26 @@ inline size_t plain_run_end(std::string_view s, size_t i)
 			break;
 		i += 8;
 	}
+	if (i < n && n - i < 8) {
+		// The last 1-7 bytes, padded with spaces (which need nothing) to a word.
+		uint64_t w = kOnes * ' ';
+		std::memcpy(&w, p + i, n - i);
+		if (!needs_attention(w))
+			return n;
+	}
 	while (i < n && plain(static_cast<unsigned char>(p[i])))
 		++i;
 	return i;
 }
 
-} // namespace
-
-void append_json_string_content(std::string &out, std::string_view s)
+// Escapes `s` into `out` (std::string or JsonWriter's stage) with out.put().
+template <typename Out> void escape_into(Out &out, std::string_view s)
 {
 	size_t i = 0;
 	while (i < s.size()) {
-		// Copy the longest run that needs no attention in one append.
+		// Copy the longest run that needs no attention in one piece.
 		const size_t run = plain_run_end(s, i);
-		out.append(s.data() + i, run - i);
+		out.put(s.data() + i, run - i);
 		i = run;
 		if (i == s.size())
 			break;
@@ -100,74 +107,78 @@ void append_json_string_content(std::string &out, std::string_view s)
 		if (c >= 0x80) {
 			const size_t n = utf8_sequence_length(s, i);
 			if (n == 0) {
-				out.append(kReplacement);
+				out.put(kReplacement.data(), kReplacement.size());
 				++i;
 			} else {
-				out.append(s.data() + i, n);
+				out.put(s.data() + i, n);
 				i += n;
 			}
 			continue;
 		}
+		char esc[6] = {'\\', 0, 0, 0, 0, 0};
+		size_t n = 2;
 		switch (c) {
-		case '"': out.append("\\\""); break;
-		case '\\': out.append("\\\\"); break;
-		case '\n': out.append("\\n"); break;
-		case '\r': out.append("\\r"); break;
-		case '\t': out.append("\\t"); break;
-		case '\b': out.append("\\b"); break;
-		case '\f': out.append("\\f"); break;
-		default: {
-			const char esc[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 0xF]};
-			out.append(esc, sizeof(esc));
+		case '"': esc[1] = '"'; break;
+		case '\\': esc[1] = '\\'; break;
+		case '\n': esc[1] = 'n'; break;
+		case '\r': esc[1] = 'r'; break;
+		case '\t': esc[1] = 't'; break;
+		case '\b': esc[1] = 'b'; break;
+		case '\f': esc[1] = 'f'; break;
+		default:
+			esc[1] = 'u';
+			esc[2] = esc[3] = '0';
+			esc[4] = kHex[c >> 4];
+			esc[5] = kHex[c & 0xF];
+			n = 6;
 		}
-		}
+		out.put(esc, n);
 		++i;
 	}
 }
 
-void JsonWriter::separate()
+struct StringOut {
+	std::string &s;
+	void put(const char *p, size_t n) { s.append(p, n); }
+};
+
+} // namespace
+
+void append_json_string_content(std::string &out, std::string_view s)
 {
-	if (after_key_) {
-		after_key_ = false;
-		return;
-	}
-	if (need_comma_)
-		out_.push_back(',');
+	StringOut o{out};
+	escape_into(o, s);
+}
+
+void JsonWriter::string_content(std::string_view s)
+{
+	StageOut o{*this};
+	escape_into(o, s);
 }
 
 void JsonWriter::open(char c)
 {
 	separate();
-	out_.push_back(c);
+	put(c);
 	need_comma_ = false;
+	++depth_;
 }
 
 void JsonWriter::close(char c)
 {
-	out_.push_back(c);
-	need_comma_ = true;
+	put(c);
+	if (depth_ > 0)
+		--depth_;
+	end_value();
 }
 
 void JsonWriter::key(std::string_view k)
 {
-	// Keys are nearly always the schema's own short ASCII names: one append.
-	char buf[64];
-	if (k.size() + 4 > sizeof(buf) || plain_run_end(k, 0) != k.size()) {
-		separate();
-		out_.push_back('"');
-		append_json_string_content(out_, k);
-		out_.append("\":");
-	} else {
-		size_t n = 0;
-		if (!after_key_ && need_comma_)
-			buf[n++] = ',';
-		buf[n++] = '"';
-		std::memcpy(buf + n, k.data(), k.size());
-		n += k.size();
-		buf[n++] = '"';
-		buf[n++] = ':';
-		out_.append(buf, n);
-	}
+	separate();
+	assert(plain_run_end(k, 0) == k.size());
+	put('"');
+	put(k);
+	put("\":", 2);
 	after_key_ = true;
 	need_comma_ = true;
 }
@@ -175,17 +186,17 @@ void JsonWriter::key(std::string_view k)
 void JsonWriter::value(std::string_view s)
 {
 	separate();
-	out_.push_back('"');
-	append_json_string_content(out_, s);
-	out_.push_back('"');
-	need_comma_ = true;
+	put('"');
+	string_content(s);
+	put('"');
+	end_value();
 }
 
 void JsonWriter::value(bool b)
 {
 	separate();
-	out_.append(b ? "true" : "false");
-	need_comma_ = true;
+	put(b ? std::string_view("true") : std::string_view("false"));
+	end_value();
 }
 
 template <typename T> void JsonWriter::number(T v)
@@ -193,18 +204,8 @@ template <typename T> void JsonWriter::number(T v)
 	separate();
 	char buf[32];
 	auto r = std::to_chars(buf, buf + sizeof(buf), v);
-	out_.append(buf, r.ptr);
-	need_comma_ = true;
-}
-
-void JsonWriter::value(int64_t v)
-{
-	number(v);
-}
-
-void JsonWriter::value(uint64_t v)
-{
-	number(v);
+	put(buf, static_cast<size_t>(r.ptr - buf));
+	end_value();
 }
 
 void JsonWriter::value(double v)
@@ -214,22 +215,22 @@ void JsonWriter::value(double v)
 		return;
 	}
 	separate();
-	out_.append("null"); // JSON has no NaN or infinity
-	need_comma_ = true;
+	put(std::string_view("null")); // JSON has no NaN or infinity
+	end_value();
 }
 
 void JsonWriter::null()
 {
 	separate();
-	out_.append("null");
-	need_comma_ = true;
+	put(std::string_view("null"));
+	end_value();
 }
 
 void JsonWriter::raw(std::string_view json)
 {
 	separate();
-	out_.append(json);
-	need_comma_ = true;
+	put(json);
+	end_value();
 }
 
 } // namespace smith::json

@@ -1,9 +1,14 @@
 // Appends JSON to a caller-owned, reused std::string: no allocation once the
-// buffer has grown to its working size. Strings are made safe on the way in:
+// buffer has grown to its working size. Small pieces (punctuation, keys,
+// numbers, short strings) gather in a buffer inside the writer and reach the
+// string in a few large appends: the string holds the complete text once the
+// outermost object or array is closed (or a top-level scalar written), and at
+// the latest when the writer is destroyed. Strings are made safe on the way in:
 // invalid UTF-8 becomes U+FFFD, control characters, quotes and backslashes are
 // escaped, so every line written parses as JSON whatever bytes the kernel saw.
 #pragma once
 
+#include <charconv>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -13,6 +18,9 @@ namespace smith::json {
 class JsonWriter {
 public:
 	explicit JsonWriter(std::string &out) : out_(out) {}
+	~JsonWriter() { flush(); }
+	JsonWriter(const JsonWriter &) = delete;
+	JsonWriter &operator=(const JsonWriter &) = delete;
 
 	void begin_object() { open('{'); }
 	void end_object() { close('}'); }
@@ -20,13 +28,15 @@ public:
 	void end_array() { close(']'); }
 
 	// Writes `"key":` inside an object; the next value call supplies the value.
+	// Keys are the schema's own names, written as they are: they must need no
+	// escaping (no '"', '\\', control or non-ASCII bytes).
 	void key(std::string_view k);
 
 	void value(std::string_view s); // string, sanitised
 	void value(const char *s) { value(std::string_view(s)); }
 	void value(bool b);
-	void value(int64_t v);
-	void value(uint64_t v);
+	void value(int64_t v) { integer(v); }
+	void value(uint64_t v) { integer(v); }
 	void value(int32_t v) { value(static_cast<int64_t>(v)); }
 	void value(uint32_t v) { value(static_cast<uint64_t>(v)); }
 	void value(double v);
@@ -34,24 +44,116 @@ public:
 	// Appends already-serialised JSON as one value (for nesting documents).
 	void raw(std::string_view json);
 
+	// The same for a string literal: its length is known at compile time, so
+	// the key is copied without a length-driven loop or call. This is the form
+	// the normalizer uses for every field.
+	template <size_t N> void key(const char (&k)[N])
+	{
+		static_assert(N > 1 && N + 3 < kStage / 2, "a key is a short literal");
+		separate();
+		if (kStage - staged_ < N + 3)
+			flush();
+		char *d = stage_ + staged_;
+		d[0] = '"';
+		__builtin_memcpy(d + 1, k, N - 1);
+		d[N] = '"';
+		d[N + 1] = ':';
+		staged_ += N + 2;
+		after_key_ = true;
+		need_comma_ = true;
+	}
+
 	// key + value in one call.
 	template <typename T> void field(std::string_view k, T v)
 	{
 		key(k);
 		value(v);
 	}
+	template <size_t N, typename T> void field(const char (&k)[N], T v)
+	{
+		key(k);
+		value(v);
+	}
 
-	std::string &buffer() { return out_; }
+	// Moves what is gathered into the string (done by itself, see above).
+	void flush()
+	{
+		out_.append(stage_, staged_);
+		staged_ = 0;
+	}
 
 private:
+	static constexpr size_t kStage = 1024;
+
 	template <typename T> void number(T v); // any arithmetic value, shortest form
+	template <typename T> void integer(T v)
+	{
+		separate();
+		if (kStage - staged_ < 24)
+			flush();
+		staged_ =
+			static_cast<size_t>(std::to_chars(stage_ + staged_, stage_ + kStage, v).ptr - stage_);
+		end_value();
+	}
 	void open(char c);
 	void close(char c);
-	void separate();
+	void separate()
+	{
+		if (after_key_)
+			after_key_ = false;
+		else if (need_comma_)
+			put(',');
+	}
+	void string_content(std::string_view s);
+	void end_value()
+	{
+		need_comma_ = true;
+		if (depth_ == 0)
+			flush();
+	}
+	void put(char c)
+	{
+		if (staged_ == kStage)
+			flush();
+		stage_[staged_++] = c;
+	}
+	void put(const char *p, size_t n)
+	{
+		if (n + 16 > kStage - staged_) {
+			flush();
+			if (n > kStage / 2) {
+				out_.append(p, n);
+				return;
+			}
+		}
+		char *d = stage_ + staged_;
+		staged_ += n;
+		// Most pieces are short: copy them inline rather than through memcpy().
+		if (n >= 8 && n <= 16) {
+			uint64_t a, b;
+			__builtin_memcpy(&a, p, 8);
+			__builtin_memcpy(&b, p + n - 8, 8);
+			__builtin_memcpy(d, &a, 8);
+			__builtin_memcpy(d + n - 8, &b, 8);
+		} else if (n < 8) {
+			for (size_t i = 0; i < n; i++)
+				d[i] = p[i];
+		} else {
+			__builtin_memcpy(d, p, n);
+		}
+	}
+	void put(std::string_view s) { put(s.data(), s.size()); }
+	struct StageOut { // what the escaping routine writes through
+		JsonWriter &w;
+		void put(const char *p, size_t n) { w.put(p, n); }
+	};
 
 	std::string &out_;
+	size_t staged_ = 0;	  // bytes in stage_ not yet in out_
+	unsigned depth_ = 0;	  // open objects and arrays
 	bool need_comma_ = false; // a value was written at the current nesting level
 	bool after_key_ = false;  // the next value completes a key
+	char stage_[kStage];
 };
 
 // Appends `s` as JSON string content (without quotes), sanitised as above.
