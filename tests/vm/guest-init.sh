@@ -5,7 +5,7 @@
 # Kernel command line:
 #   smith.mode=checks          run smith_guest_checks (the default)
 #   smith.mode=bench           run the overhead benchmark (tests/vm/guest-bench.sh)
-#   smith.args=A,B,...         extra arguments for that program, commas for spaces
+#   smith.args=A+B+...         extra arguments for that program, "+" for spaces
 #
 # Markers (each alone on a line, read by run-vm.sh):
 #   SMITH-VM: BOOTED <kernel release>
@@ -36,7 +36,7 @@ args=""
 for word in $(cat /proc/cmdline); do
 	case "$word" in
 	smith.mode=*) mode=${word#smith.mode=} ;;
-	smith.args=*) args=$(echo "${word#smith.args=}" | tr ',' ' ') ;;
+	smith.args=*) args=$(echo "${word#smith.args=}" | tr '+' ' ') ;;
 	esac
 done
 

@@ -18,12 +18,15 @@
 #include <netinet/in.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
 #include <simdjson.h>
+
+#include "smith/lkm_ring.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -235,7 +238,121 @@ void check_contiguous_seq(Daemon &d)
 	}
 }
 
+// /dev/smith opened and mapped the way the daemon does it, by a reader that never consumes: the rings
+// fill and the module has to drop and count.
+class StalledReader {
+public:
+	StalledReader()
+	{
+		fd_ = open(SMITH_LKM_DEVICE, O_RDWR | O_CLOEXEC);
+		if (fd_ < 0) {
+			error_ = std::string("open " SMITH_LKM_DEVICE ": ") + strerror(errno);
+			return;
+		}
+		void *first = mmap(nullptr, 4096, PROT_READ, MAP_SHARED, fd_, 0);
+		if (first == MAP_FAILED) {
+			error_ = std::string("mmap of the info page: ") + strerror(errno);
+			return;
+		}
+		map_bytes_ = static_cast<const smith_lkm_info *>(first)->map_bytes;
+		munmap(first, 4096);
+		void *all = mmap(nullptr, map_bytes_, PROT_READ | PROT_WRITE, MAP_SHARED, fd_, 0);
+		if (all == MAP_FAILED) {
+			error_ = "mmap of " + std::to_string(map_bytes_) + " bytes: " + strerror(errno);
+			return;
+		}
+		base_ = static_cast<char *>(all);
+	}
+	~StalledReader()
+	{
+		if (base_)
+			munmap(base_, map_bytes_);
+		if (fd_ >= 0)
+			close(fd_);
+	}
+	StalledReader(const StalledReader &) = delete;
+	StalledReader &operator=(const StalledReader &) = delete;
+
+	const std::string &error() const { return error_; }
+	const smith_lkm_info &info() const { return *reinterpret_cast<const smith_lkm_info *>(base_); }
+	const volatile smith_lkm_ring_ctl &ring(uint32_t i) const
+	{
+		return *reinterpret_cast<const volatile smith_lkm_ring_ctl *>(base_ + info().ring_offset +
+									      i * info().ring_stride);
+	}
+	uint64_t drops(unsigned hook) const
+	{
+		uint64_t n = 0;
+		for (uint32_t i = 0; i < info().nr_rings; ++i)
+			n += ring(i).drops[hook];
+		return n;
+	}
+	void close_device()
+	{
+		if (base_)
+			munmap(base_, map_bytes_);
+		base_ = nullptr;
+		if (fd_ >= 0)
+			close(fd_);
+		fd_ = -1;
+	}
+
+private:
+	int fd_ = -1;
+	char *base_ = nullptr;
+	uint64_t map_bytes_ = 0;
+	std::string error_;
+};
+
 } // namespace
+
+TEST_CASE("vm: smith.ko stays loaded while /dev/smith is open, and a reader that never reads gets counted "
+	  "drops",
+	  "[vm][lkm][lkm-direct]")
+{
+	REQUIRE(have_lkm());
+	if (module_loaded("smith"))
+		REQUIRE(unload_module("smith") == 0);
+	REQUIRE(load_module_from_file(smith_ko(), "ring_kb=64") == 0);
+	{
+		StalledReader reader;
+		REQUIRE(reader.error().empty());
+		const smith_lkm_info &info = reader.info();
+		CHECK(info.magic == SMITH_LKM_MAGIC);
+		CHECK(info.transport_version == SMITH_LKM_TRANSPORT_VERSION);
+		CHECK(info.record_abi == SMITH_ABI_VERSION);
+		CHECK(info.ring_bytes == 64 * 1024);
+		CHECK(info.nr_rings >= 2);
+		CHECK((info.hooks_armed & (1u << SMITH_HOOK_CONNECT)) != 0);
+
+		const int refused = unload_module("smith");
+		INFO("delete_module(smith) with /dev/smith open returned " << refused);
+		CHECK((refused == -EAGAIN || refused == -EBUSY));
+		REQUIRE(module_loaded("smith"));
+
+		constexpr int kCalls = 4000;
+		for (int i = 0; i < kCalls; ++i) {
+			Fd sock(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+			REQUIRE(sock.get() >= 0);
+			REQUIRE(connect_to(sock.get(), AF_INET, "127.0.0.1", 9) == 0);
+		}
+		uint64_t used = 0;
+		for (uint32_t i = 0; i < info.nr_rings; ++i) {
+			INFO("ring " << i);
+			CHECK(reader.ring(i).tail == 0);
+			CHECK(reader.ring(i).head <= info.ring_bytes);
+			used += reader.ring(i).head;
+		}
+		const uint64_t drops = reader.drops(SMITH_HOOK_CONNECT);
+		std::cout << "vm: stalled /dev/smith reader: " << drops << " connect drops of " << kCalls
+			  << " calls, " << used << " bytes queued" << std::endl;
+		CHECK(drops > 0);
+		CHECK(drops < static_cast<uint64_t>(kCalls));
+		reader.close_device();
+	}
+	CHECK(unload_module("smith") == 0);
+	CHECK(!module_loaded("smith"));
+}
 
 TEST_CASE("vm: the daemons start, auto picks ebpf, every hook attaches", "[vm][ebpf]")
 {
@@ -412,7 +529,13 @@ TEST_CASE("vm: nodename in a new UTS namespace", "[vm][ebpf]")
 	std::vector<std::string> envp = {"PATH=/bin"};
 	auto c_argv = c_strings(argv);
 	auto c_envp = c_strings(envp);
+	// The child execs only once its connect was reported: smithd takes a connect's exe and cwd from
+	// /proc when it first sees the process, and they must still be this program's then.
+	int go[2];
+	REQUIRE(pipe2(go, O_CLOEXEC) == 0);
+	Fd go_read(go[0]), go_write(go[1]);
 	pid_t child = spawn([&] {
+		go_write.reset();
 		if (unshare(CLONE_NEWUTS) != 0)
 			_exit(120);
 		if (sethostname(nodename.data(), nodename.size()) != 0)
@@ -421,10 +544,13 @@ TEST_CASE("vm: nodename in a new UTS namespace", "[vm][ebpf]")
 		if (s < 0 || connect_to(s, AF_INET, "127.0.0.1", 9) != 0)
 			_exit(122);
 		close(s);
+		char byte;
+		if (read(go_read.get(), &byte, 1) != 1)
+			_exit(123);
 		execve("/bin/true", c_argv.data(), c_envp.data());
 	});
 	REQUIRE(child > 0);
-	REQUIRE(wait_exit(child, 60s) == 0);
+	go_read.reset();
 
 	expect_in_every_backend(
 		"udp connect by pid " + std::to_string(child) + " in its UTS namespace",
@@ -438,8 +564,12 @@ TEST_CASE("vm: nodename in a new UTS namespace", "[vm][ebpf]")
 			CHECK(e.str("daddr") == "127.0.0.1");
 			CHECK(e.i64("dport") == 9);
 			CHECK(e.i64("retval") == 0);
+			CHECK(e.str("exe") == self_exe());
+			CHECK(e.str("cwd") == current_dir());
 		},
 		child);
+	REQUIRE(write(go_write.get(), "x", 1) == 1);
+	REQUIRE(wait_exit(child, 60s) == 0);
 	expect_in_every_backend(
 		"execve of /bin/true by pid " + std::to_string(child) + " in its UTS namespace",
 		[&](const Event &e) { return e.type() == "execve" && e.pid() == child; },
@@ -585,7 +715,7 @@ TEST_CASE("vm: auto picks lkm without BTF, and a stopped reader gets counted dro
 	if (module_loaded("smith"))
 		REQUIRE(unload_module("smith") == 0);
 	// Small rings, so that a paused reader fills them quickly.
-	REQUIRE(load_module_from_file(smith_ko(), "ring_kb=16") == 0);
+	REQUIRE(load_module_from_file(smith_ko(), "ring_kb=64") == 0);
 
 	Daemon d(DaemonOptions{"auto-without-btf", "auto", {}, true});
 	d.start();

@@ -2,7 +2,7 @@
 # run-vm.sh: boots a Debian kernel under QEMU (TCG) and runs smith's checks, or its overhead
 # benchmark, inside it, against the eBPF backend and the kernel module.
 #
-#   tests/vm/run-vm.sh --kernel 6.1|6.12 [--build-dir DIR] [--keep] [--timeout S]
+#   tests/vm/run-vm.sh --kernel 6.1|6.12 [--build-dir DIR] [--keep] [--timeout S] [--filter SPEC]
 #   tests/vm/run-vm.sh --kernel 6.1|6.12 --bench [--rounds R] [--out DIR]
 #
 # Steps: fetch-kernel.sh (image cached under /var/cache/smith/vm, headers installed),
@@ -12,6 +12,7 @@
 # under a hard timeout. The guest reports on its serial console (tests/vm/guest-init.sh, markers
 # "SMITH-VM: ..."); the whole console is kept in BUILD_DIR/vm/<release>/console.log.
 #
+# --filter passes a Catch2 test spec to smith_guest_checks (no spaces: "[lkm-direct],[ebpf]").
 # Fails when the guest's program fails, when the guest does not finish in time, and when the guest
 # kernel logs an oops, a BUG, a WARNING or a call trace. Prints the guest's log on failure.
 # Exit code 4 (CTest: Skipped) when this host cannot run the guest: not root, or no QEMU.
@@ -38,6 +39,7 @@ BENCH=0
 ROUNDS=3
 OUT="$REPO/tests/bench/results"
 TIMEOUT=""
+FILTER=""
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--kernel) KERNEL=${2:?--kernel needs 6.1 or 6.12}; shift 2 ;;
@@ -50,6 +52,8 @@ while [ $# -gt 0 ]; do
 	--rounds=*) ROUNDS=${1#*=}; shift ;;
 	--out) OUT=${2:?--out needs a directory}; shift 2 ;;
 	--out=*) OUT=${1#*=}; shift ;;
+	--filter) FILTER=${2:?--filter needs a Catch2 test spec}; shift 2 ;;
+	--filter=*) FILTER=${1#*=}; shift ;;
 	--timeout) TIMEOUT=${2:?--timeout needs seconds}; shift 2 ;;
 	--timeout=*) TIMEOUT=${1#*=}; shift ;;
 	-h | --help) usage; exit 0 ;;
@@ -92,13 +96,13 @@ PREPARED=$(date +%s)
 
 if [ "$BENCH" = 1 ]; then
 	MODE=bench
-	ARGS="--rounds,$ROUNDS,--lkm,$HAVE_LKM"
+	ARGS="--rounds+$ROUNDS+--lkm+$HAVE_LKM"
 else
 	MODE=checks
-	ARGS=""
+	ARGS=$FILTER
 	if [ "$HAVE_LKM" = 0 ]; then
-		ARGS="~[lkm]"
-		log "no smith.ko in the image (no lkm/ in this tree): the [lkm] checks do not run"
+		ARGS="${ARGS:+$ARGS+}~[lkm]"
+		log "no smith.ko in the image (no lkm/ in this tree, or SMITH_VM_NO_LKM=1): the [lkm] checks do not run"
 	fi
 fi
 APPEND="console=ttyS0 panic=-1 loglevel=7 smith.mode=$MODE${ARGS:+ smith.args=$ARGS}"
