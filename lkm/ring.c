@@ -16,7 +16,7 @@
  * write is masked into the data area whatever tail says.
  *
  * Wakeups are batched and never taken on the hot path: a commit that makes
- * the unread bytes cross wakeup_bytes, or the first commit since the last
+ * the unread bytes cross wakeup_bytes (at most half the ring), or the first commit since the last
  * timer, queues this CPU's irq_work (lock-free). The irq_work wakes the
  * reader when wakeup_bytes are waiting, and arms a timer that wakes it
  * wakeup_ms later otherwise.
@@ -53,6 +53,12 @@ static struct smith_ring *smith_rings;
 static unsigned int smith_nr_rings;
 static u64 smith_ring_bytes;
 
+/* wakeup_bytes, but at most half a ring, so that a small ring wakes its reader before it fills. */
+static u64 ring__wake_at(void)
+{
+	return min_t(u64, READ_ONCE(smith_wakeup_bytes), smith_ring_bytes / 2);
+}
+
 static u64 ring__unread(struct smith_ring *r)
 {
 	return READ_ONCE(r->head) - READ_ONCE(r->ctl->tail);
@@ -63,7 +69,7 @@ static void ring__work(struct irq_work *work)
 	struct smith_ring *r = container_of(work, struct smith_ring, work);
 	u64 unread = ring__unread(r);
 
-	if (unread >= smith_wakeup_bytes)
+	if (unread >= ring__wake_at())
 		wake_up_interruptible(&smith_wq);
 	if (test_bit(SMITH_RING_TIMER, &r->flags) && !timer_pending(&r->timer))
 		mod_timer(&r->timer, jiffies + msecs_to_jiffies(smith_wakeup_ms));
@@ -252,7 +258,8 @@ void smith_ring_commit(void *rec)
 	struct smith_ring *r = &smith_rings[smp_processor_id()];
 	u64 head = r->rsv_head + r->rsv_bytes;
 	u64 unread = head - r->rsv_tail;
-	bool crossed = unread >= smith_wakeup_bytes && unread - r->rsv_bytes < smith_wakeup_bytes;
+	u64 wake_at = ring__wake_at();
+	bool crossed = unread >= wake_at && unread - r->rsv_bytes < wake_at;
 
 	r->head = head;
 	WRITE_ONCE(r->ctl->records, r->ctl->records + 1);
