@@ -38,6 +38,19 @@ void one_of(const std::string &what, const std::string &value, const std::set<st
 	}
 }
 
+// smith.ko takes ring_kb as a power of two from 64 to 1048576; 0 leaves the module's default.
+bool lkm_ring_kb_ok(uint32_t kb)
+{
+	return kb == 0 || (kb >= 64 && kb <= (1u << 20) && (kb & (kb - 1)) == 0);
+}
+
+std::string lkm_ring_kb_error(uint32_t kb)
+{
+	return fmt::format("lkm_ring_kb {} must be a power of two from 64 to 1048576 (KiB per CPU), or 0 for "
+			   "the module's default",
+			   kb);
+}
+
 } // namespace
 
 void load_config_file(const std::string &path, bool required, Config &c)
@@ -78,7 +91,19 @@ void load_config_file(const std::string &path, bool required, Config &c)
 			c.log_file = get<std::string>(path, key, v);
 		else if (key == "ringbuf_bytes")
 			c.ringbuf_bytes = get<uint32_t>(path, key, v);
-		else if (key == "topic")
+		else if (key == "lkm_module") {
+			c.lkm_module = get<std::string>(path, key, v);
+			if (c.lkm_module.empty() || c.lkm_module.front() != '/')
+				throw ConfigError(
+					fmt::format("{}: 'lkm_module' must be an absolute path to smith.ko, "
+						    "not '{}'",
+						    where(path, v), c.lkm_module));
+		} else if (key == "lkm_ring_kb") {
+			c.lkm_ring_kb = get<uint32_t>(path, key, v);
+			if (!lkm_ring_kb_ok(c.lkm_ring_kb))
+				throw ConfigError(fmt::format("{}: {}", where(path, v),
+							      lkm_ring_kb_error(c.lkm_ring_kb)));
+		} else if (key == "topic")
 			c.topic = get<std::string>(path, key, v);
 		else if (key == "heartbeat_topic")
 			c.heartbeat_topic = get<std::string>(path, key, v);
@@ -126,6 +151,10 @@ void validate(const Config &c)
 	if (c.ringbuf_bytes < 4096 || (c.ringbuf_bytes & (c.ringbuf_bytes - 1)) != 0)
 		throw ConfigError(fmt::format("ringbuf_bytes {} must be a power of two of at least 4096",
 					      c.ringbuf_bytes));
+	if (!lkm_ring_kb_ok(c.lkm_ring_kb))
+		throw ConfigError(lkm_ring_kb_error(c.lkm_ring_kb));
+	if (!c.lkm_module.empty() && c.lkm_module.front() != '/')
+		throw ConfigError(fmt::format("lkm_module '{}' must be an absolute path", c.lkm_module));
 	if (c.sink == "stdout" && !c.foreground)
 		throw ConfigError("sink 'stdout' needs --foreground (a daemon has no terminal); use --sink "
 				  "file --output PATH");

@@ -29,6 +29,8 @@ struct Config {
 	uint32_t ringbuf_bytes = 16u << 20;	       // eBPF ring buffer size, a power of two
 	std::string record;			       // also write raw records here, for replay
 	std::string replay;			       // replay backend input file
+	std::string lkm_module;	  // smith.ko to load when /dev/smith is absent ("" = modprobe)
+	uint32_t lkm_ring_kb = 0; // smith.ko ring_kb= parameter; 0 = the module's default
 	bool foreground = false;
 
 	// The kafka sink.

@@ -134,7 +134,10 @@ int run(daemon::Config &config)
 	} else {
 		backend::EbpfOptions ebpf;
 		ebpf.ringbuf_bytes = config.ringbuf_bytes;
-		auto choice = backend::choose_backend(config.backend, ebpf);
+		backend::LkmOptions lkm;
+		lkm.module_path = config.lkm_module;
+		lkm.ring_kb = config.lkm_ring_kb;
+		auto choice = backend::choose_backend(config.backend, ebpf, lkm);
 		backend = std::move(choice.backend);
 		reason = choice.reason;
 	}
@@ -199,6 +202,9 @@ int main(int argc, char **argv)
 	auto *o_log = app.add_option("--log-file", config.log_file, "also log to this file");
 	auto *o_ring = app.add_option("--ringbuf-bytes", config.ringbuf_bytes,
 				      "eBPF ring buffer size (power of two)");
+	auto *o_lkm_module =
+		app.add_option("--lkm-module", config.lkm_module,
+			       "smith.ko to load when /dev/smith is absent (default: modprobe smith)");
 	app.add_option("--record", config.record, "also write the raw records to this file, for --replay");
 	app.add_option("--replay", config.replay, "read raw records from this file instead of the kernel");
 	app.add_flag("--foreground,-f", config.foreground, "stay in the foreground (logs on stderr)");
@@ -228,6 +234,10 @@ int main(int argc, char **argv)
 		keep(o_topic, config.topic, from_file.topic);
 		keep(o_spool, config.spool_dir, from_file.spool_dir);
 		keep(o_heartbeat, config.heartbeat_interval, from_file.heartbeat_interval);
+		keep(o_lkm_module, config.lkm_module, from_file.lkm_module);
+		if (o_lkm_module->count() > 0 && !config.lkm_module.empty()) // smithd chdirs to / as a daemon
+			config.lkm_module = std::filesystem::absolute(config.lkm_module).string();
+		config.lkm_ring_kb = from_file.lkm_ring_kb;
 		config.heartbeat_topic = from_file.heartbeat_topic;
 		config.spool_max_bytes = from_file.spool_max_bytes;
 		config.kafka = from_file.kafka;

@@ -80,13 +80,6 @@ TEST_CASE("smithd: unknown options and bad values are refused", "[unit][cli]")
 	CHECK_THAT(stdout_daemon.output, Catch::Contains("needs --foreground"));
 }
 
-TEST_CASE("smithd: --backend=lkm says the module backend is not built yet", "[unit][cli]")
-{
-	auto r = run_smithd("--backend=lkm --foreground --config /dev/null");
-	CHECK(r.code == 1);
-	CHECK_THAT(r.output, Catch::Contains("not built yet"));
-}
-
 TEST_CASE("smithd: config file errors name the file, line and key", "[unit][cli]")
 {
 	TempDir tmp;
