@@ -5,11 +5,22 @@
 # configurations, interleaved, for R rounds in one run, and reports per loop the median
 # ns/op of each configuration next to the bare one: added ns, ratio, added % of bare.
 #
-# Configurations (CONFIGS below; a new one is a config_start_*/config_stop_* pair):
-#   bare              nothing loaded
-#   smithd-ebpf-file  smithd --backend=ebpf with the file sink on local disk
-# smithd is started once per round, before its loops, and stopped after them, so its
-# start-up (BPF load, ~5-10 s) is outside every timing. The order of the configurations
+# Configurations (ALL_CONFIGS below; a new one is a config_start_*/config_stop_* pair):
+#   bare                nothing loaded
+#   floor               empty BPF programs on the hooks smithd uses (tests/bench/floor.bpf.c):
+#                       no collector built on those hooks can add less
+#   floor-classic       empty programs on classic syscall tracepoints (connect and execve,
+#                       entry and exit): the floor of tracefs-based collectors
+#   smithd-ebpf-file    smithd --backend=ebpf with the file sink on local disk
+#   smithd-ebpf-kafka   smithd --backend=ebpf into the local Kafka broker (local-broker.sh)
+#   smithd-before       smithd-ebpf-file built from --before-rev, for before/after in one run
+#   bpftrace            tests/bench/peers/smith.bt printing the same events to a file
+#   auditd              auditd with one rule on the four syscalls (execve, execveat, connect,
+#                       init_module, finit_module)
+# Peers and Kafka run only when installed (bpftrace, auditd, java+maven); classic tracepoints
+# and bpftrace need tracefs, which is mounted at /sys/kernel/tracing for the run if absent.
+# Each collector is started once per round, before its loops, and stopped after them, so
+# its start-up (BPF load, ~5-15 s) is outside every timing. The order of the configurations
 # alternates from round to round so that a slow drift of the machine does not favour one.
 # Before SIGTERM the script waits for smithd's queue to drain and keeps its status:
 # kernel drops must be 0 and the events sent are recorded next to those the loops caused.
@@ -25,6 +36,7 @@ REPO=$(cd "$SCRIPT_DIR/../.." && pwd)
 usage() {
 	cat <<EOF
 Usage: $0 [--out DIR] [--rounds R] [--quick] [--build-dir DIR] [--no-build]
+          [--configs LIST] [--before-rev REV]
 
   --out DIR        where hook_overhead.{json,md}, raw samples and smithd logs go
                    (default: BUILD_DIR/bench-results)
@@ -32,6 +44,10 @@ Usage: $0 [--out DIR] [--rounds R] [--quick] [--build-dir DIR] [--no-build]
   --quick          smoke run: 2 rounds, iterations divided by 10
   --build-dir DIR  CMake build directory (default: $REPO/build-bench, Release)
   --no-build       use the binaries already in the build directory
+  --configs LIST   comma-separated configurations (default: every one that can run here;
+                   bare and floor are always included)
+  --before-rev REV also measure smithd built from git revision REV (config smithd-before),
+                   built in SMITH_BENCH_WORKDIR/smith-bench-before-REV
 
 Environment (override the iteration counts and places):
   SMITH_BENCH_UDP_ITERATIONS   udp_connect iterations          (default 200000)
@@ -59,6 +75,8 @@ OUT=""
 ROUNDS=""
 QUICK=0
 BUILD=1
+WANT_CONFIGS=""
+BEFORE_REV=""
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--out) OUT=${2:?--out needs a directory}; shift 2 ;;
@@ -69,6 +87,10 @@ while [ $# -gt 0 ]; do
 	--build-dir) BUILD_DIR=${2:?--build-dir needs a directory}; shift 2 ;;
 	--build-dir=*) BUILD_DIR=${1#*=}; shift ;;
 	--no-build) BUILD=0; shift ;;
+	--configs) WANT_CONFIGS=${2:?--configs needs a list}; shift 2 ;;
+	--configs=*) WANT_CONFIGS=${1#*=}; shift ;;
+	--before-rev) BEFORE_REV=${2:?--before-rev needs a revision}; shift 2 ;;
+	--before-rev=*) BEFORE_REV=${1#*=}; shift ;;
 	-h | --help) usage; exit 0 ;;
 	*) usage >&2; die "unknown option '$1'" ;;
 	esac
@@ -101,8 +123,9 @@ done
 EXPECTED_JSON=$(for e in "${!EXPECTED_EVENTS[@]}"; do printf '"%s":%d\n' "$e" "${EXPECTED_EVENTS[$e]}"; done | paste -sd, -)
 EXPECTED_JSON="{$EXPECTED_JSON}"
 
-CONFIGS=(bare smithd-ebpf-file)
+ALL_CONFIGS=(bare floor floor-classic smithd-ebpf-file smithd-ebpf-kafka smithd-before bpftrace auditd)
 BASELINE=bare
+FLOOR=floor
 QUIET_WAIT=${SMITH_BENCH_QUIET_WAIT:-30}
 QUIET_BUDGET=${SMITH_BENCH_QUIET_BUDGET:-180}
 WORK_PARENT=${SMITH_BENCH_WORKDIR:-/var/tmp}
@@ -123,17 +146,81 @@ if [ "$BUILD" = 1 ]; then
 		log "configuring $BUILD_DIR (Release)"
 		cmake -S "$REPO" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null || die "cmake configure failed"
 	fi
-	log "building smithd smithctl smith_hook_load in $BUILD_DIR"
-	ninja -C "$BUILD_DIR" smithd smithctl smith_hook_load >/dev/null || die "build failed (run: ninja -C $BUILD_DIR smithd smithctl smith_hook_load)"
+	log "building smithd smithctl smith_hook_load smith_bench_floor in $BUILD_DIR"
+	ninja -C "$BUILD_DIR" smithd smithctl smith_hook_load smith_bench_floor >/dev/null ||
+		die "build failed (run: ninja -C $BUILD_DIR smithd smithctl smith_hook_load smith_bench_floor)"
 fi
 SMITHD="$BUILD_DIR/smithd"
 SMITHCTL="$BUILD_DIR/smithctl"
 LOAD="$BUILD_DIR/tests/bench/smith_hook_load"
-for bin in "$SMITHD" "$SMITHCTL" "$LOAD"; do
+FLOOR_BIN="$BUILD_DIR/tests/bench/smith_bench_floor"
+for bin in "$SMITHD" "$SMITHCTL" "$LOAD" "$FLOOR_BIN"; do
 	[ -x "$bin" ] || die "$bin not found (build it, or drop --no-build)"
 done
 BUILD_TYPE=$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$BUILD_DIR/CMakeCache.txt" 2>/dev/null || true)
 [ "$BUILD_TYPE" = Release ] || log "warning: $BUILD_DIR is built as '${BUILD_TYPE:-unknown}', not Release"
+
+SMITHD_BEFORE=""
+if [ -n "$BEFORE_REV" ]; then
+	rev=$(git -C "$REPO" rev-parse --short "$BEFORE_REV^{commit}") || die "--before-rev: no such revision '$BEFORE_REV'"
+	BEFORE_SRC="$WORK_PARENT/smith-bench-before-$rev"
+	if [ ! -x "$BEFORE_SRC/build/smithd" ]; then
+		log "building smithd at $rev in $BEFORE_SRC (Release)"
+		rm -rf "$BEFORE_SRC"
+		git -C "$REPO" archive --prefix=src/ "$rev" | tar -x -C "$(mkdir -p "$BEFORE_SRC" && echo "$BEFORE_SRC")" ||
+			die "cannot export $rev"
+		cmake -S "$BEFORE_SRC/src" -B "$BEFORE_SRC/build" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null &&
+			ninja -C "$BEFORE_SRC/build" smithd >/dev/null || die "building smithd at $rev failed"
+	fi
+	SMITHD_BEFORE="$BEFORE_SRC/build/smithd"
+	BEFORE_REV=$rev
+fi
+
+# ---- Which configurations can run here -----------------------------------------------------
+
+TRACEFS=/sys/kernel/tracing
+MOUNTED_TRACEFS=0
+have_tracefs() {
+	[ -d "$TRACEFS/events/syscalls" ] && return 0
+	mount -t tracefs nodev "$TRACEFS" 2>/dev/null && MOUNTED_TRACEFS=1
+	[ -d "$TRACEFS/events/syscalls" ]
+}
+BROKER_SH="$REPO/packaging/kafka/local-broker.sh"
+export SMITH_KAFKA_DATA=${SMITH_BENCH_KAFKA_DATA:-/var/tmp/smith-kafka-hook-bench}
+export SMITH_KAFKA_PORT=${SMITH_BENCH_KAFKA_PORT:-19096}
+export SMITH_KAFKA_CONTROLLER_PORT=$((SMITH_KAFKA_PORT + 1))
+SKIPPED=() # "config: reason"
+can_run() {
+	case "$1" in
+	bare | floor | smithd-ebpf-file) return 0 ;;
+	floor-classic) have_tracefs || { SKIPPED+=("$1: no syscall tracepoints in tracefs"); return 1; } ;;
+	smithd-before) [ -n "$SMITHD_BEFORE" ] || { SKIPPED+=("$1: no --before-rev"); return 1; } ;;
+	smithd-ebpf-kafka)
+		command -v java >/dev/null && command -v mvn >/dev/null ||
+			{ SKIPPED+=("$1: java and maven are needed for the local broker"); return 1; } ;;
+	bpftrace)
+		command -v bpftrace >/dev/null || { SKIPPED+=("$1: bpftrace is not installed"); return 1; }
+		have_tracefs || { SKIPPED+=("$1: no syscall tracepoints in tracefs"); return 1; } ;;
+	auditd)
+		command -v auditd >/dev/null && command -v auditctl >/dev/null ||
+			{ SKIPPED+=("$1: auditd is not installed"); return 1; }
+		auditctl -s >/dev/null 2>&1 || { SKIPPED+=("$1: the kernel has no audit support"); return 1; }
+		pgrep -x auditd >/dev/null && { SKIPPED+=("$1: an auditd already runs on this host"); return 1; } ;;
+	*) die "unknown configuration '$1' (known: ${ALL_CONFIGS[*]})" ;;
+	esac
+	return 0
+}
+CONFIGS=()
+if [ -n "$WANT_CONFIGS" ]; then
+	IFS=, read -r -a wanted <<<"bare,floor,$WANT_CONFIGS"
+else
+	wanted=("${ALL_CONFIGS[@]}")
+fi
+for c in "${wanted[@]}"; do
+	[[ " ${CONFIGS[*]} " == *" $c "* ]] && continue
+	can_run "$c" && CONFIGS+=("$c")
+done
+for s in "${SKIPPED[@]}"; do log "skipping $s"; done
 
 [ -n "$OUT" ] || OUT="$BUILD_DIR/bench-results"
 mkdir -p "$OUT/hook_overhead.raw"
@@ -145,26 +232,33 @@ RUNS="$RAW/smithd_runs.jsonl" # one line per smithd run: its status before SIGTE
 : >"$RUNS"
 
 WORK=$(mktemp -d "$WORK_PARENT/smith-bench.XXXXXX")
-SMITHD_PID=""
+COLLECTOR_PID="" # the running configuration's process (smithd, the floor, bpftrace, auditd)
+BROKER_STARTED=0
 
-stop_smithd() {
-	[ -n "$SMITHD_PID" ] || return 0
-	if kill -0 "$SMITHD_PID" 2>/dev/null; then
-		kill -TERM "$SMITHD_PID" 2>/dev/null || true
+stop_collector() {
+	[ -n "$COLLECTOR_PID" ] || return 0
+	if kill -0 "$COLLECTOR_PID" 2>/dev/null; then
+		kill -TERM "$COLLECTOR_PID" 2>/dev/null || true
 		for _ in $(seq 300); do
-			kill -0 "$SMITHD_PID" 2>/dev/null || break
+			kill -0 "$COLLECTOR_PID" 2>/dev/null || break
 			sleep 0.1
 		done
-		if kill -0 "$SMITHD_PID" 2>/dev/null; then
-			log "smithd $SMITHD_PID did not stop within 30 s of SIGTERM; sending SIGKILL"
-			kill -KILL "$SMITHD_PID" 2>/dev/null || true
+		if kill -0 "$COLLECTOR_PID" 2>/dev/null; then
+			log "process $COLLECTOR_PID did not stop within 30 s of SIGTERM; sending SIGKILL"
+			kill -KILL "$COLLECTOR_PID" 2>/dev/null || true
 		fi
 	fi
-	wait "$SMITHD_PID" 2>/dev/null || true
-	SMITHD_PID=""
+	wait "$COLLECTOR_PID" 2>/dev/null || true
+	COLLECTOR_PID=""
 }
 cleanup() {
-	stop_smithd
+	stop_collector
+	if [ -n "${AUDIT_ENABLED_BEFORE:-}" ]; then
+		auditctl -D >/dev/null 2>&1 || true
+		auditctl -e "$AUDIT_ENABLED_BEFORE" >/dev/null 2>&1 || true
+	fi
+	[ "$BROKER_STARTED" = 1 ] && "$BROKER_SH" stop >/dev/null 2>&1
+	[ "$MOUNTED_TRACEFS" = 1 ] && umount "$TRACEFS" 2>/dev/null
 	rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -172,19 +266,19 @@ trap 'exit 130' INT TERM HUP
 
 # ---- Other collectors ------------------------------------------------------------------------
 
-# Prints "comm:pid" for every running collector that is not ours (they would add their
+# Prints "comm:pid" for every running collector that is not the configuration's own (they would add their
 # own hooks to the timings), space separated; prints nothing when there are none.
 foreign_collectors() {
 	local f comm pid found=""
 	for f in /proc/[0-9]*/comm; do
 		read -r comm 2>/dev/null <"$f" || continue # a builtin: no exec events of our own
 		case "$comm" in
-		smithd | bpftrace) ;;
+		smithd | bpftrace | auditd | smith_bench_flo*) ;;
 		*) continue ;;
 		esac
 		pid=${f#/proc/}
 		pid=${pid%/comm}
-		[ "$pid" = "$SMITHD_PID" ] && continue
+		[ "$pid" = "$COLLECTOR_PID" ] && continue
 		found+="${found:+ }$comm:$pid"
 	done
 	echo "$found"
@@ -224,49 +318,51 @@ sent = s["events"]["sent"]
 sys.exit(0 if s.get("queue_depth", 0) == 0 and all(sent.get(k, 0) >= n for k, n in want.items()) else 1)' "$want"
 }
 
-config_start_smithd-ebpf-file() {
-	local round=$1 i
+# start_smithd ROUND CONFIG BINARY ARGS...: smithd with the ebpf backend and ARGS, until ready.
+start_smithd() {
+	local round=$1 config=$2 bin=$3 i
+	shift 3
 	rm -f "$WORK/smithd.pid" "$WORK/smithd.sock" "$WORK/events.json"
-	"$SMITHD" --backend=ebpf --foreground --sink=file --output="$WORK/events.json" \
-		--pid-file="$WORK/smithd.pid" --socket="$WORK/smithd.sock" --config=/dev/null \
-		2>"$RAW/round-$round.smithd.log" &
-	SMITHD_PID=$!
+	"$bin" --backend=ebpf --foreground --pid-file="$WORK/smithd.pid" --socket="$WORK/smithd.sock" \
+		--config=/dev/null "$@" 2>"$RAW/round-$round.$config.log" &
+	COLLECTOR_PID=$!
 	for i in $(seq 600); do
 		[ -e "$WORK/smithd.pid" ] && break
-		if ! kill -0 "$SMITHD_PID" 2>/dev/null; then
-			tail -n 20 "$RAW/round-$round.smithd.log" >&2
-			SMITHD_PID=""
-			die "smithd exited before it was ready (log: $RAW/round-$round.smithd.log)"
+		if ! kill -0 "$COLLECTOR_PID" 2>/dev/null; then
+			tail -n 20 "$RAW/round-$round.$config.log" >&2
+			COLLECTOR_PID=""
+			die "smithd exited before it was ready (log: $RAW/round-$round.$config.log)"
 		fi
 		sleep 0.1
 	done
-	[ -e "$WORK/smithd.pid" ] || die "smithd not ready after 60 s (log: $RAW/round-$round.smithd.log)"
+	[ -e "$WORK/smithd.pid" ] || die "smithd not ready after 60 s (log: $RAW/round-$round.$config.log)"
 	smithd_caught_up || die "smithd is up but smithctl status fails"
-	log "round $round: smithd $SMITHD_PID ready after $((i / 10)).$((i % 10)) s"
+	log "round $round: $config: smithd $COLLECTOR_PID ready after $((i / 10)).$((i % 10)) s"
 }
 
-config_stop_smithd-ebpf-file() {
-	local round=$1 i status lines
+# stop_smithd ROUND CONFIG: waits for the events, keeps the status, stops smithd, appends to $RUNS.
+stop_smithd() {
+	local round=$1 config=$2 i status lines
 	# Wait (at most 30 s) until smithd has sent as many events as the loops made calls and
 	# its queue is empty, so that the status kept below covers them. (Waiting for the counters
 	# to stop moving would not end: each status query is itself an exec event.) Kernel drops
 	# need no wait: they are counted when a record does not fit in the ring buffer.
 	for i in $(seq 60); do
 		smithd_caught_up "$EXPECTED_JSON" && break
-		kill -0 "$SMITHD_PID" 2>/dev/null || die "smithd exited during round $round (log: $RAW/round-$round.smithd.log)"
+		kill -0 "$COLLECTOR_PID" 2>/dev/null || die "smithd exited during round $round (log: $RAW/round-$round.$config.log)"
 		sleep 0.5
 	done
-	status="$RAW/round-$round.smithd.status.json"
+	status="$RAW/round-$round.$config.status.json"
 	"$SMITHCTL" status --json --socket="$WORK/smithd.sock" >"$status" || die "smithctl status failed in round $round"
-	stop_smithd
+	stop_collector
 	lines=$(wc -l <"$WORK/events.json" 2>/dev/null || echo 0)
 	rm -f "$WORK/events.json" # up to ~100 MB a round
-	"$PYTHON" - "$round" "$status" "$lines" >>"$RUNS" <<'EOF'
+	"$PYTHON" - "$round" "$config" "$status" "$lines" >>"$RUNS" <<'PY'
 import json, sys
-round_, path, lines = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+round_, config, path, lines = int(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4])
 with open(path) as f:
     s = json.load(f)
-print(json.dumps({"round": round_, "config": "smithd-ebpf-file",
+print(json.dumps({"round": round_, "config": config,
                   "kernel_drops": sum(h.get("kernel_drops", 0) for h in s.get("hooks", [])),
                   "hooks": {h["name"]: h.get("kernel_drops", 0) for h in s.get("hooks", [])},
                   "sent": s["events"]["sent"], "received": s["events"]["received"],
@@ -274,7 +370,92 @@ print(json.dumps({"round": round_, "config": "smithd-ebpf-file",
                   "sink_failed": s.get("sink", {}).get("failed", 0),
                   "lines_written": lines, "cpu_seconds": s.get("cpu_seconds"),
                   "rss_bytes": s.get("rss_bytes")}))
-EOF
+PY
+}
+
+config_start_smithd-ebpf-file() { start_smithd "$1" smithd-ebpf-file "$SMITHD" --sink=file --output="$WORK/events.json"; }
+config_stop_smithd-ebpf-file() { stop_smithd "$1" smithd-ebpf-file; }
+config_start_smithd-before() { start_smithd "$1" smithd-before "$SMITHD_BEFORE" --sink=file --output="$WORK/events.json"; }
+config_stop_smithd-before() { stop_smithd "$1" smithd-before; }
+
+config_start_smithd-ebpf-kafka() {
+	if [ "$BROKER_STARTED" = 0 ]; then
+		log "starting the local Kafka broker on 127.0.0.1:$SMITH_KAFKA_PORT (data $SMITH_KAFKA_DATA)"
+		"$BROKER_SH" start >>"$RAW/broker.log" 2>&1 || die "the broker did not start (see $RAW/broker.log)"
+		BROKER_STARTED=1
+	fi
+	start_smithd "$1" smithd-ebpf-kafka "$SMITHD" --sink=kafka --brokers="127.0.0.1:$SMITH_KAFKA_PORT" \
+		--topic=smith-hook-bench --heartbeat-interval=0 --spool-dir="$WORK/spool"
+}
+config_stop_smithd-ebpf-kafka() { stop_smithd "$1" smithd-ebpf-kafka; }
+
+# start_floor ROUND SET: smith_bench_floor --set SET, until its programs are attached.
+start_floor() {
+	local round=$1 set=$2 config=$3
+	rm -f "$WORK/floor.ready"
+	"$FLOOR_BIN" --set "$set" --ready "$WORK/floor.ready" 2>"$RAW/round-$round.$config.log" &
+	COLLECTOR_PID=$!
+	for _ in $(seq 300); do
+		[ -e "$WORK/floor.ready" ] && return 0
+		kill -0 "$COLLECTOR_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	cat "$RAW/round-$round.$config.log" >&2
+	die "smith_bench_floor --set $set did not attach"
+}
+config_start_floor() { start_floor "$1" smith floor; }
+config_stop_floor() { stop_collector; }
+config_start_floor-classic() { start_floor "$1" classic floor-classic; }
+config_stop_floor-classic() { stop_collector; }
+
+config_start_bpftrace() {
+	local round=$1 script="$WORK/smith.bt"
+	cat "$SCRIPT_DIR/peers/smith.bt" >"$script"
+	[ -d "$TRACEFS/events/syscalls/sys_exit_finit_module" ] && cat "$SCRIPT_DIR/peers/smith-modules.bt" >>"$script"
+	bpftrace -o "$WORK/bpftrace.out" "$script" 2>"$RAW/round-$round.bpftrace.log" &
+	COLLECTOR_PID=$!
+	for _ in $(seq 1200); do # attaching takes 10-20 s
+		grep -q '^Attaching' "$WORK/bpftrace.out" 2>/dev/null && { sleep 0.5; return 0; }
+		kill -0 "$COLLECTOR_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	cat "$RAW/round-$round.bpftrace.log" >&2
+	die "bpftrace did not attach (log: $RAW/round-$round.bpftrace.log)"
+}
+config_stop_bpftrace() {
+	local round=$1 lines lost
+	stop_collector
+	lines=$(grep -c '^connect \|^execve ' "$WORK/bpftrace.out" || true)
+	lost=$(sed -n 's/^Lost \([0-9]*\) events.*/\1/p' "$WORK/bpftrace.out" | awk '{s += $1} END {print s + 0}')
+	printf '{"round":%d,"config":"bpftrace","lines_written":%d,"lost":%d}\n' "$round" "${lines:-0}" "${lost:-0}" >>"$RUNS"
+	rm -f "$WORK/bpftrace.out"
+}
+
+AUDIT_RULE=(-a always,exit -F arch=b64 -S execve,execveat,connect,init_module,finit_module -k smith-hook-bench)
+config_start_auditd() {
+	local round=$1
+	[ -n "${AUDIT_ENABLED_BEFORE:-}" ] || AUDIT_ENABLED_BEFORE=$(auditctl -s | awk '$1 == "enabled" {print $2}')
+	mkdir -p /var/log/audit
+	: >/var/log/audit/audit.log
+	auditd -n 2>"$RAW/round-$round.auditd.log" &
+	COLLECTOR_PID=$!
+	for _ in $(seq 100); do
+		auditctl -s 2>/dev/null | grep -q "^pid $COLLECTOR_PID\$" && break
+		kill -0 "$COLLECTOR_PID" 2>/dev/null || die "auditd exited (log: $RAW/round-$round.auditd.log)"
+		sleep 0.1
+	done
+	auditctl -b 8192 >/dev/null
+	auditctl "${AUDIT_RULE[@]}" >/dev/null || die "auditctl refused the rule"
+}
+config_stop_auditd() {
+	local round=$1 lost lines
+	auditctl -D >/dev/null
+	lost=$(auditctl -s | awk '$1 == "lost" {print $2}')
+	stop_collector
+	auditctl -e "$AUDIT_ENABLED_BEFORE" >/dev/null 2>&1 || true
+	lines=$(grep -c 'key="smith-hook-bench"' /var/log/audit/audit.log || true)
+	printf '{"round":%d,"config":"auditd","lines_written":%d,"lost":%d}\n' "$round" "${lines:-0}" "${lost:-0}" >>"$RUNS"
+	: >/var/log/audit/audit.log
 }
 
 # ---- Measurement ---------------------------------------------------------------------------
@@ -318,7 +499,8 @@ for loop in "${LOOPS[@]}"; do
 	iter_args+=(--loop "$loop=${ITERATIONS[$loop]}:$(warmup_of "${ITERATIONS[$loop]}"):${LOOP_EVENT[$loop]}")
 done
 "$PYTHON" "$SCRIPT_DIR/hook_overhead_report.py" \
-	--samples "$SAMPLES" --runs "$RUNS" --baseline "$BASELINE" --rounds "$ROUNDS" \
+	--samples "$SAMPLES" --runs "$RUNS" --baseline "$BASELINE" --floor "$FLOOR" --rounds "$ROUNDS" \
+	--before-rev "${BEFORE_REV:-}" --skipped "$(printf '%s\n' "${SKIPPED[@]}")" \
 	--source-rev "$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)" \
 	--build-type "${BUILD_TYPE:-unknown}" --command "$COMMAND_LINE" "${iter_args[@]}" \
 	--out-json "$OUT/hook_overhead.json" --out-md "$OUT/hook_overhead.md"

@@ -9,7 +9,8 @@ Input (written by hook_overhead.sh):
              sent) and the number of lines it wrote
 For each loop and each configuration: the median ns/op over the rounds, and against the
 baseline configuration the added ns, the ratio of medians, the added % of the baseline,
-and the median of the per-round ratios (each round's pair measured side by side).
+and the median of the per-round ratios (each round's pair measured side by side); against
+the floor configuration (empty programs on the same hooks), added / floor_added.
 Standard library only.
 """
 import argparse
@@ -19,6 +20,18 @@ import os
 import platform
 import statistics
 import sys
+
+DESCRIPTIONS = {
+    "bare": "nothing attached",
+    "floor": "empty BPF programs on smithd's hooks (tp_btf sched_process_exec, sys_exit, module_load)",
+    "floor-classic": "empty BPF programs on classic syscall tracepoints (connect, execve; entry and exit)",
+    "smithd-ebpf-file": "smithd --backend=ebpf, file sink on local disk",
+    "smithd-ebpf-kafka": "smithd --backend=ebpf, Kafka sink to the local broker (acks=all)",
+    "smithd-before": "smithd --backend=ebpf, file sink, built from REV (before the optimisations)",
+    "bpftrace": "bpftrace tests/bench/peers/smith.bt printing the same events to a file",
+    "auditd": "auditd, one rule on execve, execveat, connect, init_module, finit_module",
+}
+
 
 def read_jsonl(path):
     with open(path) as f:
@@ -55,11 +68,25 @@ def fmt_ns(x):
     return "–" if x is None else f"{x:,.0f}".replace(",", " ")
 
 
+def fmt_ratio(x):
+    return "–" if x is None else f"{x:.1f}"
+
+
 def parse_loop_arg(text):
     """name=iterations:warmup:event (event: the hooked event type one operation causes)"""
     name, rest = text.split("=", 1)
     iterations, warmup, event = rest.split(":", 2)
     return name, {"iterations": int(iterations), "warmup": int(warmup), "event": event}
+
+
+def add_floor_ratios(rows, floor):
+    """added_ns / the floor's added_ns, per loop, for every configuration but the baseline."""
+    floor_added = {r["loop"]: r.get("added_ns") for r in rows if r["config"] == floor}
+    for r in rows:
+        f = floor_added.get(r["loop"])
+        if r.get("added_ns") is not None and f and f > 0:
+            r["floor_added_ns"] = f
+            r["added_over_floor_added"] = r["added_ns"] / f
 
 
 def summarise(samples, baseline, loops):
@@ -134,8 +161,8 @@ def markdown(doc):
         "",
         f"Command: `{doc['command']}`",
         "",
-        f"| loop | iterations | {doc['baseline']} ns/op | config | ns/op | added ns | ratio | added % of {doc['baseline']} | per-round ratios (min–max) |",
-        "|---|---:|---:|---|---:|---:|---:|---:|---|",
+        f"| loop | iterations | {doc['baseline']} ns/op | config | ns/op | added ns | added / floor added | ratio | added % of {doc['baseline']} | per-round ratios (min–max) |",
+        "|---|---:|---:|---|---:|---:|---:|---:|---:|---|",
     ]
     for r in doc["results"]:
         if r["config"] == doc["baseline"]:
@@ -146,8 +173,12 @@ def markdown(doc):
         lines.append(
             f"| {r['loop']} | {r['iterations']} | {fmt_ns(r.get('baseline_median_ns_per_op'))} | {r['config']} | "
             f"{fmt_ns(r['median_ns_per_op'])} | {fmt_ns(r.get('added_ns'))} | "
+            f"{fmt_ratio(r.get('added_over_floor_added'))} | "
             f"{r['ratio']:.2f} | {r['added_pct_of_baseline']:.1f} % | {spread} |")
-    runs = doc["smithd_runs"]
+    if doc.get("configs_described"):
+        lines += ["", "Configurations:", ""] + [f"- `{k}`: {v}" for k, v in doc["configs_described"].items()]
+    runs = [r for r in doc["smithd_runs"] if "sent" in r]
+    peers = [r for r in doc["smithd_runs"] if "sent" not in r]
     if runs:
         exp = doc["checks"]["expected_events_per_run"]
         lines += [
@@ -156,14 +187,20 @@ def markdown(doc):
             "and its queue was empty; expected = calls the loops made, warm-up included (other processes "
             "add events):",
             "",
-            "| round | kernel drops | connect sent / expected | execve sent / expected | lines written | decode errors | sink failures |",
-            "|---:|---:|---:|---:|---:|---:|---:|",
+            "| round | config | kernel drops | connect sent / expected | execve sent / expected | lines written | decode errors | sink failures |",
+            "|---:|---|---:|---:|---:|---:|---:|---:|",
         ]
         for run in runs:
             lines.append(
-                f"| {run['round']} | {run['kernel_drops']} | {run['sent'].get('connect', 0)} / {exp.get('connect', 0)} | "
+                f"| {run['round']} | {run.get('config', 'smithd-ebpf-file')} | {run['kernel_drops']} | "
+                f"{run['sent'].get('connect', 0)} / {exp.get('connect', 0)} | "
                 f"{run['sent'].get('execve', 0)} / {exp.get('execve', 0)} | {run['lines_written']} | "
                 f"{run['decode_errors']} | {run['sink_failed']} |")
+    if peers:
+        lines += ["", "Peers: event lines they wrote and the events they reported lost, per round:", "",
+                  "| round | config | lines written | lost |", "|---:|---|---:|---:|"]
+        for p in peers:
+            lines.append(f"| {p['round']} | {p['config']} | {p['lines_written']} | {p['lost']} |")
     notes = doc["checks"]["notes"]
     if notes:
         lines += [""] + [f"- {n}" for n in notes]
@@ -175,6 +212,9 @@ def main():
     ap.add_argument("--samples", required=True)
     ap.add_argument("--runs", required=True)
     ap.add_argument("--baseline", required=True)
+    ap.add_argument("--floor", default="floor")
+    ap.add_argument("--before-rev", default="")
+    ap.add_argument("--skipped", default="", help="configurations left out, one 'config: reason' per line")
     ap.add_argument("--rounds", type=int, required=True)
     ap.add_argument("--loop", action="append", default=[], type=parse_loop_arg,
                     help="name=iterations:warmup:event, once per loop, in run order")
@@ -189,14 +229,20 @@ def main():
     runs = read_jsonl(args.runs)
     loops = dict(args.loop)
     configs, rows = summarise(samples, args.baseline, list(loops))
+    add_floor_ratios(rows, args.floor)
 
     expected = expected_events(loops)
     notes = []
-    drops = sum(r["kernel_drops"] for r in runs)
+    for line in args.skipped.splitlines():
+        if line.strip():
+            notes.append(f"Not measured: {line.strip()}.")
+    drops = sum(r.get("kernel_drops", 0) for r in runs)
     if drops:
         notes.append(f"WARNING: {drops} kernel drops across smithd runs; the smithd timings did less work than "
                      "a loss-free collector would.")
     for run in runs:
+        if "sent" not in run:
+            continue
         for event, n in expected.items():
             if run["sent"].get(event, 0) < n:
                 notes.append(f"WARNING: round {run['round']}: {run['sent'].get(event, 0)} {event} events sent, "
@@ -221,6 +267,9 @@ def main():
         "command": args.command,
         "rounds": args.rounds,
         "configs": configs,
+        "configs_described": {c: DESCRIPTIONS.get(c, "").replace("REV", args.before_rev or "?") for c in configs},
+        "floor": args.floor,
+        "before_rev": args.before_rev or None,
         "baseline": args.baseline,
         "loops": loops,
         "results": rows,

@@ -1,7 +1,10 @@
-// smith_paced_load: UDP connect() calls at a steady offered rate, so that a collector's
-// event pipeline can be fed a known number of events per second. Each call is one hooked
-// syscall (one connect event in smithd) and sends nothing on the network: a UDP connect
-// only sets the socket's default destination (127.0.0.1:9).
+// smith_paced_load: hooked calls at a steady offered rate, so that a collector's event
+// pipeline can be fed a known number of events per second.
+//   --op connect (default): UDP connect() to 127.0.0.1:9. Each call is one connect event
+//       in smithd and sends nothing on the network: a UDP connect only sets the socket's
+//       default destination.
+//   --op exec: fork + execve("/bin/true") + wait. Each call is one execve event whose
+//       ppid is this program's pid.
 //
 //   smith_paced_load --rate 50000 --seconds 10      50 000 calls/s for 10 s
 //   smith_paced_load --rate 0 --seconds 10          as fast as one thread can for 10 s
@@ -20,6 +23,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -30,6 +34,7 @@
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <string>
 
 namespace {
 
@@ -58,6 +63,32 @@ void sleep_until(uint64_t monotonic_ns)
 	}
 }
 
+// One fork + execve("/bin/true", {"true", "smith-paced-load"}) + wait; false (reason on
+// stderr) when the child could not run or did not exit 0.
+bool fork_exec_true()
+{
+	pid_t pid = fork();
+	if (pid < 0) {
+		std::fprintf(stderr, "smith_paced_load: fork: %s\n", std::strerror(errno));
+		return false;
+	}
+	if (pid == 0) {
+		char *const argv[] = {const_cast<char *>("true"), const_cast<char *>("smith-paced-load"),
+				      nullptr};
+		char *const envp[] = {nullptr};
+		execve("/bin/true", argv, envp);
+		_exit(127);
+	}
+	int status = 0;
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+	}
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		std::fprintf(stderr, "smith_paced_load: /bin/true did not exit 0 (status %d)\n", status);
+		return false;
+	}
+	return true;
+}
+
 } // namespace
 
 int main(int argc, char **argv)
@@ -68,6 +99,9 @@ int main(int argc, char **argv)
 	app.add_option("--rate", rate, "calls per second (0: as fast as possible)")
 		->check(CLI::NonNegativeNumber);
 	app.add_option("--seconds", seconds, "how long to run")->check(CLI::PositiveNumber);
+	std::string op = "connect";
+	app.add_option("--op", op, "connect (UDP connect to 127.0.0.1:9) or exec (fork + exec /bin/true)")
+		->check(CLI::IsMember({"connect", "exec"}));
 	CLI11_PARSE(app, argc, argv);
 
 	struct sigaction sa {};
@@ -86,6 +120,7 @@ int main(int argc, char **argv)
 	dest.sin_port = htons(9);
 	dest.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 
+	const bool exec_op = op == "exec";
 	constexpr uint64_t kTickNs = 1'000'000; // pacing granularity
 	const uint64_t duration_ns = static_cast<uint64_t>(seconds * 1e9);
 	const uint64_t start_rt = clock_ns(CLOCK_REALTIME);
@@ -103,12 +138,20 @@ int main(int argc, char **argv)
 		if (rate > 0)
 			owed = static_cast<uint64_t>(rate * static_cast<double>(tick_end) / 1e9);
 		while (calls < owed) {
-			if (connect(sock, reinterpret_cast<const sockaddr *>(&dest), sizeof dest) != 0) {
-				std::fprintf(stderr, "smith_paced_load: udp connect to 127.0.0.1:9: %s\n",
-					     std::strerror(errno));
+			if (!exec_op) {
+				if (connect(sock, reinterpret_cast<const sockaddr *>(&dest), sizeof dest) !=
+				    0) {
+					std::fprintf(stderr,
+						     "smith_paced_load: udp connect to 127.0.0.1:9: %s\n",
+						     std::strerror(errno));
+					return 1;
+				}
+			} else if (!fork_exec_true()) {
 				return 1;
 			}
 			calls++;
+			if (exec_op && (calls & 15) == 0 && clock_ns(CLOCK_MONOTONIC) - start >= duration_ns)
+				break;
 		}
 		if (rate > 0) {
 			uint64_t next = start + (elapsed / kTickNs + 1) * kTickNs;
@@ -122,10 +165,10 @@ int main(int argc, char **argv)
 	double elapsed_s = static_cast<double>(now - start) / 1e9;
 	std::printf("{\"pid\":%d,\"target_rate\":%.0f,\"seconds\":%.3f,\"calls\":%llu,\"elapsed_s\":%.3f,"
 		    "\"achieved_rate\":%.1f,\"start_realtime_ns\":%llu,\"end_realtime_ns\":%llu,"
-		    "\"stopped\":%s}\n",
+		    "\"stopped\":%s,\"op\":\"%s\"}\n",
 		    static_cast<int>(getpid()), rate, seconds, static_cast<unsigned long long>(calls),
 		    elapsed_s, elapsed_s > 0 ? static_cast<double>(calls) / elapsed_s : 0.0,
 		    static_cast<unsigned long long>(start_rt), static_cast<unsigned long long>(end_rt),
-		    g_stop.load() ? "true" : "false");
+		    g_stop.load() ? "true" : "false", op.c_str());
 	return 0;
 }

@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The floor of hook_overhead.sh: programs that do nothing, attached where a
+ * collector attaches. Whatever a collector adds beyond these is the cost of
+ * its own work. smith_bench_floor loads one of two sets:
+ *   - "smith": the hooks smithd uses (tp_btf sched_process_exec, sys_exit,
+ *     module_load), so smithd's added cost can be read against its own floor;
+ *   - "classic": classic syscall tracepoints on connect and execve entry and exit,
+ *     the cheapest a tracefs-based collector (bpftrace, Falco's legacy probe) can get.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+char LICENSE[] SEC("license") = "GPL";
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(floor_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+{
+	return 0;
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(floor_sys_exit, struct pt_regs *regs, long ret)
+{
+	return 0;
+}
+
+SEC("tp_btf/module_load")
+int BPF_PROG(floor_module_load, struct module *mod)
+{
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_connect")
+int classic_enter_connect(void *ctx)
+{
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_connect")
+int classic_exit_connect(void *ctx)
+{
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_execve")
+int classic_enter_execve(void *ctx)
+{
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_execve")
+int classic_exit_execve(void *ctx)
+{
+	return 0;
+}
