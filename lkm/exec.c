@@ -239,7 +239,7 @@ static void exec__submit(struct smith_scratch *s, s64 retval, u32 off, unsigned 
 	smith_hdr_fill(&s->exec.rec.hdr, SMITH_REC_EXECVE, size, retval);
 	if (size > sizeof(struct smith_execve) + SMITH_TAIL_LIMIT) /* cannot happen: appends are bounded */
 		return;
-	smith_missed_fold(hook);
+	smith_missed_fold();
 	smith_ring_output(&s->exec.rec, size, hook);
 }
 

@@ -107,8 +107,13 @@ static const char *const smith_hook_names[SMITH_HOOK_MAX] = {
 	"execve", "execveat", "connect", "init_module", "finit_module",
 };
 
-/* Counts a hook's kretprobe misses (no free instance, or a reentrant hit) as its drops. */
-void smith_missed_fold(unsigned int hook)
+/*
+ * Counts kretprobe misses (no free instance, or a reentrant hit) as drops of
+ * their hook, in the ring of the CPU that notices them. Called before each
+ * record is written, for every hook: a hook that misses every call still
+ * shows its losses as soon as any record is produced.
+ */
+void smith_missed_fold(void)
 {
 	int i;
 
@@ -116,12 +121,12 @@ void smith_missed_fold(unsigned int hook)
 		struct smith_kret *k = &smith_krets[i];
 		unsigned long missed, seen;
 
-		if (!(k->hooks & HOOK(hook)) || !k->registered)
+		if (!READ_ONCE(k->registered))
 			continue;
 		missed = READ_ONCE(k->rp.nmissed) + READ_ONCE(k->rp.kp.nmissed);
 		seen = READ_ONCE(k->missed_seen);
 		if (missed != seen && cmpxchg(&k->missed_seen, seen, missed) == seen)
-			smith_ring_count_drops(hook, missed - seen);
+			smith_ring_count_drops(__ffs(k->hooks), missed - seen);
 	}
 }
 

@@ -135,7 +135,7 @@ static void module__emit(u16 type, long ret, const struct module_args *a, unsign
 	smith_hdr_fill(&m->hdr, type, size, ret);
 	if (size > sizeof(*m) + SMITH_TAIL_LIMIT) /* cannot happen: appends are bounded */
 		return;
-	smith_missed_fold(hook);
+	smith_missed_fold();
 	smith_ring_output(m, size, hook);
 }
 

@@ -130,7 +130,7 @@ int smith_connect_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
 		goto put;
 
 	preempt_disable();
-	smith_missed_fold(SMITH_HOOK_CONNECT);
+	smith_missed_fold();
 	rec = smith_ring_reserve(sizeof(*rec), SMITH_HOOK_CONNECT);
 	if (rec) {
 		smith_hdr_fill(&rec->hdr, SMITH_REC_CONNECT, sizeof(*rec), ret);

@@ -92,7 +92,7 @@ void smith_hooks_exit(void);
 int smith_hooks_arm(void);
 void smith_hooks_disarm(void);
 struct smith_scratch *smith_scratch_get(void);
-void smith_missed_fold(unsigned int hook);
+void smith_missed_fold(void);
 
 DECLARE_PER_CPU(long, smith_running);
 DECLARE_PER_CPU(long, smith_pending);
