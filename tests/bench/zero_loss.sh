@@ -11,7 +11,9 @@
 #   seq gaps     seq values missing from the output (1..N must be contiguous)
 #   CPU%         smithd's CPU time from the start of the load to the end of the drain,
 #                divided by the load's duration
-#   peak RSS     smithd's VmHWM
+#   RSS          smithd's largest VmRSS sampled every 100 ms during load and drain (the BPF
+#                ring buffer's pages count twice: the kernel maps its data area twice), and
+#                VmHWM, which also holds the start-up peak of parsing the kernel's BTF
 # A step has zero loss when written == offered and drops and gaps are 0. The highest such
 # rate is stated per generator. Steps past the generator's own maximum are reported with
 # the rate it achieved.
@@ -41,6 +43,7 @@ Environment:
                              "25000 50000 100000 200000 300000 400000 0"; 0 = as fast as it goes)
   SMITH_BENCH_EXEC_RATES     offered exec rates per second (default "250 500 1000 2000 0")
   SMITH_BENCH_WORKDIR        parent of smithd's working dir, on local disk (default /var/tmp)
+  SMITH_BENCH_SMITHD_ARGS    extra smithd options (e.g. --ringbuf-bytes=8388608)
 Needs root and kernel BTF, like smithd itself.
 EOF
 }
@@ -130,7 +133,8 @@ run_step() {
 	local op=$1 rate=$2 tag="$1-$2" i load_json t0 ticks0 ticks1 t1 hwm want_type
 	rm -f "$WORK/smithd.pid" "$WORK/smithd.sock" "$WORK/events.json"
 	"$SMITHD" --backend=ebpf --foreground --sink=file --output="$WORK/events.json" \
-		--pid-file="$WORK/smithd.pid" --socket="$WORK/smithd.sock" --config=/dev/null 2>"$RAW/$tag.smithd.log" &
+		--pid-file="$WORK/smithd.pid" --socket="$WORK/smithd.sock" --config=/dev/null \
+		${SMITH_BENCH_SMITHD_ARGS:-} 2>"$RAW/$tag.smithd.log" &
 	SMITHD_PID=$!
 	for i in $(seq 600); do
 		[ -e "$WORK/smithd.pid" ] && status_json >/dev/null 2>&1 && break
@@ -139,6 +143,11 @@ run_step() {
 	done
 	t0=$(date +%s.%N)
 	ticks0=$(cpu_ticks "$SMITHD_PID")
+	(while kill -0 "$SMITHD_PID" 2>/dev/null; do
+		awk '/^VmRSS:/ {print $2 * 1024}' "/proc/$SMITHD_PID/status" 2>/dev/null
+		sleep 0.1
+	done >"$WORK/rss.samples") &
+	local sampler=$!
 	load_json=$("$LOAD" --op "$op" --rate "$rate" --seconds "$SECONDS_PER_STEP") || die "smith_paced_load failed at $tag"
 	# Drain: until smithd's queue is empty and its sent count stops moving (at most 60 s).
 	want_type=$([ "$op" = connect ] && echo connect || echo execve)
@@ -152,14 +161,18 @@ run_step() {
 	ticks1=$(cpu_ticks "$SMITHD_PID")
 	t1=$(date +%s.%N)
 	hwm=$(awk '/^VmHWM:/ {print $2 * 1024}' "/proc/$SMITHD_PID/status")
+	kill "$sampler" 2>/dev/null || true
+	wait "$sampler" 2>/dev/null || true
+	local rss_max
+	rss_max=$(sort -n "$WORK/rss.samples" | tail -n 1)
 	status_json >"$RAW/$tag.status.json"
 	kill -TERM "$SMITHD_PID"
 	wait "$SMITHD_PID" || die "smithd exited non-zero after $tag (log: $RAW/$tag.smithd.log)"
 	SMITHD_PID=""
 	"$PYTHON" - "$op" "$rate" "$load_json" "$RAW/$tag.status.json" "$WORK/events.json" \
-		"$((ticks1 - ticks0))" "$(getconf CLK_TCK)" "$t0" "$t1" "$hwm" >>"$STEPS" <<'PY'
+		"$((ticks1 - ticks0))" "$(getconf CLK_TCK)" "$t0" "$t1" "$hwm" "${rss_max:-0}" >>"$STEPS" <<'PY'
 import json, re, sys
-op, rate, load, status_path, events_path, ticks, hz, t0, t1, hwm = sys.argv[1:]
+op, rate, load, status_path, events_path, ticks, hz, t0, t1, hwm, rss = sys.argv[1:]
 load = json.loads(load)
 status = json.load(open(status_path))
 gen = load["pid"]
@@ -187,7 +200,7 @@ print(json.dumps({
     "offered": load["calls"], "written": written, "kernel_drops": drops, "seq_gaps": gaps,
     "seq_duplicates": dups, "lines": len(seqs),
     "smithd_cpu_seconds": cpu_s, "smithd_cpu_pct": 100.0 * cpu_s / load_s,
-    "drain_seconds": float(t1) - float(t0) - load_s, "peak_rss_bytes": int(hwm),
+    "drain_seconds": float(t1) - float(t0) - load_s, "peak_rss_bytes": int(hwm), "max_rss_during_load_bytes": int(rss),
     "zero_loss": written == load["calls"] and drops == 0 and gaps == 0 and dups == 0}))
 PY
 	rm -f "$WORK/events.json"
@@ -219,15 +232,16 @@ doc = {"benchmark": "zero_loss", "date": datetime.datetime.now(datetime.timezone
 json.dump(doc, open(out_json, "w"), indent=2)
 m = [f"# Zero-loss event rate: smithd --backend=ebpf, file sink on local disk", "",
      f"{doc['date']} · {os.cpu_count()} CPUs, {cpu} · kernel {platform.release()} · source {rev} ({build_type})", "",
-     f"Command: `{command}`", "",
-     "| generator | target/s | achieved/s | offered | written | kernel drops | seq gaps | smithd CPU % | drain s | peak RSS MiB | zero loss |",
-     "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+     f"Command: `{command}`" + (f" with SMITH_BENCH_SMITHD_ARGS=`{os.environ['SMITH_BENCH_SMITHD_ARGS']}`" if os.environ.get("SMITH_BENCH_SMITHD_ARGS") else ""), "",
+     "| generator | target/s | achieved/s | offered | written | kernel drops | seq gaps | smithd CPU % | drain s | RSS MiB (load) | VmHWM MiB | zero loss |",
+     "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
 def n(x):
     return f"{x:,.0f}".replace(",", " ")
 for s in steps:
     m.append(f"| {s['op']} | {n(s['target_rate']) if s['target_rate'] else 'max'} | {n(s['achieved_rate'])} | {n(s['offered'])} | {n(s['written'])} | "
              f"{s['kernel_drops']} | {s['seq_gaps']} | {s['smithd_cpu_pct']:.1f} | {s['drain_seconds']:.1f} | "
-             f"{s['peak_rss_bytes'] / 2**20:.1f} | {'yes' if s['zero_loss'] else 'NO'} |")
+             f"{s['max_rss_during_load_bytes'] / 2**20:.1f} | {s['peak_rss_bytes'] / 2**20:.1f} | "
+             f"{'yes' if s['zero_loss'] else 'NO'} |")
 m.append("")
 for op in sorted({s["op"] for s in steps}):
     r = best.get(op)
