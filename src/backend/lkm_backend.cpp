@@ -106,16 +106,23 @@ void LkmBackend::start()
 {
 	if (fd_ >= 0)
 		return;
-	ensure_module();
-	open_and_map();
-
-	const auto armed = info_->hooks_armed;
-	if ((armed & ((1u << SMITH_HOOK_MAX) - 1)) == 0) {
-		std::string states;
-		for (const auto &h : hooks())
-			states += fmt::format("{}{}: {} ({})", states.empty() ? "" : "; ", h.name, h.state,
-					      h.reason);
-		throw BackendError(fmt::format("smith.ko armed no hook: {}", states));
+	origin_.clear();
+	// A start that fails leaves nothing behind: no mapping, no open device,
+	// and no module that this smithd loaded.
+	try {
+		ensure_module();
+		open_and_map();
+		const auto armed = info_->hooks_armed;
+		if ((armed & ((1u << SMITH_HOOK_MAX) - 1)) == 0) {
+			std::string states;
+			for (const auto &h : hooks())
+				states += fmt::format("{}{}: {} ({})", states.empty() ? "" : "; ", h.name,
+						      h.state, h.reason);
+			throw BackendError(fmt::format("smith.ko armed no hook: {}", states));
+		}
+	} catch (...) {
+		stop();
+		throw;
 	}
 	for (const auto &h : hooks()) {
 		if (h.state == "attached")
