@@ -336,7 +336,12 @@ start_smithd() {
 		sleep 0.1
 	done
 	[ -e "$WORK/smithd.pid" ] || die "smithd not ready after 60 s (log: $RAW/round-$round.$config.log)"
-	smithd_caught_up || die "smithd is up but smithctl status fails"
+	# Ready once status answers with an empty queue (the Kafka sink's first events may still be in flight).
+	for _ in $(seq 100); do
+		smithd_caught_up && break
+		sleep 0.1
+	done
+	smithd_caught_up || die "smithd is up but smithctl status fails or its queue does not empty"
 	log "round $round: $config: smithd $COLLECTOR_PID ready after $((i / 10)).$((i % 10)) s"
 }
 
