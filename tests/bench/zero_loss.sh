@@ -149,14 +149,15 @@ run_step() {
 	done >"$WORK/rss.samples") &
 	local sampler=$!
 	load_json=$("$LOAD" --op "$op" --rate "$rate" --seconds "$SECONDS_PER_STEP") || die "smith_paced_load failed at $tag"
-	# Drain: until smithd's queue is empty and its sent count stops moving (at most 60 s).
+	# Drain: until smithd has sent at least as many events of the type as the generator made
+	# calls and its queue is empty (other processes add events too), at most 60 s.
 	want_type=$([ "$op" = connect ] && echo connect || echo execve)
-	local last=-1 now
-	for i in $(seq 120); do
-		now=$(status_json | "$PYTHON" -c 'import json,sys; s=json.load(sys.stdin); print(s["events"]["sent"].get(sys.argv[1],0) if s.get("queue_depth",0)==0 else -2)' "$want_type")
-		[ "$now" -ge 0 ] && [ "$now" = "$last" ] && break
-		last=$now
-		sleep 0.5
+	local calls
+	calls=$("$PYTHON" -c 'import json,sys; print(json.loads(sys.argv[1])["calls"])' "$load_json")
+	for i in $(seq 600); do
+		status_json | "$PYTHON" -c 'import json,sys; s=json.load(sys.stdin); sys.exit(0 if s.get("queue_depth",0)==0 and s["events"]["sent"].get(sys.argv[1],0)>=int(sys.argv[2]) else 1)' \
+			"$want_type" "$calls" && break
+		sleep 0.1
 	done
 	ticks1=$(cpu_ticks "$SMITHD_PID")
 	t1=$(date +%s.%N)
