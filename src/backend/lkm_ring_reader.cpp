@@ -10,6 +10,11 @@ namespace {
 
 constexpr uint32_t kMaxRings = 1u << 16;	      // far above any CPU count
 constexpr uint64_t kMaxRingBytes = uint64_t{1} << 32; // 4 GiB per ring
+// drain() publishes the tail each time it has consumed this fraction of the
+// ring: often enough that the producer finds room during a long drain, rarely
+// enough that the reader's store does not pull the producer's cache line on
+// every record.
+constexpr uint64_t kPublishFraction = 16;
 
 bool power_of_two(uint64_t v)
 {
@@ -136,6 +141,7 @@ long LkmRingReader::drain(RecordHandler &handler)
 				    head, head - tail, tail, ring_bytes_));
 
 	Publish publish{tail_ref, pos};
+	uint64_t published = tail;
 	const uint64_t mask = ring_bytes_ - 1;
 	long delivered = 0;
 	while (pos != head) {
@@ -173,6 +179,12 @@ long LkmRingReader::drain(RecordHandler &handler)
 		handler.on_record({data_ + off, size});
 		delivered++;
 		pos += span;
+		// Give the producer its room back as the drain goes, not only at
+		// its end: handlers are slow next to the hooks, and a full ring drops.
+		if (pos - published >= ring_bytes_ / kPublishFraction) {
+			tail_ref.store(pos, std::memory_order_release);
+			published = pos;
+		}
 	}
 	return delivered;
 }

@@ -38,9 +38,10 @@ public:
 	LkmRingReader(smith_lkm_ring_ctl *ctl, const std::byte *data, uint64_t ring_bytes, uint32_t index);
 
 	// Hands every record between tail and the producer's head (or the head
-	// frozen by freeze()) to `handler`, in order, skipping pad records, then
-	// publishes the new tail with release order. Each record's span is valid
-	// during the handler call only. Returns the records delivered.
+	// frozen by freeze()) to `handler`, in order, skipping pad records, and
+	// publishes the tail with release order as it goes (every 1/16 of the
+	// ring) and at the end. Each record's span is valid during the handler
+	// call only. Returns the records delivered.
 	// A header whose size breaks the ring's rules (shorter than a record
 	// header, over SMITH_REC_MAX, wrapping past the end of the data area, past
 	// head, a pad that does not end at the end of the data area) throws

@@ -111,6 +111,32 @@ TEST_CASE("lkm ring: every record is delivered once, in order, across pads and w
 	CHECK(reader.drain(got) == 0);
 }
 
+TEST_CASE("lkm ring: the tail moves during a long drain, so the producer has room before it ends",
+	  "[unit][lkm]")
+{
+	MemRing ring;
+	ring.producer.set_position(9 * kRingBytes + 64);
+	int pushed = 0;
+	while (ring.producer.push(exec_record(pushed)))
+		pushed++;
+	REQUIRE(pushed > 8);
+
+	// Sees the published tail at each record.
+	struct Watch final : backend::RecordHandler {
+		MemRing *ring;
+		std::vector<uint64_t> tails;
+		void on_record(std::span<const std::byte>) override { tails.push_back(ring->tail()); }
+	} watch;
+	watch.ring = &ring;
+	LkmRingReader reader = ring.reader();
+	CHECK(reader.drain(watch) == pushed);
+	REQUIRE(watch.tails.size() == static_cast<size_t>(pushed));
+	CHECK(watch.tails.front() == 9 * kRingBytes + 64);
+	CHECK(watch.tails.back() > watch.tails.front());
+	CHECK(watch.tails.back() - watch.tails.front() >= kRingBytes / 2);
+	CHECK(ring.tail() == ring.producer.head());
+}
+
 TEST_CASE("lkm ring: a full ring drops and counts, and the reader still gets what was kept", "[unit][lkm]")
 {
 	MemRing ring;
