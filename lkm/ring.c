@@ -78,7 +78,7 @@ static void ring__work(struct irq_work *work)
 static void ring__timer_fire(struct smith_ring *r)
 {
 	clear_bit(SMITH_RING_TIMER, &r->flags);
-	smp_mb__after_atomic(); /* a commit racing with us either sees the bit clear or is seen here */
+	smp_mb(); /* a commit racing with us either sees the bit clear or is seen here */
 	if (ring__unread(r))
 		wake_up_interruptible(&smith_wq);
 }

@@ -14,7 +14,9 @@
 #include <linux/utsname.h>
 #include <linux/audit.h>
 #include <linux/cgroup.h>
+#ifdef HAVE_CGROUP_KN
 #include <linux/kernfs.h>
+#endif
 #include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/namei.h>
