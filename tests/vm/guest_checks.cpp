@@ -30,6 +30,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <fstream>
 #include <iostream>
 #include <memory>
 #include <thread>
@@ -714,14 +715,21 @@ TEST_CASE("vm: auto picks lkm without BTF, and a stopped reader gets counted dro
 	REQUIRE(have_lkm());
 	if (module_loaded("smith"))
 		REQUIRE(unload_module("smith") == 0);
-	// Small rings, so that a paused reader fills them quickly.
-	REQUIRE(load_module_from_file(smith_ko(), "ring_kb=64") == 0);
-
-	Daemon d(DaemonOptions{"auto-without-btf", "auto", {}, true});
+	// This smithd loads smith.ko itself, with small rings so that a paused reader fills them quickly,
+	// and unloads it when it stops.
+	TempDir conf_dir("smith-vm-conf-");
+	const std::string conf = conf_dir.file("smithd.yaml");
+	{
+		std::ofstream out(conf);
+		out << "lkm_ring_kb: 64\n";
+	}
+	Daemon d(DaemonOptions{"auto-without-btf", "auto", {"--lkm-module=" + smith_ko()}, true, conf});
 	d.start();
 	const std::string why = d.wait_ready(start_timeout());
 	INFO(why);
 	REQUIRE(why.empty());
+	REQUIRE(module_loaded("smith"));
+	CHECK(smith::e2e::read_file("/sys/module/smith/parameters/ring_kb") == "64\n");
 	auto s = status_of(d);
 	REQUIRE(s);
 	std::cout << "vm: [" << d.label() << "] backend " << s->backend << " (" << s->backend_reason << ")"
@@ -772,5 +780,5 @@ TEST_CASE("vm: auto picks lkm without BTF, and a stopped reader gets counted dro
 	const int code = d.terminate();
 	INFO("---- log ----\n" << d.log());
 	CHECK(code == 0);
-	CHECK(unload_module("smith") == 0);
+	CHECK(!module_loaded("smith"));
 }

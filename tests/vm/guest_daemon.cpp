@@ -108,7 +108,7 @@ void Daemon::start()
 					 "--output=" + output_path_,
 					 "--socket=" + socket_path_,
 					 "--pid-file=" + pid_file_,
-					 "--config=/dev/null"};
+					 "--config=" + options_.config};
 	argv.insert(argv.end(), options_.extra.begin(), options_.extra.end());
 	std::vector<char *> cargv;
 	for (auto &a : argv)

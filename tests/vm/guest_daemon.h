@@ -34,10 +34,11 @@ std::string module_dir();
 std::chrono::seconds start_timeout();
 
 struct DaemonOptions {
-	std::string label;		// for messages: "auto", "lkm", ...
-	std::string backend;		// --backend=
-	std::vector<std::string> extra; // more arguments
-	bool hide_btf = false;		// run in a mount namespace where /sys/kernel/btf/vmlinux is empty
+	std::string label;		  // for messages: "auto", "lkm", ...
+	std::string backend;		  // --backend=
+	std::vector<std::string> extra;	  // more arguments
+	bool hide_btf = false;		  // run in a mount namespace where /sys/kernel/btf/vmlinux is empty
+	std::string config = "/dev/null"; // --config=
 };
 
 class Daemon {

@@ -116,28 +116,16 @@ sed -i 's/\r$//' "$CONSOLE"
 
 # ---- Verdict ---------------------------------------------------------------------------------
 
-problems=()
-[ "$rc" = 137 ] && problems+=("the guest did not finish within ${TIMEOUT}s (QEMU killed)")
-[ "$rc" != 0 ] && [ "$rc" != 137 ] && problems+=("QEMU exited with status $rc")
-grep -q "^SMITH-VM: BOOTED " "$CONSOLE" || problems+=("the guest never reached /init")
-guest_rc=$(sed -n "s/^SMITH-VM: END $MODE rc=\([0-9]*\)$/\1/p" "$CONSOLE" | tail -n1)
-if [ -z "$guest_rc" ]; then
-	problems+=("the guest's $MODE did not finish")
-elif [ "$guest_rc" != 0 ]; then
-	problems+=("the guest's $MODE failed (exit code $guest_rc)")
-fi
-grep -q "^SMITH-VM: POWEROFF" "$CONSOLE" || problems+=("the guest did not reach its power-off")
-# Kernel trouble anywhere on the console or in the dmesg dump.
-kernel_trouble=$(grep -nE 'Oops|BUG:|kernel BUG at|WARNING:|Call Trace:|general protection fault|Kernel panic|RIP: 00' "$CONSOLE" | head -n 20 || true)
-[ -z "$kernel_trouble" ] || problems+=("the guest kernel reported trouble:
-$kernel_trouble")
+verdict_status=0
+problems=$("$HERE/console-verdict.sh" "$CONSOLE" "$MODE" "$rc" "$TIMEOUT") || verdict_status=$?
+[ "$verdict_status" = 0 ] || [ -n "$problems" ] || problems="console-verdict.sh failed with status $verdict_status"
 
 timing="prepare $((PREPARED - START)) s, guest $((END - PREPARED)) s"
-if [ ${#problems[@]} -ne 0 ]; then
+if [ -n "$problems" ]; then
 	echo "---- guest console ($CONSOLE) ----"
 	cat "$CONSOLE"
 	echo "---- end of guest console ----"
-	for p in "${problems[@]}"; do log "FAILED: $p"; done
+	while IFS= read -r p; do log "FAILED: $p"; done <<<"$problems"
 	log "kernel $RELEASE: $timing"
 	exit 1
 fi
