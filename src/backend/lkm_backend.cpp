@@ -166,6 +166,11 @@ void LkmBackend::load_module_file()
 	long rc = syscall(SYS_finit_module, fd, params.c_str(), 0);
 	int err = errno;
 	::close(fd);
+	if (rc == 0 && !exists("/sys/module/" + options_.module_name))
+		throw BackendError(
+			fmt::format("{} was loaded, but it is not {}.ko: no /sys/module/{} appeared; the "
+				    "module it holds stays loaded (rmmod it by its own name)",
+				    path, options_.module_name, options_.module_name));
 	if (rc == 0) {
 		loaded_module_ = true;
 		origin_ = fmt::format("loaded by smithd from {}", path);
