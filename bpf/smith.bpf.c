@@ -104,7 +104,7 @@ static __always_inline __u64 ring__output_flags(__u64 size)
 		return 0;
 	avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
 	return avail < wakeup_bytes && avail + size + 8 >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP
-									 : BPF_RB_NO_WAKEUP;
+									: BPF_RB_NO_WAKEUP;
 }
 
 /* Flags for bpf_ringbuf_submit() of a reserved record of `size` bytes (already counted). */
@@ -116,7 +116,7 @@ static __always_inline __u64 ring__submit_flags(__u64 size)
 		return 0;
 	avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
 	return avail >= wakeup_bytes && avail < wakeup_bytes + size + 8 ? BPF_RB_FORCE_WAKEUP
-									 : BPF_RB_NO_WAKEUP;
+									: BPF_RB_NO_WAKEUP;
 }
 
 /* x86_64 syscall numbers; 32-bit (compat) tasks use other numbers and are not decoded. */

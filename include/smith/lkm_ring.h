@@ -38,12 +38,12 @@
 
 #include "abi.h"
 
-#define SMITH_LKM_DEVICE	     "/dev/smith"
-#define SMITH_LKM_MODULE_NAME	     "smith"
-#define SMITH_LKM_MAGIC		     0x314d4b48544d53ULL /* "SMTHKM1" little-endian */
-#define SMITH_LKM_TRANSPORT_VERSION  1
-#define SMITH_LKM_REC_PAD	     0xffff /* type of a pad record; skip hdr.size bytes */
-#define SMITH_LKM_ALIGN(n)	     (((n) + 7u) & ~7u)
+#define SMITH_LKM_DEVICE	    "/dev/smith"
+#define SMITH_LKM_MODULE_NAME	    "smith"
+#define SMITH_LKM_MAGIC		    0x314d4b48544d53ULL /* "SMTHKM1" little-endian */
+#define SMITH_LKM_TRANSPORT_VERSION 1
+#define SMITH_LKM_REC_PAD	    0xffff /* type of a pad record; skip hdr.size bytes */
+#define SMITH_LKM_ALIGN(n)	    (((n) + 7u) & ~7u)
 
 /* Page 0 of the mapping. Written by the module before the first open returns. */
 struct smith_lkm_info {
@@ -52,11 +52,11 @@ struct smith_lkm_info {
 	__u32 record_abi;	 /* SMITH_ABI_VERSION of the records */
 	__u32 nr_rings;		 /* one per possible CPU */
 	__u32 page_size;
-	__u64 ring_bytes;  /* data bytes per ring, a power of two (module parameter ring_kb) */
-	__u64 ring_offset; /* offset of ring 0's control page in the mapping */
-	__u64 ring_stride; /* bytes from one ring's control page to the next: page_size + ring_bytes */
-	__u64 map_bytes;   /* length to map: ring_offset + nr_rings * ring_stride */
-	__u32 hooks_armed; /* bit (1 << enum smith_hook) set for each hook with a probe registered */
+	__u64 ring_bytes;     /* data bytes per ring, a power of two (module parameter ring_kb) */
+	__u64 ring_offset;    /* offset of ring 0's control page in the mapping */
+	__u64 ring_stride;    /* bytes from one ring's control page to the next: page_size + ring_bytes */
+	__u64 map_bytes;      /* length to map: ring_offset + nr_rings * ring_stride */
+	__u32 hooks_armed;    /* bit (1 << enum smith_hook) set for each hook with a probe registered */
 	__u32 hooks_disabled; /* bit set for each hook switched off by its module parameter */
 	__u32 hooks_failed;   /* bit set for each hook whose probe failed to register */
 	__u32 pad0;
