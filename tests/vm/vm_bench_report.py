@@ -97,7 +97,9 @@ def main():
         f"smith_hook_load inside a QEMU TCG guest (2 vCPUs), bare and under smithd per backend, "
         f"{a.rounds} interleaved rounds, medians; source {a.source_rev}, {report['date']}. "
         "The CPU is emulated, so only the ratios mean something; `tests/vm/run-vm.sh --kernel "
-        f"{a.kernel.split('.')[0]}.{a.kernel.split('.')[1].split('-')[0]} --bench` remeasures.",
+        f"{a.kernel.split('.')[0]}.{a.kernel.split('.')[1].split('-')[0]} --bench` remeasures. "
+        "smith.ko is loaded afresh for each lkm run with ring_kb=8192 (8 MiB per CPU, as much as the "
+        "BPF ring buffer's 16 MiB on 2 CPUs); a run with kernel drops times fewer recorded events than calls.",
         "",
         "| loop | config | median ns/op | added ns | ratio of medians | median per-round ratio |",
         "|---|---|---:|---:|---:|---:|",
