@@ -336,9 +336,11 @@ start_smithd() {
 		sleep 0.1
 	done
 	[ -e "$WORK/smithd.pid" ] || die "smithd not ready after 60 s (log: $RAW/round-$round.$config.log)"
-	# Ready once status answers with an empty queue (the Kafka sink's first events may still be in flight).
-	for _ in $(seq 100); do
+	# Ready once status answers with an empty queue: the pid file comes before the BPF load, and
+	# the Kafka sink's first events may still be in flight.
+	for _ in $(seq 600); do
 		smithd_caught_up && break
+		kill -0 "$COLLECTOR_PID" 2>/dev/null || die "smithd exited before it was ready (log: $RAW/round-$round.$config.log)"
 		sleep 0.1
 	done
 	smithd_caught_up || die "smithd is up but smithctl status fails or its queue does not empty"
