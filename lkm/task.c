@@ -110,6 +110,25 @@ static u32 task__mntns(struct nsproxy *ns)
 	return inum;
 }
 
+/*
+ * Copies a string the current task keeps alive (its comm, its UTS name):
+ * plain loads, cut at size - 1 bytes, zero-padded, as bpf_get_current_comm()
+ * and bpf_probe_read_kernel_str() into a zeroed record leave them.
+ */
+static void task__copy_str(char *dst, const char *src, size_t size)
+{
+	size_t i;
+
+	for (i = 0; i < size - 1; i++) {
+		char c = READ_ONCE(src[i]);
+
+		if (!c)
+			break;
+		dst[i] = c;
+	}
+	/* the rest of dst is zero already (task__fill clears the struct) */
+}
+
 static void task__fill(struct smith_task *t)
 {
 	struct task_struct *task = current;
@@ -139,10 +158,11 @@ static void task__fill(struct smith_task *t)
 		t->mntns = task__mntns(ns);
 		t->netns = ns->net_ns ? smith_ns_inum(ns->net_ns) : 0;
 		if (ns->uts_ns)
-			smith_kstr(t->nodename, ns->uts_ns->name.nodename, sizeof(t->nodename));
+			task__copy_str(t->nodename, ns->uts_ns->name.nodename,
+				       min(sizeof(t->nodename), sizeof(ns->uts_ns->name.nodename)));
 	}
 	rcu_read_unlock();
-	smith_kstr(t->comm, task->comm, sizeof(t->comm));
+	task__copy_str(t->comm, task->comm, sizeof(t->comm));
 }
 
 void smith_hdr_fill(struct smith_rec_hdr *h, u16 type, u32 size, s64 retval)
