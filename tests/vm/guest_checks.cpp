@@ -77,6 +77,33 @@ Shared &shared()
 	return s;
 }
 
+// Runs `/bin/true <word>` and waits until every daemon in `ds` reported it; "" or why not. The markers
+// bound the stretch of events that every daemon saw from start to end.
+std::string exec_marker(const std::vector<std::unique_ptr<Daemon>> &ds, const std::string &word)
+{
+	pid_t child = spawn([&] { execl("/bin/true", "/bin/true", word.c_str(), nullptr); });
+	if (child <= 0 || wait_exit(child, 60s) != 0)
+		return "marker exec " + word + " failed";
+	for (auto &d : ds)
+		if (!d->find([&](const Event &e) { return e.type() == "execve" && e.pid() == child; },
+			     kEventTimeout))
+			return "[" + d->label() + "] never reported the marker exec " + word;
+	return "";
+}
+
+// Position of the marker exec `word` in a daemon's events, or -1.
+long marker_index(Daemon &d, const std::string &word)
+{
+	const auto &evs = d.poll();
+	for (size_t i = 0; i < evs.size(); ++i)
+		if (evs[i].type() == "execve" && evs[i].str("filename") == "/bin/true") {
+			auto argv = evs[i].strings("argv");
+			if (argv.size() == 2 && argv[1] == word)
+				return static_cast<long>(i);
+		}
+	return -1;
+}
+
 // Loads smith.ko with `params` unless it is loaded; returns 0 or -errno.
 int ensure_smith_loaded(const std::string &params)
 {
@@ -107,6 +134,8 @@ std::vector<std::unique_ptr<Daemon>> &daemons()
 					s.failure += why + "\n";
 			}
 		}
+		if (s.failure.empty())
+			s.failure = exec_marker(s.daemons, "smith-vm-start");
 		auto secs = std::chrono::duration_cast<std::chrono::seconds>(
 			std::chrono::steady_clock::now() - t0);
 		std::cout << "vm: " << s.daemons.size() << " daemons ready after " << secs.count() << " s"
@@ -653,6 +682,47 @@ TEST_CASE("vm: module loads through init_module and finit_module", "[vm][ebpf]")
 			},
 			getpid());
 		CHECK(unload_module(kTestModule) == 0);
+	}
+}
+
+TEST_CASE("vm: both backends report the same events from start to end", "[vm][lkm]")
+{
+	auto &ds = daemons();
+	REQUIRE(ds.size() >= 2);
+	const std::string end_marker = exec_marker(ds, "smith-vm-end");
+	INFO(end_marker);
+	REQUIRE(end_marker.empty());
+	// Every event between the markers, normalized; the rings of different CPUs may interleave
+	// differently in each backend, so the comparison is of sorted lists.
+	std::vector<std::vector<std::string>> seen;
+	for (auto &d : ds) {
+		const long from = marker_index(*d, "smith-vm-start"), to = marker_index(*d, "smith-vm-end");
+		INFO("[" << d->label() << "] markers at " << from << " and " << to);
+		REQUIRE(from >= 0);
+		REQUIRE(to > from);
+		std::vector<std::string> lines;
+		for (long i = from; i <= to; ++i) {
+			std::string line;
+			for (auto &[key, value] : normalized(d->poll()[i]))
+				line += key + "=" + value + " ";
+			lines.push_back(line);
+		}
+		std::sort(lines.begin(), lines.end());
+		seen.push_back(std::move(lines));
+	}
+	std::cout << "vm: " << seen[0].size() << " events between the markers in each backend" << std::endl;
+	for (size_t k = 1; k < seen.size(); ++k) {
+		INFO(ds[0]->label() << " vs " << ds[k]->label());
+		CHECK(seen[k].size() == seen[0].size());
+		std::vector<std::string> only_first, only_other;
+		std::set_difference(seen[0].begin(), seen[0].end(), seen[k].begin(), seen[k].end(),
+				    std::back_inserter(only_first));
+		std::set_difference(seen[k].begin(), seen[k].end(), seen[0].begin(), seen[0].end(),
+				    std::back_inserter(only_other));
+		for (auto &line : only_first)
+			FAIL_CHECK("only in " << ds[0]->label() << ": " << line);
+		for (auto &line : only_other)
+			FAIL_CHECK("only in " << ds[k]->label() << ": " << line);
 	}
 }
 
