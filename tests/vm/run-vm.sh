@@ -67,7 +67,7 @@ case "$KERNEL" in
 esac
 [[ "$ROUNDS" =~ ^[1-9][0-9]*$ ]] || die "--rounds must be a positive integer"
 if [ -z "$TIMEOUT" ]; then
-	[ "$BENCH" = 1 ] && TIMEOUT=3600 || TIMEOUT=1080
+	[ "$BENCH" = 1 ] && TIMEOUT=3600 || TIMEOUT=720
 fi
 [[ "$TIMEOUT" =~ ^[1-9][0-9]*$ ]] || die "--timeout must be a positive number of seconds"
 
