@@ -12,6 +12,8 @@
 #include <linux/module.h>
 #include <linux/moduleparam.h>
 #include <linux/init.h>
+#include <linux/kernel.h>
+#include <linux/stddef.h>
 #include "smith.h"
 
 unsigned int smith_ring_kb = 1024;
@@ -81,9 +83,23 @@ static void smith_unwind(int done)
 			smith_steps[done].exit();
 }
 
+/* The layouts the reader and the BPF side rely on (include/smith/abi.h, lkm_ring.h). */
+static void __init smith_check_layouts(void)
+{
+	BUILD_BUG_ON(offsetof(struct smith_lkm_ring_ctl, tail) != 128);
+	BUILD_BUG_ON(sizeof(struct smith_lkm_info) > 4096);
+	BUILD_BUG_ON(sizeof(struct smith_rec_hdr) % 8 || sizeof(struct smith_execve) % 8 ||
+		     sizeof(struct smith_connect) % 8 || sizeof(struct smith_module) % 8);
+	BUILD_BUG_ON(sizeof(struct smith_execve) + SMITH_TAIL_LIMIT > SMITH_REC_MAX);
+	BUILD_BUG_ON(sizeof(struct smith_module) + SMITH_TAIL_LIMIT > SMITH_REC_MAX);
+	BUILD_BUG_ON(SMITH_REC_MAX > 64 * 1024); /* the smallest ring (ring_kb=64) holds any record */
+}
+
 static int __init smith_init(void)
 {
 	int i, err;
+
+	smith_check_layouts();
 
 	for (i = 0; i < ARRAY_SIZE(smith_steps); i++) {
 		err = smith_steps[i].init();
