@@ -13,7 +13,7 @@
 namespace smith::backend {
 
 struct EbpfOptions {
-	uint32_t ringbuf_bytes = 16u << 20; // ring buffer size, a power of two >= page size
+	uint32_t ringbuf_bytes = 8u << 20; // ring buffer size, a power of two >= page size
 	// Records wake the reader only once this many bytes wait in the ring (0: the
 	// kernel's default, a wakeup whenever the reader has caught up). Below it the
 	// reader finds them within poll_interval. 0 here means ringbuf_bytes / 64.

@@ -462,8 +462,10 @@ config_stop_auditd() {
 	lost=$(auditctl -s | awk '$1 == "lost" {print $2}')
 	stop_collector
 	auditctl -e "$AUDIT_ENABLED_BEFORE" >/dev/null 2>&1 || true
-	lines=$(grep -c 'key="smith-hook-bench"' /var/log/audit/audit.log || true)
+	# auditd rotates its log every 8 MB by default: count over every file.
+	lines=$(cat /var/log/audit/audit.log* 2>/dev/null | grep -c 'key="smith-hook-bench"' || true)
 	printf '{"round":%d,"config":"auditd","lines_written":%d,"lost":%d}\n' "$round" "${lines:-0}" "${lost:-0}" >>"$RUNS"
+	rm -f /var/log/audit/audit.log.[0-9]*
 	: >/var/log/audit/audit.log
 }
 

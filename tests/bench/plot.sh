@@ -32,7 +32,7 @@ PY
 )
 NLOOPS=$(head -1 "$DATA" | wc -w)
 gnuplot <<EOF
-set terminal pngcairo size 1200,600 font "sans,10"
+set terminal pngcairo size 1200,600 font "sans,10" noenhanced
 set output "$OUT"
 set title "$TITLE"
 set style data histogram

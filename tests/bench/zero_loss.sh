@@ -42,6 +42,8 @@ Environment:
   SMITH_BENCH_CONNECT_RATES  offered connect rates per second (default
                              "25000 50000 100000 200000 300000 400000 0"; 0 = as fast as it goes)
   SMITH_BENCH_EXEC_RATES     offered exec rates per second (default "250 500 1000 2000 0")
+  SMITH_BENCH_THREADS        generator threads sharing each rate (default 2: one thread's own
+                             syscall cost caps it near 230 000 connects/s here)
   SMITH_BENCH_WORKDIR        parent of smithd's working dir, on local disk (default /var/tmp)
   SMITH_BENCH_SMITHD_ARGS    extra smithd options (e.g. --ringbuf-bytes=8388608)
 Needs root and kernel BTF, like smithd itself.
@@ -77,8 +79,8 @@ while [ $# -gt 0 ]; do
 done
 [[ "$SECONDS_PER_STEP" =~ ^[0-9]+(\.[0-9]+)?$ ]] || die "--seconds must be a number"
 declare -A RATES=(
-	[connect]=${SMITH_BENCH_CONNECT_RATES:-"25000 50000 100000 200000 300000 400000 0"}
-	[exec]=${SMITH_BENCH_EXEC_RATES:-"250 500 1000 2000 0"}
+	[connect]=${SMITH_BENCH_CONNECT_RATES:-"50000 100000 200000 300000 400000 500000 0"}
+	[exec]=${SMITH_BENCH_EXEC_RATES:-"500 1000 2000 0"}
 )
 if [ "$QUICK" = 1 ]; then
 	RATES=([connect]="50000 0" [exec]="200 0")
@@ -148,7 +150,7 @@ run_step() {
 		sleep 0.1
 	done >"$WORK/rss.samples") &
 	local sampler=$!
-	load_json=$("$LOAD" --op "$op" --rate "$rate" --seconds "$SECONDS_PER_STEP") || die "smith_paced_load failed at $tag"
+	load_json=$("$LOAD" --op "$op" --rate "$rate" --seconds "$SECONDS_PER_STEP" --threads "${SMITH_BENCH_THREADS:-2}") || die "smith_paced_load failed at $tag"
 	# Drain: until smithd has sent at least as many events of the type as the generator made
 	# calls and its queue is empty (other processes add events too), at most 60 s.
 	want_type=$([ "$op" = connect ] && echo connect || echo execve)

@@ -47,13 +47,14 @@ start_smithd() { # $1: backend
 	rm -f "$WORK/smithd.pid" "$WORK/smithd.sock" "$WORK/events.json"
 	if [ "$1" = lkm ]; then
 		# Loaded afresh for each run, so that its drop counters are this run's. 8 MiB rings per
-		# CPU hold as much as the BPF ring buffer's 16 MiB, which keeps both backends free of drops.
+		# CPU hold as much as the 16 MiB BPF ring buffer the ebpf runs get below, which keeps
+		# both backends free of drops under emulation.
 		[ ! -d /sys/module/smith ] || rmmod smith || fail "rmmod smith failed"
 		insmod /opt/smith/modules/smith.ko ring_kb=8192 || fail "insmod smith.ko failed"
 	fi
 	"$BIN/smithd" --backend="$1" --foreground --sink=file --output="$WORK/events.json" \
 		--pid-file="$WORK/smithd.pid" --socket="$WORK/smithd.sock" --config=/dev/null \
-		>"$WORK/smithd.log" 2>&1 &
+		--ringbuf-bytes=16777216 >"$WORK/smithd.log" 2>&1 &
 	SMITHD_PID=$!
 	waited=0
 	while [ ! -e "$WORK/smithd.pid" ]; do
