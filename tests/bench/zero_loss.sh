@@ -151,13 +151,13 @@ run_step() {
 	done >"$WORK/rss.samples") &
 	local sampler=$!
 	load_json=$("$LOAD" --op "$op" --rate "$rate" --seconds "$SECONDS_PER_STEP" --threads "${SMITH_BENCH_THREADS:-2}") || die "smith_paced_load failed at $tag"
-	# Drain: until smithd has sent at least as many events of the type as the generator made
-	# calls and its queue is empty (other processes add events too), at most 60 s.
+	# Drain: until smithd's queue is empty and its events of the type plus the hook's kernel
+	# drops reach the generator's calls (other processes add events too), at most 60 s.
 	want_type=$([ "$op" = connect ] && echo connect || echo execve)
 	local calls
 	calls=$("$PYTHON" -c 'import json,sys; print(json.loads(sys.argv[1])["calls"])' "$load_json")
 	for i in $(seq 600); do
-		status_json | "$PYTHON" -c 'import json,sys; s=json.load(sys.stdin); sys.exit(0 if s.get("queue_depth",0)==0 and s["events"]["sent"].get(sys.argv[1],0)>=int(sys.argv[2]) else 1)' \
+		status_json | "$PYTHON" -c 'import json,sys; s=json.load(sys.stdin); d=sum(h.get("kernel_drops",0) for h in s.get("hooks",[]) if h["name"] in ("connect","execve")); sys.exit(0 if s.get("queue_depth",0)==0 and s["events"]["sent"].get(sys.argv[1],0)+d>=int(sys.argv[2]) else 1)' \
 			"$want_type" "$calls" && break
 		sleep 0.1
 	done
