@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cerrno>
@@ -363,6 +364,11 @@ void LkmBackend::open_and_map()
 		rings_.emplace_back(reinterpret_cast<smith_lkm_ring_ctl *>(ring), ring + info.page_size,
 				    info.ring_bytes, i);
 	}
+	for (unsigned h = 0; h < SMITH_HOOK_MAX; h++) {
+		drops_at_open_[h] = 0;
+		for (const auto &ring : rings_)
+			drops_at_open_[h] += ring.drops(h);
+	}
 
 	const std::string version = lkm_module_version(info);
 	origin_ = fmt::format("smith.ko {} ({})", version.empty() ? "(no version)" : version, origin_);
@@ -429,6 +435,7 @@ std::vector<control::HookStatus> LkmBackend::hooks() const
 		}
 		for (const auto &ring : rings_)
 			s.kernel_drops += ring.drops(h);
+		s.kernel_drops -= std::min(s.kernel_drops, drops_at_open_[h]);
 	}
 	return out;
 }

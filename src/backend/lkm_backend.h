@@ -27,6 +27,7 @@
 // that cannot be unloaded (in use, for example) is a warning, not an error.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -82,9 +83,12 @@ private:
 	uint64_t map_bytes_ = 0;	   //
 	smith_lkm_info *info_ = nullptr;   // page 0 of map_
 	std::vector<LkmRingReader> rings_; // one per ring, in ring order
-	bool loaded_module_ = false;	   // this smithd loaded smith.ko: unload it at stop()
-	bool detached_ = false;		   // detach() was called
-	std::string origin_;		   // see origin()
+	// Drops the rings held when this smithd mapped them (earlier readers' losses: the module
+	// keeps its counters while it stays loaded); hooks() reports only this run's.
+	std::array<uint64_t, SMITH_HOOK_MAX> drops_at_open_{};
+	bool loaded_module_ = false; // this smithd loaded smith.ko: unload it at stop()
+	bool detached_ = false;	     // detach() was called
+	std::string origin_;	     // see origin()
 };
 
 } // namespace smith::backend

@@ -110,8 +110,9 @@ TEST_CASE("lkm backend: maps the device, drains every ring, reports hooks and dr
 	REQUIRE(r0.push(connect_record(1)));
 	REQUIRE(r2.push(connect_record(2)));
 	REQUIRE(r2.push(connect_record(3)));
-	dev.ctl(1)->drops[SMITH_HOOK_CONNECT] = 4;
-	dev.ctl(2)->drops[SMITH_HOOK_CONNECT] = 3;
+	// Drops left by an earlier reader are not this run's.
+	dev.ctl(1)->drops[SMITH_HOOK_CONNECT] = 40;
+	dev.ctl(2)->drops[SMITH_HOOK_CONNECT] = 30;
 
 	backend::LkmBackend b(options_for(dev));
 	CHECK(b.hooks().empty());
@@ -120,6 +121,10 @@ TEST_CASE("lkm backend: maps the device, drains every ring, reports hooks and dr
 	CHECK(b.event_backend() == "lkm");
 	CHECK_FALSE(b.loaded_module());
 	CHECK(b.origin() == "smith.ko 0.0-test (already loaded)");
+	const auto at_start = b.hooks();
+	CHECK(hook(at_start, "connect").kernel_drops == 0);
+	dev.ctl(1)->drops[SMITH_HOOK_CONNECT] += 4;
+	dev.ctl(2)->drops[SMITH_HOOK_CONNECT] += 3;
 
 	Collect got;
 	CHECK(b.poll(std::chrono::milliseconds(10), got) == 3);
