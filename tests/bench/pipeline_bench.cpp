@@ -5,10 +5,11 @@
 // and execs with quoted and spaced arguments) and appends each event's JSON line
 // to one reused buffer, as the pipeline thread does before the sink. Reports
 // events/s and bytes/s per record type, and the heap allocations per event,
-// counted by replacing the global operator new in this binary: the hot path
+// counted by the replacement of the global operator new in tests/unit/alloc_count.cpp: the hot path
 // must make none once its caches are warm.
 //
 //   smith_pipeline_bench [--records FILE] [Google Benchmark flags]
+#include "../unit/alloc_count.h"
 #include "backend/replay_backend.h"
 #include "event/normalizer.h"
 #include "event/record_decoder.h"
@@ -16,66 +17,12 @@
 
 #include <benchmark/benchmark.h>
 
-#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <new>
 #include <span>
 #include <string>
 #include <vector>
-
-// free() is the right partner of the malloc() below; GCC cannot see that.
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-
-namespace {
-
-std::atomic<uint64_t> g_allocations{0};
-
-void *counted_alloc(size_t n)
-{
-	g_allocations.fetch_add(1, std::memory_order_relaxed);
-	return std::malloc(n == 0 ? 1 : n);
-}
-
-} // namespace
-
-void *operator new(size_t n)
-{
-	if (void *p = counted_alloc(n))
-		return p;
-	throw std::bad_alloc();
-}
-void *operator new[](size_t n)
-{
-	if (void *p = counted_alloc(n))
-		return p;
-	throw std::bad_alloc();
-}
-void *operator new(size_t n, const std::nothrow_t &) noexcept
-{
-	return counted_alloc(n);
-}
-void *operator new[](size_t n, const std::nothrow_t &) noexcept
-{
-	return counted_alloc(n);
-}
-void operator delete(void *p) noexcept
-{
-	std::free(p);
-}
-void operator delete[](void *p) noexcept
-{
-	std::free(p);
-}
-void operator delete(void *p, size_t) noexcept
-{
-	std::free(p);
-}
-void operator delete[](void *p, size_t) noexcept
-{
-	std::free(p);
-}
 
 namespace {
 
@@ -154,12 +101,12 @@ void BM_Pipeline(benchmark::State &state, int type)
 	};
 	run_all(); // warm: caches filled, buffer grown
 	bytes = 0;
-	const uint64_t allocs_before = g_allocations.load(std::memory_order_relaxed);
+	const uint64_t allocs_before = smith::test::heap_allocations();
 	for (auto _ : state) {
 		run_all();
 		benchmark::DoNotOptimize(line.data());
 	}
-	const uint64_t allocs = g_allocations.load(std::memory_order_relaxed) - allocs_before;
+	const uint64_t allocs = smith::test::heap_allocations() - allocs_before;
 	const auto events = static_cast<double>(state.iterations() * records.spans.size());
 	state.SetItemsProcessed(static_cast<int64_t>(events));
 	state.SetBytesProcessed(static_cast<int64_t>(bytes));

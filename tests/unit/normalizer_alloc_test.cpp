@@ -1,85 +1,11 @@
-// Heap allocations on the hot path, counted by replacing the global operator
-// new for this test binary. Counting is on only inside AllocationCounter's
-// scope, so the other tests are not affected.
+// Heap allocations on the hot path, counted by the test binary's replacement of
+// the global operator new (alloc_count.cpp).
+#include "alloc_count.h"
 #include "event/normalizer.h"
 #include "hostile_strings.h"
 #include "record_builder.h"
 
 #include <catch2/catch.hpp>
-
-#include <atomic>
-#include <cstdlib>
-#include <new>
-
-// free() is the right partner of the malloc() below; GCC cannot see that.
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-
-namespace {
-std::atomic<bool> g_counting{false};
-std::atomic<size_t> g_allocations{0};
-
-void *counted_alloc(size_t n)
-{
-	if (g_counting.load(std::memory_order_relaxed))
-		g_allocations.fetch_add(1, std::memory_order_relaxed);
-	return std::malloc(n == 0 ? 1 : n);
-}
-
-struct AllocationCounter {
-	AllocationCounter()
-	{
-		g_allocations = 0;
-		g_counting = true;
-	}
-	~AllocationCounter() { g_counting = false; }
-	size_t count() const { return g_allocations.load(); }
-};
-} // namespace
-
-void *operator new(size_t n)
-{
-	if (void *p = counted_alloc(n))
-		return p;
-	throw std::bad_alloc();
-}
-void *operator new[](size_t n)
-{
-	if (void *p = counted_alloc(n))
-		return p;
-	throw std::bad_alloc();
-}
-void *operator new(size_t n, const std::nothrow_t &) noexcept
-{
-	return counted_alloc(n);
-}
-void *operator new[](size_t n, const std::nothrow_t &) noexcept
-{
-	return counted_alloc(n);
-}
-void operator delete(void *p) noexcept
-{
-	std::free(p);
-}
-void operator delete[](void *p) noexcept
-{
-	std::free(p);
-}
-void operator delete(void *p, size_t) noexcept
-{
-	std::free(p);
-}
-void operator delete[](void *p, size_t) noexcept
-{
-	std::free(p);
-}
-void operator delete(void *p, const std::nothrow_t &) noexcept
-{
-	std::free(p);
-}
-void operator delete[](void *p, const std::nothrow_t &) noexcept
-{
-	std::free(p);
-}
 
 using namespace smith::event;
 using namespace smith::test;
