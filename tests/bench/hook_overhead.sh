@@ -336,9 +336,9 @@ start_smithd() {
 		sleep 0.1
 	done
 	[ -e "$WORK/smithd.pid" ] || die "smithd not ready after 60 s (log: $RAW/round-$round.$config.log)"
-	# Ready once status answers with an empty queue: the pid file comes before the BPF load, and
-	# the Kafka sink's first events may still be in flight.
-	# (Each query is itself an exec event, briefly in flight: one success is enough.)
+	# Ready once status answers with an empty queue. With the Kafka sink the first events, and
+	# those of each status query (itself an exec event), are briefly in flight: one success is
+	# enough.
 	local ready=0
 	for _ in $(seq 600); do
 		smithd_caught_up && { ready=1; break; }
