@@ -1,0 +1,43 @@
+# Shared by the package tests (sourced). Each test: TEST PKG_DIR SOURCE_DIR [more]; exit 0 pass,
+# 1 fail, 4 skipped (CTest SKIP_RETURN_CODE).
+set -euo pipefail
+
+skip() {
+	echo "SKIPPED: $*"
+	exit 4
+}
+fail() {
+	echo "FAIL: $*" >&2
+	exit 1
+}
+ok() { echo "ok: $*"; }
+
+need_tools() {
+	local t
+	for t in "$@"; do
+		command -v "$t" >/dev/null 2>&1 || skip "$t is not installed (packaging/build-deps.txt)"
+	done
+}
+need_root() { [ "$(id -u)" -eq 0 ] || skip "needs root ($*)"; }
+
+# The packages the "package: build" fixture made.
+load_packages() {
+	PKG_DIR=$1
+	SRC=$2
+	VERSION=$(sed -n 's/^project(smith VERSION \([0-9][0-9.]*\).*/\1/p' "$SRC/CMakeLists.txt")
+	RPM1="$PKG_DIR/smith-$VERSION-1.x86_64.rpm"
+	DEB1="$PKG_DIR/smith_${VERSION}-1_amd64.deb"
+	RPM2="$PKG_DIR/release2/smith-$VERSION-2.x86_64.rpm"
+	DEB2="$PKG_DIR/release2/smith_${VERSION}-2_amd64.deb"
+	for f in "$RPM1" "$DEB1" "$RPM2" "$DEB2"; do
+		[ -f "$f" ] || fail "$f is missing: the 'package: build' test did not make it"
+	done
+}
+
+# Compares two files of lines; prints the difference and fails if they differ.
+same_lines() {
+	local what=$1 expected=$2 actual=$3
+	if ! diff -u "$expected" "$actual"; then
+		fail "$what differs from what is expected (- expected, + actual)"
+	fi
+}

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# package: dkms build — the host's real dkms builds smith.ko from the module sources the RPM
+# installs (/usr/src/smith-<version>), against Debian's 6.1 kernel headers, the kernel the VM
+# tests boot (the release linux-image-amd64 depends on, as tests/vm/fetch-kernel.sh finds it).
+# Nothing outside a temporary directory is touched: --dkmstree is temporary, and module signing
+# is off (dkms would otherwise create a key in /var/lib/dkms). The module is copied to
+# PKG_DIR/dkms/<release>/smith.ko for the VM tests.
+#   dkms.sh PKG_DIR SOURCE_DIR
+. "$(dirname "$0")/common.sh"
+need_root "rpm --root"
+need_tools rpm dkms modinfo make
+load_packages "$1" "$2"
+release=$(apt-cache show --no-all-versions linux-image-amd64 2>/dev/null |
+	sed -n 's/^Depends: .*linux-image-\([^ ,]*-amd64\).*/\1/p' | head -n1)
+[ -n "$release" ] || release=$(ls /usr/src | sed -n 's/^linux-headers-\(6\.1\.[0-9-]*-amd64\)$/\1/p' | sort -V | tail -n1)
+[ -n "$release" ] || skip "no Debian 6.1 kernel release found (apt-cache, /usr/src)"
+kdir=/usr/src/linux-headers-$release
+[ -f "$kdir/Makefile" ] || skip "$kdir is not installed (linux-headers-$release; tests/vm/fetch-kernel.sh --kernel 6.1 installs it)"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+R=$tmp/root
+
+force_debian=()
+if rpm --help 2>&1 | grep -- --force-debian >/dev/null; then force_debian=(--force-debian); fi
+mkdir -p "$R"
+rpm --root "$R" --initdb
+rpm "${force_debian[@]}" --root "$R" -i --nodeps --noscripts "$RPM1"
+src=$R/usr/src/smith-$VERSION
+[ -f "$src/dkms.conf" ] || fail "the RPM installed no $src/dkms.conf"
+
+mkdir -p "$tmp/dkms"
+dkms_args=(-m smith -v "$VERSION" -k "$release" --sourcetree "$R/usr/src" --dkmstree "$tmp/dkms"
+	--kernelsourcedir "$kdir")
+sign_file=/nonexistent dkms build "${dkms_args[@]}" >"$tmp/build.out" 2>&1 || {
+	cat "$tmp/build.out"
+	cat "$tmp/dkms/smith/$VERSION/build/make.log" 2>/dev/null || :
+	fail "dkms build failed"
+}
+ko=$tmp/dkms/smith/$VERSION/$release/x86_64/module/smith.ko
+[ -f "$ko" ] || { cat "$tmp/build.out"; fail "dkms built no $ko"; }
+[ "$(modinfo -F version "$ko")" = "$VERSION" ] || fail "modinfo version: $(modinfo -F version "$ko")"
+[ "$(modinfo -F license "$ko")" = "GPL v2" ] || fail "modinfo license: $(modinfo -F license "$ko")"
+case "$(modinfo -F vermagic "$ko")" in
+"$release "*) ;;
+*) fail "modinfo vermagic: $(modinfo -F vermagic "$ko"), not $release" ;;
+esac
+[ "$(sign_file=/nonexistent dkms status "${dkms_args[@]}" 2>/dev/null)" = "smith/$VERSION, $release, x86_64: built" ] ||
+	fail "dkms status: $(dkms status "${dkms_args[@]}" 2>&1)"
+# The installed sources are left as they were: dkms builds in its own copy.
+[ ! -e "$src/lkm/conftest.h" ] && [ -z "$(find "$src" -name '*.o' -o -name '*.ko')" ] ||
+	fail "the build wrote into $src"
+mkdir -p "$PKG_DIR/dkms/$release"
+cp "$ko" "$PKG_DIR/dkms/$release/smith.ko"
+ok "dkms built smith.ko $VERSION for $release ($(modinfo -F vermagic "$ko")): $PKG_DIR/dkms/$release/smith.ko"
