@@ -7,6 +7,7 @@
 // shown by smithctl status; they never stop the daemon.
 #include <CLI/CLI.hpp>
 #include <fcntl.h>
+#include <nss.h>
 #include <signal.h>
 #include <spdlog/sinks/basic_file_sink.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
@@ -28,6 +29,7 @@
 #include "daemon/control_server.h"
 #include "daemon/pid_file.h"
 #include "daemon/pipeline.h"
+#include "daemon/systemd_notify.h"
 #include "event/normalizer.h"
 #include "sink/file_sink.h"
 #include "sink/kafka_sink.h"
@@ -101,12 +103,27 @@ std::string kernel_release()
 	return u.release;
 }
 
+// A static glibc loads NSS modules other than its built-in "files" and "dns" with dlopen, from
+// the host's glibc of whatever version: unsafe for one binary that runs from glibc 2.17 on. The
+// static build uses the built-in modules only: user names from /etc/passwd, hosts from
+// /etc/hosts and DNS.
+void use_builtin_nss_only()
+{
+#ifdef SMITH_STATIC_BUILD
+	__nss_configure_lookup("passwd", "files");
+	__nss_configure_lookup("group", "files");
+	__nss_configure_lookup("hosts", "files dns");
+#endif
+}
+
 int run(daemon::Config &config)
 {
 	setup_logging(config);
 	if (!config.foreground)
 		daemonize();
 	install_signal_handlers();
+	use_builtin_nss_only();
+	daemon::SystemdNotify systemd; // before the backend, which may run modprobe
 
 	// The sink first: a bad setting there fails at once, not after the programs load.
 	std::unique_ptr<sink::Sink> sink;
@@ -160,7 +177,10 @@ int run(daemon::Config &config)
 	spdlog::info("smithd {} running: run_id {}, sink {} {}, control socket {}", SMITH_VERSION,
 		     host.run_id, config.sink, config.sink == "file" ? config.output : "", config.socket);
 
+	systemd.send(fmt::format("READY=1\nSTATUS=backend {}, sink {}", backend->name(), config.sink));
+
 	pipeline.run(g_stop, g_reopen);
+	systemd.send("STOPPING=1");
 	control.stop();
 	sink->close();
 	backend->stop();

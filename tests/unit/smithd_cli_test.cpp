@@ -2,14 +2,19 @@
 // root: bad input gets one clear error line and a non-zero exit; a replay run
 // writes the events and exits 0.
 #include <catch2/catch.hpp>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <array>
+#include <cstddef>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <vector>
 
 #include "backend/replay_backend.h"
 #include "record_builder.h"
@@ -21,9 +26,10 @@ struct Result {
 	std::string output; // stdout and stderr together
 };
 
-Result run_smithd(const std::string &args)
+// Runs smithd with `env` ("NAME=value ...", may be empty) added to its environment.
+Result run_smithd_env(const std::string &env, const std::string &args)
 {
-	std::string cmd = std::string(SMITHD_PATH) + " " + args + " 2>&1";
+	std::string cmd = env + " " + std::string(SMITHD_PATH) + " " + args + " 2>&1";
 	Result r;
 	FILE *p = popen(cmd.c_str(), "r");
 	REQUIRE(p != nullptr);
@@ -34,6 +40,11 @@ Result run_smithd(const std::string &args)
 	int status = pclose(p);
 	r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 	return r;
+}
+
+Result run_smithd(const std::string &args)
+{
+	return run_smithd_env("", args);
 }
 
 struct TempDir {
@@ -245,4 +256,58 @@ TEST_CASE("smithd: a damaged spool record is skipped and counted", "[unit][cli][
 	CHECK_THAT(second.output, Catch::Contains("1 damaged spool records skipped"));
 	// 20 from the first run (one of them now unreadable) and the new one.
 	CHECK_THAT(second.output, Catch::Contains("0 delivered, 21 in the spool"));
+}
+
+namespace {
+
+// A datagram socket where smithd's sd_notify messages arrive, as systemd's would.
+struct NotifyListener {
+	int fd = -1;
+	explicit NotifyListener(const std::string &address)
+	{
+		fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		REQUIRE(fd >= 0);
+		sockaddr_un sun{};
+		sun.sun_family = AF_UNIX;
+		std::memcpy(sun.sun_path, address.data(), address.size());
+		if (address[0] == '@')
+			sun.sun_path[0] = '\0';
+		REQUIRE(bind(fd, reinterpret_cast<sockaddr *>(&sun),
+			     static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + address.size())) == 0);
+	}
+	~NotifyListener() { close(fd); }
+	std::vector<std::string> messages() const
+	{
+		std::vector<std::string> out;
+		char buf[4096];
+		for (ssize_t n; (n = recv(fd, buf, sizeof buf, MSG_DONTWAIT)) > 0;)
+			out.emplace_back(buf, static_cast<size_t>(n));
+		return out;
+	}
+};
+
+} // namespace
+
+TEST_CASE("smithd: tells systemd when it is ready and when it stops ($NOTIFY_SOCKET)", "[unit][cli]")
+{
+	TempDir tmp;
+	std::string in = write_execs(tmp, "in.raw", 3);
+	std::string common = " --foreground --config /dev/null --replay " + in + " --output " +
+			     (tmp / "out.json") + " --socket " + (tmp / "s.sock") + " --pid-file " +
+			     (tmp / "s.pid");
+	for (std::string address : {tmp / "notify.sock", "@smith-notify-test-" + std::to_string(getpid())}) {
+		INFO(address);
+		NotifyListener listener(address);
+		auto r = run_smithd_env("NOTIFY_SOCKET=" + address, common);
+		INFO(r.output);
+		REQUIRE(r.code == 0);
+		auto m = listener.messages();
+		REQUIRE(m.size() == 2);
+		CHECK(m[0] == "READY=1\nSTATUS=backend replay, sink file");
+		CHECK(m[1] == "STOPPING=1");
+	}
+	// Without $NOTIFY_SOCKET there is nothing to tell, and the run is the same.
+	auto r = run_smithd(common);
+	INFO(r.output);
+	CHECK(r.code == 0);
 }
