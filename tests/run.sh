@@ -2,11 +2,34 @@
 # The whole test suite: installs what is needed, builds, and runs every test
 # with CTest. Unit tests run anywhere; end-to-end tests need root and kernel
 # BTF and report "Skipped" with the reason when they cannot run.
+#
+# Two trees:
+#   build/          the development build (shared libraries): every test.
+#   build-release/  the release build (SMITH_STATIC=ON, fully static smithd and smithctl) and
+#                   its packages: the end-to-end tests again against the static binaries, the
+#                   package tests, and the packaged binaries with the DKMS-built module in QEMU.
+# The RPM and the .deb are copied to dist/.
+#
+#   tests/run.sh [CTEST ARGS]   e.g. -R unit; the arguments select tests in build/.
+#   SMITH_RELEASE=0 tests/run.sh ...   leaves out build-release/ (about 12 minutes).
 set -euo pipefail
 top="$(cd "$(dirname "$0")/.." && pwd)"
 build="${SMITH_BUILD_DIR:-$top/build}"
+release="${SMITH_RELEASE_BUILD_DIR:-$top/build-release}"
 "$top/packaging/install-build-deps.sh"
+
 cmake -S "$top" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$build"
-cd "$build"
-ctest --output-on-failure --timeout 300 "$@"
+(cd "$build" && ctest --output-on-failure --timeout 300 -E '^(package: |vm: packaged)' "$@")
+
+[ "${SMITH_RELEASE:-1}" = 0 ] && exit 0
+
+cmake -S "$top" -B "$release" -G Ninja -DCMAKE_BUILD_TYPE=Release -DSMITH_STATIC=ON >/dev/null
+cmake --build "$release" --target smithd smithctl smith_e2e_tests smith_kafka_consume \
+	smith_guest_checks smith_hook_load
+(cd "$release" && ctest --output-on-failure --timeout 840 -R '^(e2e:|package: |vm: packaged)')
+
+mkdir -p "$top/dist"
+cp "$release"/packages/smith-*.x86_64.rpm "$release"/packages/smith_*_amd64.deb "$top/dist/"
+echo "packages:"
+ls -l "$top"/dist/

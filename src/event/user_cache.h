@@ -1,6 +1,6 @@
 // uid -> user name on this host, through getpwuid_r (files, LDAP, sssd: NSS
-// decides), each uid looked up once. Unknown uids are cached as "" too, so a
-// uid without a name costs one lookup, not one per event.
+// decides; the static smithd has files only, see main.cpp), each uid looked up once. Unknown uids are cached
+// as "" too, so a uid without a name costs one lookup, not one per event.
 #pragma once
 
 #include <cstdint>

@@ -2,11 +2,14 @@
 # build-initramfs.sh: the guest's root file system for one kernel, as a cpio archive.
 #
 #   build-initramfs.sh --build-dir DIR --release R --kdir KDIR --out FILE.cpio [--work DIR]
+#                      [--smith-bin-dir DIR] [--smith-ko FILE]
 #
 # Holds busybox-static (with its applets as links), /init (tests/vm/guest-init.sh),
 # smithd, smithctl, smith_guest_checks and smith_hook_load from the build directory with every
-# shared library ldd names and the dynamic loader, the test module built against KDIR and, when
-# the tree has lkm/, smith.ko built against KDIR. The modules are built in copies of their
+# shared library ldd names and the dynamic loader (none for a SMITH_STATIC build), the test
+# module built against KDIR and, when the tree has lkm/, smith.ko built against KDIR.
+# --smith-bin-dir takes smithd and smithctl from DIR instead (a package's /usr/bin), as they are;
+# --smith-ko takes a smith.ko built elsewhere (DKMS) instead of building lkm/. The modules are built in copies of their
 # sources under the work directory (default: FILE's directory), so that builds for several
 # kernels do not meet in the source tree. SMITH_VM_NO_LKM=1 leaves smith.ko out (the image then
 # serves the eBPF checks only).
@@ -20,7 +23,7 @@ log() { echo "build-initramfs: $*" >&2; }
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
-BUILD_DIR="" RELEASE="" KDIR="" OUT="" WORK=""
+BUILD_DIR="" RELEASE="" KDIR="" OUT="" WORK="" SMITH_BIN_DIR="" SMITH_KO=""
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--build-dir) BUILD_DIR=${2:?}; shift 2 ;;
@@ -28,6 +31,8 @@ while [ $# -gt 0 ]; do
 	--kdir) KDIR=${2:?}; shift 2 ;;
 	--out) OUT=${2:?}; shift 2 ;;
 	--work) WORK=${2:?}; shift 2 ;;
+	--smith-bin-dir) SMITH_BIN_DIR=${2:?}; shift 2 ;;
+	--smith-ko) SMITH_KO=${2:?}; shift 2 ;;
 	*) die "unknown option '$1'" ;;
 	esac
 done
@@ -40,8 +45,8 @@ file -L "$BUSYBOX" 2>/dev/null | grep -q 'statically linked' || ldd "$BUSYBOX" 2
 command -v cpio >/dev/null || die "cpio not found (apt-get install cpio)"
 
 BINS=(
-	"$BUILD_DIR/smithd"
-	"$BUILD_DIR/smithctl"
+	"${SMITH_BIN_DIR:-$BUILD_DIR}/smithd"
+	"${SMITH_BIN_DIR:-$BUILD_DIR}/smithctl"
 	"$BUILD_DIR/tests/vm/smith_guest_checks"
 	"$BUILD_DIR/tests/bench/smith_hook_load"
 )
@@ -76,7 +81,11 @@ build_module() {
 
 build_module "$HERE/test_module" test_module
 cp "$WORK/test_module/smith_test_mod.ko" "$ROOT/opt/smith/modules/"
-if [ -d "$REPO/lkm" ] && [ "${SMITH_VM_NO_LKM:-0}" != 1 ]; then
+if [ -n "$SMITH_KO" ]; then
+	[ -f "$SMITH_KO" ] || die "--smith-ko $SMITH_KO not found"
+	cp "$SMITH_KO" "$ROOT/opt/smith/modules/smith.ko"
+	log "smith.ko from $SMITH_KO"
+elif [ -d "$REPO/lkm" ] && [ "${SMITH_VM_NO_LKM:-0}" != 1 ]; then
 	# lkm/Kbuild finds the ABI headers at ../include.
 	rm -rf "$WORK/include"
 	cp -r "$REPO/include" "$WORK/include"
@@ -96,16 +105,24 @@ for applet in $("$BUSYBOX" --list); do
 	[ -e "$ROOT/bin/$applet" ] || ln -s busybox "$ROOT/bin/$applet"
 done
 for b in "${BINS[@]}"; do
-	# Debug information would triple the archive's size; symbols stay for backtraces.
-	strip --strip-debug -o "$ROOT/opt/smith/bin/$(basename "$b")" "$b"
+	if [ -n "$SMITH_BIN_DIR" ] && [ "$(dirname "$b")" = "$SMITH_BIN_DIR" ]; then
+		cp "$b" "$ROOT/opt/smith/bin/" # a package's binary, exactly as it ships
+	else
+		# Debug information would triple the archive's size; symbols stay for backtraces.
+		strip --strip-debug -o "$ROOT/opt/smith/bin/$(basename "$b")" "$b"
+	fi
 done
 # Every library the programs need, at the path the loader looks for it, and the loader itself.
-libs=$(for b in "${BINS[@]}"; do ldd "$b"; done | awk '/=> \// { print $3 } /^\t\/[^ ]+ \(/ { print $1 }' | sort -u)
+libs=$(for b in "${BINS[@]}"; do ldd "$b" 2>/dev/null || true; done | awk '/=> \// { print $3 } /^\t\/[^ ]+ \(/ { print $1 }' | sort -u)
 for lib in $libs; do
 	mkdir -p "$ROOT$(dirname "$lib")"
 	cp -L "$lib" "$ROOT$lib"
 done
-[ -n "$(ls "$ROOT"/lib64/ld-linux-x86-64.so.2 2>/dev/null)" ] || die "the dynamic loader was not found by ldd"
+if [ -n "$libs" ]; then
+	[ -n "$(ls "$ROOT"/lib64/ld-linux-x86-64.so.2 2>/dev/null)" ] || die "the dynamic loader was not found by ldd"
+else
+	log "every program is static: the image has no shared library and no loader"
+fi
 
 cp "$HERE/guest-init.sh" "$ROOT/init"
 chmod 0755 "$ROOT/init"

@@ -3,6 +3,7 @@
 # benchmark, inside it, against the eBPF backend and the kernel module.
 #
 #   tests/vm/run-vm.sh --kernel 6.1|6.12 [--build-dir DIR] [--keep] [--timeout S] [--filter SPEC]
+#                      [--smith-bin-dir DIR] [--smith-ko FILE]
 #   tests/vm/run-vm.sh --kernel 6.1|6.12 --bench [--rounds R] [--out DIR]
 #
 # Steps: fetch-kernel.sh (image cached under /var/cache/smith/vm, headers installed),
@@ -13,6 +14,8 @@
 # "SMITH-VM: ..."); the whole console is kept in BUILD_DIR/vm/<release>/console.log.
 #
 # --filter passes a Catch2 test spec to smith_guest_checks (no spaces: "[lkm-direct],[ebpf]").
+# --smith-bin-dir and --smith-ko put a package's smithd, smithctl and DKMS-built smith.ko in the
+# guest instead of the build directory's (tests/package/vm.sh).
 # Fails when the guest's program fails, when the guest does not finish in time, and when the guest
 # kernel logs an oops, a BUG, a WARNING or a call trace. Prints the guest's log on failure.
 # Exit code 4 (CTest: Skipped) when this host cannot run the guest: not root, or no QEMU.
@@ -21,7 +24,7 @@ set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
 
-usage() { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; }
 die() {
 	echo "run-vm: error: $*" >&2
 	exit 1
@@ -40,6 +43,8 @@ ROUNDS=3
 OUT="$REPO/tests/bench/results"
 TIMEOUT=""
 FILTER=""
+SMITH_BIN_DIR=""
+SMITH_KO=""
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--kernel) KERNEL=${2:?--kernel needs 6.1 or 6.12}; shift 2 ;;
@@ -54,6 +59,8 @@ while [ $# -gt 0 ]; do
 	--out=*) OUT=${1#*=}; shift ;;
 	--filter) FILTER=${2:?--filter needs a Catch2 test spec}; shift 2 ;;
 	--filter=*) FILTER=${1#*=}; shift ;;
+	--smith-bin-dir) SMITH_BIN_DIR=${2:?--smith-bin-dir needs a directory}; shift 2 ;;
+	--smith-ko) SMITH_KO=${2:?--smith-ko needs a file}; shift 2 ;;
 	--timeout) TIMEOUT=${2:?--timeout needs seconds}; shift 2 ;;
 	--timeout=*) TIMEOUT=${1#*=}; shift ;;
 	-h | --help) usage; exit 0 ;;
@@ -76,9 +83,13 @@ QEMU=$(command -v qemu-system-x86_64) || skip "qemu-system-x86_64 not found (apt
 command -v busybox >/dev/null || skip "busybox not found (apt-get install busybox-static)"
 
 BUILD_DIR=$(cd "$BUILD_DIR" 2>/dev/null && pwd) || die "build directory '$BUILD_DIR' not found"
-for bin in smithd smithctl tests/vm/smith_guest_checks tests/bench/smith_hook_load; do
+for bin in tests/vm/smith_guest_checks tests/bench/smith_hook_load; do
 	[ -x "$BUILD_DIR/$bin" ] || die "$BUILD_DIR/$bin not found (build: cmake --build $BUILD_DIR)"
 done
+for bin in smithd smithctl; do
+	[ -x "${SMITH_BIN_DIR:-$BUILD_DIR}/$bin" ] || die "${SMITH_BIN_DIR:-$BUILD_DIR}/$bin not found"
+done
+[ -z "$SMITH_KO" ] || [ -f "$SMITH_KO" ] || die "--smith-ko $SMITH_KO not found"
 
 START=$(date +%s)
 eval "$("$HERE/fetch-kernel.sh" --kernel "$KERNEL")"
@@ -87,7 +98,8 @@ WORK="$BUILD_DIR/vm/$RELEASE"
 mkdir -p "$WORK"
 INITRD="$WORK/initramfs.cpio"
 CONSOLE="$WORK/console.log"
-"$HERE/build-initramfs.sh" --build-dir "$BUILD_DIR" --release "$RELEASE" --kdir "$KDIR" --out "$INITRD" --work "$WORK"
+"$HERE/build-initramfs.sh" --build-dir "$BUILD_DIR" --release "$RELEASE" --kdir "$KDIR" --out "$INITRD" --work "$WORK" \
+	${SMITH_BIN_DIR:+--smith-bin-dir "$SMITH_BIN_DIR"} ${SMITH_KO:+--smith-ko "$SMITH_KO"}
 HAVE_LKM=0
 [ -f "$WORK/root/opt/smith/modules/smith.ko" ] && HAVE_LKM=1
 PREPARED=$(date +%s)

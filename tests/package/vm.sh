@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# vm: packaged binaries and DKMS module — the installed layout in a real kernel. The RPM's
+# /usr/bin/smithd and /usr/bin/smithctl, and the smith.ko that "package: dkms build" built from
+# the RPM's /usr/src/smith-<version> with dkms, boot in Debian's 6.1 kernel under QEMU
+# (tests/vm/run-vm.sh) with the guest checks of both backends, --backend=auto among them. The
+# guest image must hold no shared library: the binaries are static, and so are the test programs
+# of a SMITH_STATIC tree.
+#   vm.sh PKG_DIR SOURCE_DIR BUILD_DIR
+. "$(dirname "$0")/common.sh"
+need_root "QEMU, kernel headers"
+need_tools rpm2cpio cpio readelf
+load_packages "$1" "$2"
+BUILD_DIR=$3
+ko=$(ls "$PKG_DIR"/dkms/6.1.*/smith.ko 2>/dev/null | head -n1)
+[ -n "$ko" ] || fail "no DKMS-built smith.ko in $PKG_DIR/dkms: the 'package: dkms build' test did not make it"
+release=$(basename "$(dirname "$ko")")
+
+root=$PKG_DIR/vm-root
+rm -rf "$root"
+mkdir -p "$root"
+(cd "$root" && rpm2cpio "$RPM1" | cpio -idm --quiet)
+for b in smithd smithctl; do
+	[ -x "$root/usr/bin/$b" ] || fail "the RPM has no /usr/bin/$b"
+	readelf -d "$root/usr/bin/$b" 2>&1 | grep -q 'There is no dynamic section' ||
+		fail "the packaged $b has a dynamic section (build the packages from a SMITH_STATIC=ON tree)"
+done
+
+rc=0
+"$SRC/tests/vm/run-vm.sh" --kernel 6.1 --build-dir "$BUILD_DIR" --smith-bin-dir "$root/usr/bin" --smith-ko "$ko" || rc=$?
+[ "$rc" = 0 ] || exit "$rc"
+
+initrd=$BUILD_DIR/vm/$release/initramfs.cpio
+[ -f "$initrd" ] || fail "no $initrd"
+shared=$(cpio -it --quiet <"$initrd" | grep -E '(^|/)(ld-linux[^/]*|lib[^/]*\.so(\.[0-9]+)*)$' || true)
+[ -z "$shared" ] || fail "the guest image holds shared libraries: $shared"
+for b in smithd smithctl; do
+	cmp -s <(cpio -i --quiet --to-stdout "opt/smith/bin/$b" <"$initrd") "$root/usr/bin/$b" ||
+		fail "the guest's /opt/smith/bin/$b is not the packaged one"
+done
+ok "the packaged smithd and smithctl and the DKMS-built smith.ko passed the guest checks on $release, in an image with no shared library"
