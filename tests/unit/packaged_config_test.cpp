@@ -16,7 +16,7 @@
 
 namespace {
 
-const std::string kSourceDir = std::string(SMITH_TEST_DATA_DIR) + "/../..";
+const std::string kSourceDir = SMITH_SOURCE_DIR;
 const std::string kPackagedConfig = kSourceDir + "/packaging/smithd.yaml";
 
 std::string read_file(const std::string &path)
