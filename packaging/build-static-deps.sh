@@ -12,7 +12,7 @@
 #
 # Writes DIR/lib/{librdkafka.a,libsimdjson.a} and DIR/include/{librdkafka/rdkafka.h,simdjson.h},
 # and DIR/versions with the source versions. Does nothing when DIR/versions already names the
-# versions apt offers. Needs deb-src entries: when none is configured it adds
+# source versions of the installed librdkafka-dev and libsimdjson-dev. Needs deb-src entries: when none is configured it adds
 # /etc/apt/sources.list.d/smith-deb-src.sources (bookworm, main) and runs apt-get update,
 # which needs root.
 set -euo pipefail
@@ -36,10 +36,18 @@ done
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
 
-# The source packages: the versions of the binary packages this machine builds against.
-PACKAGES=(librdkafka simdjson)
+# The source packages, at the versions of the -dev packages installed here: the headers the
+# rest of the build compiles against.
+DEV_PACKAGES=(librdkafka-dev libsimdjson-dev)
+want=$(dpkg-query -W -f='${source:Package} ${source:Version}\n' "${DEV_PACKAGES[@]}") ||
+	die "${DEV_PACKAGES[*]} must be installed (packaging/install-build-deps.sh)"
+if [ -f "$OUT/versions" ] && [ "$(cat "$OUT/versions")" = "$want" ] &&
+	[ -f "$OUT/lib/librdkafka.a" ] && [ -f "$OUT/lib/libsimdjson.a" ]; then
+	exit 0
+fi
+mapfile -t sources < <(awk '{ print $1 "=" $2 }' <<<"$want")
 
-if ! apt-get source --print-uris -qq "${PACKAGES[0]}" >/dev/null 2>&1; then
+if ! apt-get source --print-uris -qq "${sources[0]}" >/dev/null 2>&1; then
 	[ "$(id -u)" -eq 0 ] || die "apt has no deb-src entries; as root this script adds them (or add deb-src for bookworm main yourself)"
 	. /etc/os-release
 	log "adding deb-src for ${VERSION_CODENAME:-bookworm} main (/etc/apt/sources.list.d/smith-deb-src.sources)"
@@ -51,26 +59,15 @@ Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 SRC
 	apt-get update -qq
-	apt-get source --print-uris -qq "${PACKAGES[0]}" >/dev/null || die "apt-get source still finds no librdkafka"
-fi
-
-want=""
-for p in "${PACKAGES[@]}"; do
-	v=$(apt-cache showsrc "$p" | awk '/^Version:/ { print $2; exit }')
-	[ -n "$v" ] || die "no source version for $p"
-	want+="$p $v"$'\n'
-done
-if [ -f "$OUT/versions" ] && [ "$(cat "$OUT/versions")" = "${want%$'\n'}" ] &&
-	[ -f "$OUT/lib/librdkafka.a" ] && [ -f "$OUT/lib/libsimdjson.a" ]; then
-	exit 0
+	apt-get source --print-uris -qq "${sources[0]}" >/dev/null || die "apt-get source still finds no ${sources[0]}"
 fi
 
 SRC="$OUT/src"
 rm -rf "$SRC" "$OUT/lib" "$OUT/include" "$OUT/versions"
 mkdir -p "$SRC" "$OUT/lib" "$OUT/include/librdkafka"
 # apt verifies the downloads against the signed Sources index; dpkg-source applies Debian's patches.
-(cd "$SRC" && apt-get source -qq "${PACKAGES[@]}" >"$SRC/apt-source.log" 2>&1) ||
-	{ tail -n 20 "$SRC/apt-source.log" >&2; die "apt-get source ${PACKAGES[*]} failed"; }
+(cd "$SRC" && apt-get source -qq "${sources[@]}" >"$SRC/apt-source.log" 2>&1) ||
+	{ tail -n 20 "$SRC/apt-source.log" >&2; die "apt-get source ${sources[*]} failed"; }
 
 jobs=$(nproc)
 
@@ -95,6 +92,6 @@ c++ -std=c++17 -O2 -fPIE -c "$sj/singleheader/simdjson.cpp" -I"$sj/singleheader"
 ar rcs "$OUT/lib/libsimdjson.a" "$SRC/simdjson.o"
 cp "$sj/singleheader/simdjson.h" "$OUT/include/"
 
-printf '%s' "${want%$'\n'}" >"$OUT/versions"
+printf '%s\n' "$want" >"$OUT/versions"
 rm -rf "$SRC"
-log "done: $(tr '\n' ';' <"$OUT/versions") in $OUT"
+log "done: $(paste -sd, "$OUT/versions") in $OUT"

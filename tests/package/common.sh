@@ -41,3 +41,15 @@ same_lines() {
 		fail "$what differs from what is expected (- expected, + actual)"
 	fi
 }
+
+# A bare root in $1 where package scripts can run chrooted: busybox and its applets in /bin,
+# /dev/null, /tmp, /etc, /usr/sbin. No shared library.
+make_busybox_root() {
+	local r=$1 applet
+	mkdir -p "$r/bin" "$r/dev" "$r/tmp" "$r/etc" "$r/usr/sbin"
+	mknod -m 0666 "$r/dev/null" c 1 3
+	cp /bin/busybox "$r/bin/busybox"
+	for applet in $("$r/bin/busybox" --list); do
+		[ -e "$r/bin/$applet" ] || ln -s busybox "$r/bin/$applet"
+	done
+}

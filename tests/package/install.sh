@@ -18,13 +18,8 @@ trap 'rm -rf "$tmp"' EXIT
 R=$tmp/root
 kver=$(uname -r)
 
-# The root: busybox and its applets in /bin, /dev/null, /tmp, an empty rpm database.
-mkdir -p "$R/bin" "$R/dev" "$R/tmp" "$R/etc" "$R/usr/sbin"
-mknod -m 0666 "$R/dev/null" c 1 3
-cp /bin/busybox "$R/bin/busybox"
-for applet in $("$R/bin/busybox" --list); do
-	[ -e "$R/bin/$applet" ] || ln -s busybox "$R/bin/$applet"
-done
+# The root: busybox and its applets, an empty rpm database.
+make_busybox_root "$R"
 # Debian's rpm warns on every install, upgrade and erase unless told --force-debian; other rpms
 # lack the option.
 force_debian=()
