@@ -20,14 +20,14 @@ release="${SMITH_RELEASE_BUILD_DIR:-$top/build-release}"
 
 cmake -S "$top" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$build"
-(cd "$build" && ctest --output-on-failure --timeout 300 -E '^(package: |vm: packaged)' "$@")
+(cd "$build" && ctest --output-on-failure --timeout 300 -E '^(package: |vm: packaged|vm: package under)' "$@")
 
 [ "${SMITH_RELEASE:-1}" = 0 ] && exit 0
 
 cmake -S "$top" -B "$release" -G Ninja -DCMAKE_BUILD_TYPE=Release -DSMITH_STATIC=ON >/dev/null
 cmake --build "$release" --target smithd smithctl smith_e2e_tests smith_kafka_consume \
 	smith_guest_checks smith_hook_load
-(cd "$release" && ctest --output-on-failure --timeout 840 -R '^(e2e:|package: |vm: packaged)')
+(cd "$release" && ctest --output-on-failure --timeout 840 -R '^(e2e:|package: |vm: packaged|vm: package under)')
 
 mkdir -p "$top/dist"
 cp "$release"/packages/smith-*.x86_64.rpm "$release"/packages/smith_*_amd64.deb "$top/dist/"
