@@ -42,14 +42,19 @@ same_lines() {
 	fi
 }
 
-# A bare root in $1 where package scripts can run chrooted: busybox and its applets in /bin,
-# /dev/null, /tmp, /etc, /usr/sbin. No shared library.
+# Sets tmp, a temporary directory removed at exit, and R=$tmp/root, a bare root where package
+# scripts can run chrooted: busybox and its applets in /bin, /dev/null, /tmp, /etc, /usr/sbin.
+# No shared library.
 make_busybox_root() {
-	local r=$1 applet
-	mkdir -p "$r/bin" "$r/dev" "$r/tmp" "$r/etc" "$r/usr/sbin"
-	mknod -m 0666 "$r/dev/null" c 1 3
-	cp /bin/busybox "$r/bin/busybox"
-	for applet in $("$r/bin/busybox" --list); do
-		[ -e "$r/bin/$applet" ] || ln -s busybox "$r/bin/$applet"
+	local applet
+	[ -x /bin/busybox ] || skip "busybox-static is not installed"
+	tmp=$(mktemp -d)
+	trap 'rm -rf "$tmp"' EXIT
+	R=$tmp/root
+	mkdir -p "$R/bin" "$R/dev" "$R/tmp" "$R/etc" "$R/usr/sbin"
+	mknod -m 0666 "$R/dev/null" c 1 3
+	cp /bin/busybox "$R/bin/busybox"
+	for applet in $("$R/bin/busybox" --list); do
+		[ -e "$R/bin/$applet" ] || ln -s busybox "$R/bin/$applet"
 	done
 }

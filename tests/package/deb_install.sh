@@ -9,14 +9,10 @@
 . "$(dirname "$0")/common.sh"
 need_root "dpkg --root, chroot"
 need_tools dpkg dpkg-query
-[ -x /bin/busybox ] || skip "busybox-static is not installed"
 load_packages "$1" "$2"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-R=$tmp/root
 kver=$(uname -r)
 
-make_busybox_root "$R"
+make_busybox_root
 mkdir -p "$R/var/lib/dpkg/info" "$R/var/lib/dpkg/updates"
 touch "$R/var/lib/dpkg/status" "$R/var/lib/dpkg/available"
 dpkg_r() { dpkg --root="$R" --force-unsafe-io "$@"; }

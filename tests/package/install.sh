@@ -11,15 +11,11 @@
 . "$(dirname "$0")/common.sh"
 need_root "rpm --root and chroot"
 need_tools rpm readelf chroot
-[ -x /bin/busybox ] || skip "busybox-static is not installed"
 load_packages "$1" "$2"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-R=$tmp/root
 kver=$(uname -r)
 
 # The root: busybox and its applets, an empty rpm database.
-make_busybox_root "$R"
+make_busybox_root
 # Debian's rpm warns on every install, upgrade and erase unless told --force-debian; other rpms
 # lack the option.
 force_debian=()
