@@ -9,9 +9,9 @@
 # shared library ldd names and the dynamic loader (none for a SMITH_STATIC build), the test
 # module built against KDIR and, when the tree has lkm/, smith.ko built against KDIR.
 # --smith-bin-dir takes smithd and smithctl from DIR instead (a package's /usr/bin), as they are;
-# --smith-ko takes a smith.ko built elsewhere (DKMS) instead of building lkm/. The modules are built in copies of their
-# sources under the work directory (default: FILE's directory), so that builds for several
-# kernels do not meet in the source tree. SMITH_VM_NO_LKM=1 leaves smith.ko out (the image then
+# --smith-ko takes a smith.ko built elsewhere (DKMS) instead of building lkm/. The modules are
+# built in copies of their sources under the work directory (default: FILE's directory), so that
+# builds for several kernels do not meet in the source tree. SMITH_VM_NO_LKM=1 leaves smith.ko out (the image then
 # serves the eBPF checks only).
 set -euo pipefail
 
