@@ -29,28 +29,9 @@
 #include "smith/abi.h"
 #include "core_fixes.bpf.h"
 #include "task.bpf.h"
-#include "path.bpf.h"
+#include "build.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
-
-struct exec_scratch {
-	struct smith_execve rec;
-	__u8 tail[SMITH_TAIL_SIZE];
-};
-
-struct module_scratch {
-	struct smith_module rec;
-	__u8 tail[SMITH_TAIL_SIZE];
-};
-
-struct scratch {
-	union {
-		struct exec_scratch exec;
-		struct module_scratch module;
-	};
-	char env[SMITH_STR_MAX]; /* one environment entry under test */
-	struct walk walk;	 /* write offset of loops in the tail (see path.bpf.h) */
-};
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -62,7 +43,7 @@ struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1); /* the loader sets the number of possible CPUs */
 	__type(key, __u32);
-	__type(value, struct scratch);
+	__type(value, struct smith_scratch);
 } scratch_map SEC(".maps");
 
 /* Ring-buffer reserve/output failures, per hook (enum smith_hook). */
@@ -119,13 +100,8 @@ static __always_inline __u64 ring__submit_flags(__u64 size)
 									: BPF_RB_NO_WAKEUP;
 }
 
-/* x86_64 syscall numbers; 32-bit (compat) tasks use other numbers and are not decoded. */
-#define NR_CONNECT	42
-#define NR_EXECVE	59
-#define NR_INIT_MODULE	175
-#define NR_FINIT_MODULE 313
-#define NR_EXECVEAT	322
-#define TS_COMPAT	0x0002
+/* 32-bit (compat) tasks use other syscall numbers and are not decoded yet. */
+#define TS_COMPAT 0x0002
 
 static __always_inline void drop__count(__u32 hook)
 {
@@ -135,7 +111,7 @@ static __always_inline void drop__count(__u32 hook)
 		(*n)++;
 }
 
-static __always_inline struct scratch *scratch__get(void)
+static __always_inline struct smith_scratch *scratch__get(void)
 {
 	__u32 cpu = bpf_get_smp_processor_id();
 
@@ -179,7 +155,7 @@ static __always_inline void sock__source(struct sock *sk, __u16 family, struct s
 
 /* Describes what `fd` of `task` refers to; a path goes to the tail. Returns bytes appended. */
 static __noinline __u32 fd__describe(struct task_struct *task, unsigned int fd, struct smith_fd *out,
-				     __u8 *tail, struct walk *w)
+				     __u8 *tail, struct smith_walk *w)
 {
 	struct file *file = task__fd(task, fd);
 	struct vfsmount *vfsmnt;
@@ -224,108 +200,8 @@ static __noinline __u32 fd__describe(struct task_struct *task, unsigned int fd, 
 	return 0;
 }
 
-static __always_inline bool env__is_ld_preload(const char *s)
-{
-	return s[0] == 'L' && s[1] == 'D' && s[2] == '_' && s[3] == 'P' && s[4] == 'R' && s[5] == 'E' &&
-	       s[6] == 'L' && s[7] == 'O' && s[8] == 'A' && s[9] == 'D' && s[10] == '=';
-}
-
-#define LD_PRELOAD_PREFIX 11
-
-/* Copies the value of the entry in s->env (n bytes with its NUL) into the exec tail. */
-static __always_inline __u32 env__take_value(struct scratch *s, __u32 off, long n)
-{
-	__u32 len = n - 1 - LD_PRELOAD_PREFIX;
-
-	if (len == 0 || len >= SMITH_STR_MAX - LD_PRELOAD_PREFIX || off > SMITH_TAIL_LIMIT - SMITH_STR_MAX)
-		return 0;
-	bpf_probe_read_kernel(tail__at(s->exec.tail, off), len & (SMITH_STR_MAX - 1),
-			      &s->env[LD_PRELOAD_PREFIX]);
-	return len & (SMITH_STR_MAX - 1);
-}
-
-/* LD_PRELOAD from a contiguous environment block [start, end) (the new image's). */
-static __noinline __u32 env__ld_preload_block(struct scratch *s, __u32 off, __u64 start, __u64 end,
-					      __u32 *flags)
-{
-	int i;
-
-	for (i = 0; i < SMITH_ENVC_MAX; i++) {
-		long n;
-
-		if (start >= end)
-			return 0;
-		n = bpf_probe_read_user_str(s->env, sizeof(s->env), (void *)start);
-		if (n <= 0)
-			return 0;
-		if (n == sizeof(s->env)) {
-			/* an entry longer than the buffer: its end is unknown, stop here */
-			*flags |= SMITH_EXEC_ENV_TRUNCATED;
-			return 0;
-		}
-		if (n > LD_PRELOAD_PREFIX && env__is_ld_preload(s->env))
-			return env__take_value(s, off, n);
-		start += n;
-	}
-	*flags |= SMITH_EXEC_ENV_TRUNCATED;
-	return 0;
-}
-
-/* LD_PRELOAD from a user envp array (a failed exec's argument). */
-static __noinline __u32 env__ld_preload_array(struct scratch *s, __u32 off, const char *const *envp,
-					      __u32 *flags)
-{
-	int i;
-
-	if (!envp)
-		return 0;
-	for (i = 0; i < SMITH_ENVC_MAX; i++) {
-		const char *p = NULL;
-		long n;
-
-		if (bpf_probe_read_user(&p, sizeof(p), &envp[i]) || !p)
-			return 0;
-		n = bpf_probe_read_user_str(s->env, sizeof(s->env), p);
-		if (n > LD_PRELOAD_PREFIX && env__is_ld_preload(s->env))
-			return env__take_value(s, off, n);
-	}
-	*flags |= SMITH_EXEC_ENV_TRUNCATED;
-	return 0;
-}
-
-/* argv from a user pointer array: each argument followed by its NUL. */
-static __noinline __u32 argv__append_array(struct scratch *s, const char *const *argv)
-{
-	struct smith_execve *e = &s->exec.rec;
-	__u32 start = s->walk.off;
-	int i;
-
-	if (!argv)
-		goto out;
-	for (i = 0; i < SMITH_ARGC_MAX; i++) {
-		const char *p = NULL;
-		__u32 off = walk__load(&s->walk.off);
-		long n;
-
-		if (bpf_probe_read_user(&p, sizeof(p), &argv[i]) || !p)
-			goto out;
-		if (off - start > SMITH_ARGV_MAX - SMITH_NAME_MAX || off > SMITH_TAIL_LIMIT - SMITH_NAME_MAX)
-			break;
-		n = bpf_probe_read_user_str(tail__at(s->exec.tail, off), SMITH_NAME_MAX, p);
-		if (n <= 0)
-			goto out;
-		if (n == SMITH_NAME_MAX)
-			e->flags |= SMITH_EXEC_ARGV_TRUNCATED; /* this argument was cut */
-		s->walk.off = off + n;
-		e->argc++;
-	}
-	e->flags |= SMITH_EXEC_ARGV_TRUNCATED;
-out:
-	return walk__load(&s->walk.off) - start;
-}
-
 /* Appends the strings every execve record ends with, from exe on. */
-static __always_inline __u32 exec__append_context(struct scratch *s, struct task_struct *task,
+static __always_inline __u32 exec__append_context(struct smith_scratch *s, struct task_struct *task,
 						  const struct path *exe, __u32 off)
 {
 	struct smith_execve *e = &s->exec.rec;
@@ -356,7 +232,7 @@ static __always_inline __u32 exec__append_context(struct scratch *s, struct task
 	return off;
 }
 
-static __always_inline __u32 exec__append_cgroup_and_fds(struct scratch *s, struct task_struct *task,
+static __always_inline __u32 exec__append_cgroup_and_fds(struct smith_scratch *s, struct task_struct *task,
 							 __u32 off)
 {
 	struct smith_execve *e = &s->exec.rec;
@@ -377,12 +253,12 @@ static __always_inline __u32 exec__append_cgroup_and_fds(struct scratch *s, stru
 	return off;
 }
 
-static __always_inline void exec__submit(struct scratch *s, struct task_struct *task, __s64 retval, __u32 off,
+static __always_inline void exec__submit(struct smith_scratch *s, struct task_struct *task, __s64 retval, __u32 off,
 					 __u32 hook)
 {
 	__u64 size = sizeof(struct smith_execve) + (__u64)off;
 
-	hdr__fill(&s->exec.rec.hdr, SMITH_REC_EXECVE, size, retval, task);
+	hdr__fill(&s->exec.rec.hdr, SMITH_REC_EXECVE, sizeof(struct smith_execve), size, retval, task);
 	barrier_var(size);
 	if (size > sizeof(struct smith_execve) + SMITH_TAIL_LIMIT) /* cannot happen: appends are bounded */
 		return;
@@ -394,7 +270,7 @@ SEC("tp_btf/sched_process_exec")
 int BPF_PROG(exec_success, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
-	struct scratch *s = scratch__get();
+	struct smith_scratch *s = scratch__get();
 	struct smith_execve *e;
 	struct mm_struct *mm;
 	struct file *exe;
@@ -440,7 +316,7 @@ static __noinline int exec__failed(long ret, const char *filename, const char *c
 				   const char *const *envp, __u32 hook)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
-	struct scratch *s;
+	struct smith_scratch *s;
 	struct smith_execve *e;
 	struct mm_struct *mm;
 	struct file *exe;
@@ -508,7 +384,7 @@ static __always_inline int connect__exit(struct task_struct *task, const struct 
 		drop__count(SMITH_HOOK_CONNECT);
 		return 0;
 	}
-	hdr__fill(&rec->hdr, SMITH_REC_CONNECT, sizeof(*rec), ret, task);
+	hdr__fill(&rec->hdr, SMITH_REC_CONNECT, sizeof(*rec), sizeof(*rec), ret, task);
 	__builtin_memset(&rec->inet, 0, sizeof(rec->inet));
 	rec->inet.family = sa.sin6_family;
 	rec->inet.protocol = protocol;
@@ -538,7 +414,7 @@ static __noinline int module__emit(__u16 type, long ret, struct file *file, cons
 	struct task_struct *task = bpf_get_current_task_btf();
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct smith_module *m;
-	struct scratch *s;
+	struct smith_scratch *s;
 	char *name;
 	__u8 *tail;
 	__u32 off = 0;
@@ -571,7 +447,7 @@ static __noinline int module__emit(__u16 type, long ret, struct file *file, cons
 	off += m->len[SMITH_MODULE_PARAMS];
 
 	size = sizeof(*m) + (__u64)off;
-	hdr__fill(&m->hdr, type, size, ret, task);
+	hdr__fill(&m->hdr, type, sizeof(*m), size, ret, task);
 	barrier_var(size);
 	if (size > sizeof(*m) + SMITH_TAIL_LIMIT) /* cannot happen: appends are bounded */
 		return 0;
@@ -587,34 +463,34 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 	struct task_struct *task;
 
 	/* Every syscall in the system passes here: leave at once unless it is ours. */
-	if (id != NR_CONNECT && id != NR_EXECVE && id != NR_EXECVEAT && id != NR_INIT_MODULE &&
-	    id != NR_FINIT_MODULE)
+	if (id != SMITH_NR_CONNECT && id != SMITH_NR_EXECVE && id != SMITH_NR_EXECVEAT &&
+	    id != SMITH_NR_INIT_MODULE && id != SMITH_NR_FINIT_MODULE)
 		return 0;
 	task = bpf_get_current_task_btf();
 	if (task->thread_info.status & TS_COMPAT)
 		return 0;
 
 	switch (id) {
-	case NR_CONNECT:
+	case SMITH_NR_CONNECT:
 		if (hook_enabled[SMITH_HOOK_CONNECT])
 			return connect__exit(task, regs, ret);
 		return 0;
-	case NR_EXECVE:
+	case SMITH_NR_EXECVE:
 		if (hook_enabled[SMITH_HOOK_EXECVE])
 			return exec__failed(ret, (const char *)regs->di, (const char *const *)regs->si,
 					    (const char *const *)regs->dx, SMITH_HOOK_EXECVE);
 		return 0;
-	case NR_EXECVEAT:
+	case SMITH_NR_EXECVEAT:
 		if (hook_enabled[SMITH_HOOK_EXECVEAT])
 			return exec__failed(ret, (const char *)regs->si, (const char *const *)regs->dx,
 					    (const char *const *)regs->r10, SMITH_HOOK_EXECVEAT);
 		return 0;
-	case NR_INIT_MODULE:
+	case SMITH_NR_INIT_MODULE:
 		if (hook_enabled[SMITH_HOOK_INIT_MODULE])
 			return module__emit(SMITH_REC_INIT_MODULE, ret, NULL, (const char *)regs->dx,
 					    SMITH_HOOK_INIT_MODULE);
 		return 0;
-	case NR_FINIT_MODULE:
+	case SMITH_NR_FINIT_MODULE:
 		if (hook_enabled[SMITH_HOOK_FINIT_MODULE]) {
 			int fd = regs->di;
 

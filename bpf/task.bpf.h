@@ -61,12 +61,14 @@ static __always_inline void task__fill(struct smith_task *t, struct task_struct 
 	bpf_probe_read_kernel_str(t->nodename, sizeof(t->nodename), ns->uts_ns->name.nodename);
 }
 
-static __always_inline void hdr__fill(struct smith_rec_hdr *h, __u16 type, __u32 size, __s64 retval,
-				      struct task_struct *task)
+static __always_inline void hdr__fill(struct smith_rec_hdr *h, __u16 type, __u16 fixed, __u32 size,
+				      __s64 retval, struct task_struct *task)
 {
 	h->type = type;
 	h->abi = SMITH_ABI_VERSION;
 	h->size = size;
+	h->fixed = fixed;
+	h->pad0[0] = h->pad0[1] = h->pad0[2] = 0;
 	h->ts = bpf_ktime_get_boot_ns();
 	h->retval = retval;
 	task__fill(&h->task, task);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * execve and execveat records, built as bpf/smith.bpf.c builds them:
+ * execve and execveat records, built as bpf/smith.bpf.c builds them, with the
+ * same argv, environment and path steps (include/smith/builder.h):
  *   - a successful exec (either call) is reported by the sched_process_exec
  *     tracepoint, in the new image: filename is bprm->filename, argv the new
  *     mm's arg_start..arg_end, exe the new image's file, LD_PRELOAD from the
@@ -8,8 +9,6 @@
  *   - a failed attempt is reported when the syscall returns an error (the
  *     kretprobe's return handler): filename, argv and envp read from the
  *     caller's memory through the pointers saved at entry, exe the caller's.
- * Every bound (tail offsets, argument and name lengths, the environment
- * scan) is the BPF program's, so both backends cut a long record alike.
  * Records are built in this CPU's scratch buffer, then copied into the ring
  * with their exact size.
  */
@@ -32,9 +31,8 @@ struct exec_args {
 	const char __user *const __user *envp;
 };
 
-const size_t smith_exec_data_size = sizeof(struct exec_args);
-
-#define LD_PRELOAD_PREFIX 11
+const size_t smith_execve_data_size = sizeof(struct exec_args);
+const size_t smith_execveat_data_size = sizeof(struct exec_args);
 
 /* Describes what `fd` of the current task refers to; a path goes to the tail. Returns bytes appended. */
 static u32 fd__describe(unsigned int fd, struct smith_fd *out, u8 *tail, struct smith_walk *w)
@@ -78,102 +76,6 @@ static u32 fd__describe(unsigned int fd, struct smith_fd *out, u8 *tail, struct 
 out:
 	smith_fd_put(file);
 	return len;
-}
-
-static bool env__is_ld_preload(const char *s)
-{
-	return !memcmp(s, "LD_PRELOAD=", LD_PRELOAD_PREFIX);
-}
-
-/* Copies the value of the entry in s->env (n bytes with its NUL) into the exec tail. */
-static u32 env__take_value(struct smith_scratch *s, u32 off, long n)
-{
-	u32 len = n - 1 - LD_PRELOAD_PREFIX;
-
-	if (len == 0 || len >= SMITH_STR_MAX - LD_PRELOAD_PREFIX || off > SMITH_TAIL_LIMIT - SMITH_STR_MAX)
-		return 0;
-	memcpy(s->exec.tail + off, &s->env[LD_PRELOAD_PREFIX], len);
-	return len;
-}
-
-/* LD_PRELOAD from a contiguous environment block [start, end) (the new image's). */
-static u32 env__ld_preload_block(struct smith_scratch *s, u32 off, unsigned long start, unsigned long end,
-				 u32 *flags)
-{
-	int i;
-
-	for (i = 0; i < SMITH_ENVC_MAX; i++) {
-		long n;
-
-		if (start >= end)
-			return 0;
-		n = smith_ustr(s->env, (const void __user *)start, sizeof(s->env));
-		if (n <= 0)
-			return 0;
-		if (n == sizeof(s->env)) {
-			/* an entry longer than the buffer: its end is unknown, stop here */
-			*flags |= SMITH_EXEC_ENV_TRUNCATED;
-			return 0;
-		}
-		if (n > LD_PRELOAD_PREFIX && env__is_ld_preload(s->env))
-			return env__take_value(s, off, n);
-		start += n;
-	}
-	*flags |= SMITH_EXEC_ENV_TRUNCATED;
-	return 0;
-}
-
-/* LD_PRELOAD from a user envp array (a failed exec's argument). */
-static u32 env__ld_preload_array(struct smith_scratch *s, u32 off, const char __user *const __user *envp,
-				 u32 *flags)
-{
-	int i;
-
-	if (!envp)
-		return 0;
-	for (i = 0; i < SMITH_ENVC_MAX; i++) {
-		const char __user *p = NULL;
-		long n;
-
-		if (smith_uread(&p, &envp[i], sizeof(p)) || !p)
-			return 0;
-		n = smith_ustr(s->env, p, sizeof(s->env));
-		if (n > LD_PRELOAD_PREFIX && env__is_ld_preload(s->env))
-			return env__take_value(s, off, n);
-	}
-	*flags |= SMITH_EXEC_ENV_TRUNCATED;
-	return 0;
-}
-
-/* argv from a user pointer array: each argument followed by its NUL. */
-static u32 argv__append_array(struct smith_scratch *s, const char __user *const __user *argv)
-{
-	struct smith_execve *e = &s->exec.rec;
-	u32 start = s->walk.off;
-	int i;
-
-	if (!argv)
-		goto out;
-	for (i = 0; i < SMITH_ARGC_MAX; i++) {
-		const char __user *p = NULL;
-		u32 off = s->walk.off;
-		long n;
-
-		if (smith_uread(&p, &argv[i], sizeof(p)) || !p)
-			goto out;
-		if (off - start > SMITH_ARGV_MAX - SMITH_NAME_MAX || off > SMITH_TAIL_LIMIT - SMITH_NAME_MAX)
-			break;
-		n = smith_ustr((char *)s->exec.tail + off, p, SMITH_NAME_MAX);
-		if (n <= 0)
-			goto out;
-		if (n == SMITH_NAME_MAX)
-			e->flags |= SMITH_EXEC_ARGV_TRUNCATED; /* this argument was cut */
-		s->walk.off = off + n;
-		e->argc++;
-	}
-	e->flags |= SMITH_EXEC_ARGV_TRUNCATED;
-out:
-	return s->walk.off - start;
 }
 
 /* Appends the strings every execve record ends with, from exe on (exe, cwd, tty). */
@@ -236,7 +138,7 @@ static void exec__submit(struct smith_scratch *s, s64 retval, u32 off, unsigned 
 {
 	u64 size = sizeof(struct smith_execve) + (u64)off;
 
-	smith_hdr_fill(&s->exec.rec.hdr, SMITH_REC_EXECVE, size, retval);
+	smith_hdr_fill(&s->exec.rec.hdr, SMITH_REC_EXECVE, sizeof(struct smith_execve), size, retval);
 	if (size > sizeof(struct smith_execve) + SMITH_TAIL_LIMIT) /* cannot happen: appends are bounded */
 		return;
 	smith_missed_fold();
@@ -244,7 +146,7 @@ static void exec__submit(struct smith_scratch *s, s64 retval, u32 off, unsigned 
 }
 
 /* The sched_process_exec tracepoint: a successful exec, seen from the new image. */
-void smith_exec_tp(void *data, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+void smith_tp_sched_process_exec(void *data, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
 	struct smith_scratch *s;
 	struct smith_execve *e;

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * The probes behind each hook, arming and disarming, and the accounting that
- * makes unloading safe.
+ * makes unloading safe. The probes come from the event table
+ * (include/smith/event_table.h): a kretprobe on each hook's syscall, and the
+ * tracepoints of SMITH_LKM_TRACEPOINTS:
  *
  *   hook            probes
  *   execve          tracepoint sched_process_exec (successful execs of both
@@ -16,7 +18,7 @@
  * reported failed and whatever it had registered is removed again.
  *
  * Syscall symbols differ between kernels (sys_execve; __x64_sys_execve for
- * the pt_regs wrappers of 4.17+), so each kretprobe tries candidates in turn.
+ * the pt_regs wrappers of 4.17+), so each kretprobe tries both in turn.
  * Handlers read the call's arguments from the registers saved at syscall
  * entry (task_pt_regs), which is the same under either calling convention.
  *
@@ -53,12 +55,11 @@ struct smith_scratch *smith_scratch_get(void)
 
 struct smith_kret {
 	const char *what;
-	const char *const *symbols; /* candidates, tried in order */
+	const char *symbols[3]; /* candidates, tried in order, NULL-terminated */
 	kretprobe_handler_t entry;
 	kretprobe_handler_t ret;
 	const size_t *data_size;
-	int maxactive;
-	u32 hooks;		/* bit per hook that needs it */
+	unsigned int hook;	/* the hook it serves */
 	const char *symbol;	/* the candidate that registered */
 	bool registered;
 	unsigned long missed_seen; /* nmissed already counted as drops */
@@ -73,39 +74,41 @@ struct smith_tp {
 	struct tracepoint *tp;
 };
 
-static const char *const sym_execve[] = { "__x64_sys_execve", "sys_execve", NULL };
-static const char *const sym_execveat[] = { "__x64_sys_execveat", "sys_execveat", NULL };
-static const char *const sym_connect[] = { "__x64_sys_connect", "sys_connect", NULL };
-static const char *const sym_init_module[] = { "__x64_sys_init_module", "sys_init_module", NULL };
-static const char *const sym_finit_module[] = { "__x64_sys_finit_module", "sys_finit_module", NULL };
-
 #define HOOK(h) (1u << (h))
 
-/*
- * maxactive bounds the calls a kretprobe follows at once; more are missed
- * (counted as drops). connect and execve can block for long, so they get room.
- */
+/* One kretprobe per hook, on its syscall. */
 static struct smith_kret smith_krets[] = {
-	{ "execve", sym_execve, smith_execve_entry, smith_execve_ret, &smith_exec_data_size, 0,
-	  HOOK(SMITH_HOOK_EXECVE) },
-	{ "execveat", sym_execveat, smith_execveat_entry, smith_execveat_ret, &smith_exec_data_size, 0,
-	  HOOK(SMITH_HOOK_EXECVEAT) },
-	{ "connect", sym_connect, smith_connect_entry, smith_connect_ret, &smith_connect_data_size, 0,
-	  HOOK(SMITH_HOOK_CONNECT) },
-	{ "init_module", sym_init_module, smith_init_module_entry, smith_init_module_ret,
-	  &smith_module_data_size, 16, HOOK(SMITH_HOOK_INIT_MODULE) },
-	{ "finit_module", sym_finit_module, smith_finit_module_entry, smith_finit_module_ret,
-	  &smith_module_data_size, 16, HOOK(SMITH_HOOK_FINIT_MODULE) },
+#define SMITH_X(ID, syscall, record, nr_x86_64, nr_i386, reports)                                   \
+	{ #syscall,			  { "__x64_sys_" #syscall, "sys_" #syscall, NULL },       \
+	  smith_##syscall##_entry,	  smith_##syscall##_ret,				    \
+	  &smith_##syscall##_data_size, SMITH_HOOK_##ID },
+	SMITH_HOOKS(SMITH_X)
+#undef SMITH_X
 };
 
 static struct smith_tp smith_tps[] = {
-	{ "sched_process_exec", smith_exec_tp, HOOK(SMITH_HOOK_EXECVE) },
-	{ "module_load", smith_module_load_tp, HOOK(SMITH_HOOK_INIT_MODULE) | HOOK(SMITH_HOOK_FINIT_MODULE) },
+#define SMITH_X(tracepoint, hooks) { #tracepoint, smith_tp_##tracepoint, hooks },
+	SMITH_LKM_TRACEPOINTS(SMITH_X)
+#undef SMITH_X
 };
 
 static const char *const smith_hook_names[SMITH_HOOK_MAX] = {
-	"execve", "execveat", "connect", "init_module", "finit_module",
+#define SMITH_X(ID, syscall, record, nr_x86_64, nr_i386, reports) #syscall,
+	SMITH_HOOKS(SMITH_X)
+#undef SMITH_X
 };
+
+/*
+ * maxactive bounds the calls a kretprobe follows at once; more are missed
+ * (counted as drops). connect and execve can block for long, so they get
+ * room; module loads are rare and short.
+ */
+static int kret__maxactive(const struct smith_kret *k)
+{
+	if (k->hook == SMITH_HOOK_INIT_MODULE || k->hook == SMITH_HOOK_FINIT_MODULE)
+		return 16;
+	return max_t(int, 64, 16 * num_possible_cpus());
+}
 
 /*
  * Counts kretprobe misses (no free instance, or a reentrant hit) as drops of
@@ -126,7 +129,7 @@ void smith_missed_fold(void)
 		missed = READ_ONCE(k->rp.nmissed) + READ_ONCE(k->rp.kp.nmissed);
 		seen = READ_ONCE(k->missed_seen);
 		if (missed != seen && cmpxchg(&k->missed_seen, seen, missed) == seen)
-			smith_ring_count_drops(__ffs(k->hooks), missed - seen);
+			smith_ring_count_drops(k->hook, missed - seen);
 	}
 }
 
@@ -141,7 +144,7 @@ static int kret__register(struct smith_kret *k)
 		k->rp.entry_handler = k->entry;
 		k->rp.handler = k->ret;
 		k->rp.data_size = *k->data_size;
-		k->rp.maxactive = k->maxactive ? k->maxactive : max_t(int, 64, 16 * num_possible_cpus());
+		k->rp.maxactive = kret__maxactive(k);
 		err = register_kretprobe(&k->rp);
 		if (!err) {
 			k->symbol = k->symbols[i];
@@ -274,13 +277,13 @@ int smith_hooks_arm(void)
 		if ((smith_tps[i].hooks & wanted) && tp__register(&smith_tps[i]))
 			failed |= smith_tps[i].hooks & wanted;
 	for (i = 0; i < ARRAY_SIZE(smith_krets); i++)
-		if ((smith_krets[i].hooks & wanted) && kret__register(&smith_krets[i]))
-			failed |= smith_krets[i].hooks & wanted;
+		if ((HOOK(smith_krets[i].hook) & wanted) && kret__register(&smith_krets[i]))
+			failed |= HOOK(smith_krets[i].hook);
 	armed = wanted & ~failed;
 
 	/* A probe none of whose hooks is armed is not left behind. */
 	for (i = 0; i < ARRAY_SIZE(smith_krets); i++)
-		if (smith_krets[i].registered && !(smith_krets[i].hooks & armed))
+		if (smith_krets[i].registered && !(HOOK(smith_krets[i].hook) & armed))
 			kret__unregister(&smith_krets[i]);
 	for (i = 0; i < ARRAY_SIZE(smith_tps); i++)
 		if (smith_tps[i].registered && !(smith_tps[i].hooks & armed)) {
@@ -295,7 +298,7 @@ int smith_hooks_arm(void)
 		const char *sym = NULL;
 
 		for (i = 0; i < ARRAY_SIZE(smith_krets); i++)
-			if ((smith_krets[i].hooks & HOOK(h)) && smith_krets[i].registered)
+			if (smith_krets[i].hook == h && smith_krets[i].registered)
 				sym = smith_krets[i].symbol;
 		pr_info("hook %s: %s%s%s\n", smith_hook_names[h],
 			(armed & HOOK(h)) ? "armed" : (disabled & HOOK(h)) ? "disabled" : "failed",

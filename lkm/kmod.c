@@ -24,7 +24,8 @@ struct module_args {
 	u32 pad0;
 };
 
-const size_t smith_module_data_size = sizeof(struct module_args);
+const size_t smith_init_module_data_size = sizeof(struct module_args);
+const size_t smith_finit_module_data_size = sizeof(struct module_args);
 
 #define MODNAME_SLOTS 64
 
@@ -53,7 +54,7 @@ static void modname__forget(pid_t tid)
 		atomic_set(&slot->tid, 0);
 }
 
-void smith_module_load_tp(void *data, struct module *mod)
+void smith_tp_module_load(void *data, struct module *mod)
 {
 	pid_t tid = current->pid;
 	int i;
@@ -132,7 +133,7 @@ static void module__emit(u16 type, long ret, const struct module_args *a, unsign
 	off += m->len[SMITH_MODULE_PARAMS];
 
 	size = sizeof(*m) + (u64)off;
-	smith_hdr_fill(&m->hdr, type, size, ret);
+	smith_hdr_fill(&m->hdr, type, sizeof(*m), size, ret);
 	if (size > sizeof(*m) + SMITH_TAIL_LIMIT) /* cannot happen: appends are bounded */
 		return;
 	smith_missed_fold();

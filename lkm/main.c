@@ -28,37 +28,17 @@ unsigned int smith_wakeup_ms = 10;
 module_param_named(wakeup_ms, smith_wakeup_ms, uint, 0444);
 MODULE_PARM_DESC(wakeup_ms, "otherwise wake it this many ms after a record arrives, 1 to 60000 (default 10)");
 
-static bool hook_execve = true;
-module_param(hook_execve, bool, 0644);
-MODULE_PARM_DESC(hook_execve, "report successful execs and failed execve calls (default on; read at open)");
-static bool hook_execveat = true;
-module_param(hook_execveat, bool, 0644);
-MODULE_PARM_DESC(hook_execveat, "report failed execveat calls (default on; read at open)");
-static bool hook_connect = true;
-module_param(hook_connect, bool, 0644);
-MODULE_PARM_DESC(hook_connect, "report connect calls (default on; read at open)");
-static bool hook_init_module = true;
-module_param(hook_init_module, bool, 0644);
-MODULE_PARM_DESC(hook_init_module, "report init_module calls (default on; read at open)");
-static bool hook_finit_module = true;
-module_param(hook_finit_module, bool, 0644);
-MODULE_PARM_DESC(hook_finit_module, "report finit_module calls (default on; read at open)");
+/* hook_<syscall>: one switch per hook of the event table (include/smith/event_table.h). */
+static bool smith_hook_on[SMITH_HOOK_MAX] = { [0 ... SMITH_HOOK_MAX - 1] = true };
+#define SMITH_X(ID, syscall, record, nr_x86_64, nr_i386, reports)                      \
+	module_param_named(hook_##syscall, smith_hook_on[SMITH_HOOK_##ID], bool, 0644); \
+	MODULE_PARM_DESC(hook_##syscall, "report " reports " (default on; read at open)");
+SMITH_HOOKS(SMITH_X)
+#undef SMITH_X
 
 bool smith_hook_param(unsigned int hook)
 {
-	switch (hook) {
-	case SMITH_HOOK_EXECVE:
-		return READ_ONCE(hook_execve);
-	case SMITH_HOOK_EXECVEAT:
-		return READ_ONCE(hook_execveat);
-	case SMITH_HOOK_CONNECT:
-		return READ_ONCE(hook_connect);
-	case SMITH_HOOK_INIT_MODULE:
-		return READ_ONCE(hook_init_module);
-	case SMITH_HOOK_FINIT_MODULE:
-		return READ_ONCE(hook_finit_module);
-	}
-	return false;
+	return hook < SMITH_HOOK_MAX && READ_ONCE(smith_hook_on[hook]);
 }
 
 struct smith_step {

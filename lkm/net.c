@@ -133,7 +133,7 @@ int smith_connect_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
 	smith_missed_fold();
 	rec = smith_ring_reserve(sizeof(*rec), SMITH_HOOK_CONNECT);
 	if (rec) {
-		smith_hdr_fill(&rec->hdr, SMITH_REC_CONNECT, sizeof(*rec), ret);
+		smith_hdr_fill(&rec->hdr, SMITH_REC_CONNECT, sizeof(*rec), sizeof(*rec), ret);
 		memset(&rec->inet, 0, sizeof(rec->inet));
 		rec->inet.family = a->sa.sin6_family;
 		rec->inet.protocol = protocol;

@@ -1,24 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * Paths, encoded leaf first (include/smith/abi.h), walked exactly as
- * bpf/path.bpf.h walks them: dentry to parent, crossing mount points up to
- * the root of the mount tree (the namespace's root mount, not the task's
- * chroot), at most SMITH_PATH_DEPTH steps (a mount crossing counts as one),
- * no " (deleted)" suffix. The same walk gives the same bytes on both
- * backends; d_path() would not (chroot, " (deleted)", pseudo files).
+ * Paths, encoded leaf first (include/smith/abi.h), by the walk the BPF
+ * programs use (path__append of include/smith/builder.h): dentry to parent,
+ * crossing mount points up to the root of the mount tree, no lock, no
+ * reference, every pointer read with a read that cannot fault (read.c). The
+ * same walk gives the same bytes on both backends; d_path() would not
+ * (chroot, " (deleted)", pseudo files).
  *
- * Like the BPF programs, the walk takes no lock and no reference: every
- * pointer is read with a read that cannot fault (read.c), so a rename or an
- * unmount racing with the walk gives an odd path, never an oops.
- *
- * Crossing a mount needs the mount's parent and mount point, which live in
- * struct mount, private to fs/ (fs/mount.h) and absent from kernel headers
- * packages. Its first members have been the same since it was split from
- * struct vfsmount (3.3, 7d6fec45a5131) up to 6.x: the hash link (a
- * list_head until 3.13, an hlist_node since, two pointers either way),
- * mnt_parent, mnt_mountpoint, then the embedded struct vfsmount.
- * smith_path_init() checks that layout against the running kernel before
- * the module accepts a reader, and refuses to load if it does not hold.
+ * Crossing a mount needs struct mount, private to fs/: smith.h describes the
+ * part of it the walk reads, and smith_path_init() checks that description
+ * against the running kernel before the module accepts a reader.
  */
 #include <linux/fs.h>
 #include <linux/fs_struct.h>
@@ -30,13 +21,6 @@
 #include <linux/string.h>
 #include "smith.h"
 
-struct smith_mount {
-	void *mnt_hash[2];
-	struct smith_mount *mnt_parent;
-	struct dentry *mnt_mountpoint;
-	struct vfsmount mnt;
-};
-
 static struct smith_mount *real_mount_of(struct vfsmount *vfsmnt)
 {
 	return container_of(vfsmnt, struct smith_mount, mnt);
@@ -44,58 +28,7 @@ static struct smith_mount *real_mount_of(struct vfsmount *vfsmnt)
 
 u32 smith_path_append(u8 *tail, struct smith_walk *w, const struct path *path)
 {
-	struct dentry *dentry = path->dentry;
-	struct vfsmount *vfsmnt = path->mnt;
-	struct smith_mount *mnt = real_mount_of(vfsmnt);
-	u32 start = w->off;
-	bool at_root = false;
-	int i;
-
-	w->truncated = 1;
-	if (!dentry || !vfsmnt)
-		goto out;
-	for (i = 0; i < SMITH_PATH_DEPTH; i++) {
-		struct dentry *mnt_root = smith_kval(&vfsmnt->mnt_root);
-		struct dentry *parent = smith_kval(&dentry->d_parent);
-		const unsigned char *name;
-		u32 off = w->off;
-		long n;
-
-		if (dentry == mnt_root) {
-			struct smith_mount *mnt_parent = smith_kval(&mnt->mnt_parent);
-
-			if (mnt == mnt_parent) {
-				at_root = true; /* the namespace's root */
-				break;
-			}
-			dentry = smith_kval(&mnt->mnt_mountpoint);
-			mnt = mnt_parent;
-			vfsmnt = &mnt->mnt;
-			continue;
-		}
-		if (dentry == parent) {
-			at_root = true; /* root of an unmounted tree */
-			break;
-		}
-		if (off > SMITH_TAIL_LIMIT - SMITH_NAME_MAX || off - start > SMITH_PATH_MAX - SMITH_NAME_MAX)
-			break;
-		name = smith_kval(&dentry->d_name.name);
-		n = smith_kstr((char *)tail + off, name, SMITH_NAME_MAX);
-		if (n <= 0)
-			break;
-		w->off = off + n;
-		dentry = parent;
-	}
-	if (at_root) {
-		w->truncated = 0;
-		if (w->off == start && start <= SMITH_TAIL_LIMIT - 1) {
-			/* the path is "/" itself: one empty component */
-			tail[start] = 0;
-			w->off = start + 1;
-		}
-	}
-out:
-	return w->off - start;
+	return path__append(tail, w, path);
 }
 
 /*

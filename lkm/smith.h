@@ -8,6 +8,9 @@
 #include <linux/percpu.h>
 #include <linux/wait.h>
 #include <linux/path.h>
+#include <linux/dcache.h>
+#include <linux/mount.h>
+#include <linux/string.h>
 #include "compat.h"
 #include "smith/abi.h"
 #include "smith/lkm_ring.h"
@@ -20,10 +23,6 @@
 
 #undef pr_fmt
 #define pr_fmt(fmt) "smith: " fmt
-
-/* Tail bounds, the same as the BPF programs' (bpf/path.bpf.h), so both sides cut alike. */
-#define SMITH_TAIL_LIMIT 32768
-#define SMITH_TAIL_SIZE	 (SMITH_TAIL_LIMIT + SMITH_ARGV_MAX)
 
 /* main.c: module parameters */
 extern unsigned int smith_ring_kb;
@@ -47,6 +46,42 @@ u32 smith_tail_ustr(u8 *tail, u32 off, const void __user *src, u32 max);
 		___v;                                           \
 	})
 
+/*
+ * struct mount is private to fs/ (fs/mount.h) and absent from kernel headers
+ * packages; path walks need its parent and mount point. Its first members
+ * have been these since it was split from struct vfsmount (3.3, 7d6fec45a5131)
+ * up to 6.x: the hash link (a list_head until 3.13, an hlist_node since, two
+ * pointers either way), mnt_parent, mnt_mountpoint, then the embedded struct
+ * vfsmount. smith_path_init() checks that layout against the running kernel
+ * before the module accepts a reader, and refuses to load if it does not hold.
+ */
+struct smith_mount {
+	void *mnt_hash[2];
+	struct smith_mount *mnt_parent;
+	struct dentry *mnt_mountpoint;
+	struct vfsmount mnt;
+};
+
+/* The primitives include/smith/builder.h is written against (read.c's nofault reads). */
+#define SMITH_NOINLINE		  noinline
+#define build__uread(dst, n, src)  smith_uread(dst, src, n)
+#define build__ustr(dst, max, src) smith_ustr(dst, src, max)
+#define build__kstr(dst, max, src) smith_kstr(dst, src, max)
+#define build__kcopy(dst, n, src)  memcpy(dst, src, n)
+#define build__tail_at(tail, off)  ((tail) + (off))
+#define build__kval(p, field)                                               \
+	({                                                                  \
+		typeof((p)->field + 0) ___v;                                \
+		if (smith_kread(&___v, &(p)->field, sizeof(___v)))         \
+			___v = 0;                                           \
+		___v;                                                       \
+	})
+#define build__mount		  struct smith_mount
+#define build__real_mount(vfsmnt) container_of(vfsmnt, struct smith_mount, mnt)
+#define build__mount_vfs(m)	  (&(m)->mnt)
+
+#include "smith/builder.h"
+
 /* ring.c: the shared area and its per-CPU rings */
 extern void *smith_area;
 extern unsigned long smith_area_bytes;
@@ -66,27 +101,7 @@ void smith_rings_quiesce(void);
 int smith_dev_init(void);
 void smith_dev_exit(void);
 
-/* hooks.c: probes, arming, in-flight accounting, scratch buffers */
-struct smith_walk {
-	u32 off;       /* write offset in the tail */
-	u32 truncated; /* set when the last walk stopped early */
-};
-
-struct smith_scratch {
-	union {
-		struct {
-			struct smith_execve rec;
-			u8 tail[SMITH_TAIL_SIZE];
-		} exec;
-		struct {
-			struct smith_module rec;
-			u8 tail[SMITH_TAIL_SIZE];
-		} module;
-	};
-	char env[SMITH_STR_MAX]; /* one environment entry under test */
-	struct smith_walk walk;
-};
-
+/* hooks.c: probes, arming, in-flight accounting, scratch buffers (include/smith/builder.h) */
 int smith_hooks_init(void);
 void smith_hooks_exit(void);
 int smith_hooks_arm(void);
@@ -125,7 +140,7 @@ static inline void smith_leave(void)
 
 /* task.c: struct smith_task and the record header */
 int smith_task_init(void);
-void smith_hdr_fill(struct smith_rec_hdr *h, u16 type, u32 size, s64 retval);
+void smith_hdr_fill(struct smith_rec_hdr *h, u16 type, u16 fixed, u32 size, s64 retval);
 struct file *smith_fd_get(unsigned int fd);
 void smith_fd_put(struct file *file);
 struct pt_regs;
@@ -139,29 +154,22 @@ struct sock *smith_file_sock(struct file *file);
 void smith_sock_source(struct sock *sk, u16 family, struct smith_inet *inet);
 void smith_sock_dest(struct sock *sk, u16 family, struct smith_inet *inet);
 
-/* path.c: leaf-first path encoding */
+/* path.c: leaf-first path encoding (path__append of include/smith/builder.h) */
 int smith_path_init(void);
 u32 smith_path_append(u8 *tail, struct smith_walk *w, const struct path *path);
 
-/* exec.c, net.c, kmod.c: the handlers */
+/* exec.c, net.c, kmod.c: the handlers, one kretprobe per hook (event_table.h) and the tracepoints */
 struct kretprobe_instance;
 struct linux_binprm;
 struct module;
-void smith_exec_tp(void *data, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm);
-int smith_execve_entry(struct kretprobe_instance *ri, struct pt_regs *regs);
-int smith_execveat_entry(struct kretprobe_instance *ri, struct pt_regs *regs);
-int smith_execve_ret(struct kretprobe_instance *ri, struct pt_regs *regs);
-int smith_execveat_ret(struct kretprobe_instance *ri, struct pt_regs *regs);
-extern const size_t smith_exec_data_size;
-int smith_connect_entry(struct kretprobe_instance *ri, struct pt_regs *regs);
-int smith_connect_ret(struct kretprobe_instance *ri, struct pt_regs *regs);
-extern const size_t smith_connect_data_size;
-void smith_module_load_tp(void *data, struct module *mod);
+#define SMITH_X(ID, syscall, record, nr_x86_64, nr_i386, reports)                          \
+	int smith_##syscall##_entry(struct kretprobe_instance *ri, struct pt_regs *regs); \
+	int smith_##syscall##_ret(struct kretprobe_instance *ri, struct pt_regs *regs);   \
+	extern const size_t smith_##syscall##_data_size;
+SMITH_HOOKS(SMITH_X)
+#undef SMITH_X
+void smith_tp_sched_process_exec(void *data, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm);
+void smith_tp_module_load(void *data, struct module *mod);
 void smith_kmod_reset(void);
-int smith_init_module_entry(struct kretprobe_instance *ri, struct pt_regs *regs);
-int smith_finit_module_entry(struct kretprobe_instance *ri, struct pt_regs *regs);
-int smith_init_module_ret(struct kretprobe_instance *ri, struct pt_regs *regs);
-int smith_finit_module_ret(struct kretprobe_instance *ri, struct pt_regs *regs);
-extern const size_t smith_module_data_size;
 
 #endif /* SMITH_LKM_H */

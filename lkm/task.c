@@ -165,11 +165,13 @@ static void task__fill(struct smith_task *t)
 	task__copy_str(t->comm, task->comm, sizeof(t->comm));
 }
 
-void smith_hdr_fill(struct smith_rec_hdr *h, u16 type, u32 size, s64 retval)
+void smith_hdr_fill(struct smith_rec_hdr *h, u16 type, u16 fixed, u32 size, s64 retval)
 {
 	h->type = type;
 	h->abi = SMITH_ABI_VERSION;
 	h->size = size;
+	h->fixed = fixed;
+	memset(h->pad0, 0, sizeof(h->pad0));
 	h->ts = ktime_to_ns(ktime_get_boottime());
 	h->retval = retval;
 	task__fill(&h->task);

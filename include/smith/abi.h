@@ -3,20 +3,31 @@
  * smith raw record ABI: the one definition of what the kernel side (BPF
  * programs in bpf/, the kernel module in lkm/) hands to the daemon.
  *
+ * Which record types and hooks exist, and their names and numbers, is
+ * event_table.h; this file generates its enums from that table.
+ *
+ * Record layout: the fixed part (the type's struct below, which starts with
+ * struct smith_rec_hdr), then, for variable records, the tail: the strings
+ * whose lengths are in the type's `len[]` array, back to back, in the order
+ * of that type's enum. Each tail string's length counts its bytes without a
+ * terminating NUL; strings are not NUL-terminated in the tail. hdr.size is
+ * the size of the whole record, hdr.fixed the size of its fixed part: the
+ * tail starts at hdr.fixed, whatever the reader's own sizeof says.
+ *
  * Rules for changing this file:
  *   - Fixed-width types only; every struct is 8-byte aligned with explicit
  *     padding, so the layout is identical for BPF, the kernel and userspace.
- *   - Fields may only be appended to a record's fixed part, and tail strings
- *     only appended to the end of a record's tail list. Anything else
- *     (reordering, resizing, changing a meaning) bumps SMITH_ABI_VERSION.
- *   - The daemon checks SMITH_ABI_VERSION in every record header and when it
- *     opens a backend; a mismatch is an error, never a guess.
- *
- * Record layout: struct smith_rec_hdr, then the type's fixed part, then (for
- * variable records) the tail: the strings named in the type's `len[]` array,
- * back to back, in the order of that type's enum. Each tail string's length
- * in `len[]` counts its bytes without a terminating NUL; strings are not
- * NUL-terminated in the tail. hdr.size is the size of the whole record.
+ *   - Fields may only be appended at the end of a record's fixed part (the
+ *     producer's hdr.fixed grows with them). A reader finds the tail at
+ *     hdr.fixed, ignores fields past what it knows, and reads fields that a
+ *     record lacks as zero.
+ *   - Tail strings may only be appended at the end of a tail; the length of
+ *     a new one is a field appended to the fixed part. A reader ignores tail
+ *     bytes past the strings it knows.
+ *   - Anything else (reordering, resizing, changing a meaning) bumps
+ *     SMITH_ABI_VERSION. The daemon checks SMITH_ABI_VERSION in every
+ *     record header and when it opens a backend; a mismatch is an error,
+ *     never a guess.
  *
  * Paths (SMITH_STR_*_PATH fields marked "path") are encoded leaf first: the
  * path's components, each followed by one NUL byte, starting at the final
@@ -34,7 +45,9 @@
 #include <linux/types.h>
 #endif
 
-#define SMITH_ABI_VERSION 1
+#include "event_table.h"
+
+#define SMITH_ABI_VERSION 2
 
 /* Bounds of the variable parts of a record. */
 #define SMITH_ARGV_MAX	   8192	 /* bytes of argv kept; more sets SMITH_EXEC_ARGV_TRUNCATED */
@@ -51,22 +64,42 @@
 #define SMITH_CGROUP_LEN   256	 /* leaf name of the task's cgroup */
 #define SMITH_REC_MAX	   65536 /* upper bound of any record's size */
 
-/* Record types. Values are stable. */
-enum smith_rec_type {
-	SMITH_REC_EXECVE = 1,
-	SMITH_REC_CONNECT = 2,
-	SMITH_REC_INIT_MODULE = 3,
-	SMITH_REC_FINIT_MODULE = 4,
-};
+/*
+ * How both producers build variable records (bpf/ and lkm/ cut a long record
+ * alike): the fixed part, then a tail of at most SMITH_TAIL_LIMIT bytes.
+ * Every append checks its offset against the limit before it writes, so the
+ * builders' tail buffers are SMITH_TAIL_LIMIT plus the largest single write
+ * (an argv block of SMITH_ARGV_MAX).
+ */
+#define SMITH_TAIL_LIMIT 32768
+#define SMITH_TAIL_SIZE	 (SMITH_TAIL_LIMIT + SMITH_ARGV_MAX)
+#define SMITH_LD_PRELOAD "LD_PRELOAD=" /* the environment entry execve records report */
+#define SMITH_LD_PRELOAD_PREFIX 11	 /* its length */
 
-/* Hooks, for per-hook drop counters and status. Values index counter arrays. */
+/* Record types (event_table.h). Values are stable. */
+enum smith_rec_type {
+#define SMITH_X(ID, value, name, data_type, record) SMITH_REC_##ID = value,
+	SMITH_RECORD_TYPES(SMITH_X)
+#undef SMITH_X
+};
+#define SMITH_REC_TYPE_COUNT (0 SMITH_RECORD_TYPES(SMITH_COUNT_ONE))
+
+/* Hooks (event_table.h), for per-hook drop counters and status. Values index counter arrays. */
 enum smith_hook {
-	SMITH_HOOK_EXECVE = 0,	 /* successful execs of both calls (new image), failed execve attempts */
-	SMITH_HOOK_EXECVEAT = 1, /* failed execveat attempts */
-	SMITH_HOOK_CONNECT = 2,
-	SMITH_HOOK_INIT_MODULE = 3,
-	SMITH_HOOK_FINIT_MODULE = 4,
-	SMITH_HOOK_MAX = 5,
+#define SMITH_X(ID, syscall, record, nr_x86_64, nr_i386, reports) SMITH_HOOK_##ID,
+	SMITH_HOOKS(SMITH_X)
+#undef SMITH_X
+	SMITH_HOOK_MAX
+};
+#define SMITH_HOOKS_ALL ((1u << SMITH_HOOK_MAX) - 1)
+
+/* Syscall numbers of each hook: SMITH_NR_<ID> (x86_64) and SMITH_NR32_<ID> (i386). */
+enum smith_hook_nr {
+#define SMITH_X(ID, syscall, record, nr_x86_64, nr_i386, reports) \
+	SMITH_NR_##ID = nr_x86_64,                                \
+	SMITH_NR32_##ID = nr_i386,
+	SMITH_HOOKS(SMITH_X)
+#undef SMITH_X
 };
 
 /* Task identity and context, filled from the calling task at the hook. */
@@ -93,10 +126,12 @@ struct smith_task {
 
 /* Header of every record. */
 struct smith_rec_hdr {
-	__u16 type;   /* enum smith_rec_type */
-	__u16 abi;    /* SMITH_ABI_VERSION of the producer */
-	__u32 size;   /* bytes of the whole record, header and tail included */
-	__u64 ts;     /* event time, ns since boot (CLOCK_BOOTTIME) */
+	__u16 type;    /* enum smith_rec_type */
+	__u16 abi;     /* SMITH_ABI_VERSION of the producer */
+	__u32 size;    /* bytes of the whole record, header and tail included */
+	__u16 fixed;   /* bytes of the fixed part, header included: where the tail starts */
+	__u16 pad0[3];
+	__u64 ts;      /* event time, ns since boot (CLOCK_BOOTTIME) */
 	__s64 retval; /* the syscall's return value: 0 or -errno */
 	struct smith_task task;
 };
@@ -134,18 +169,12 @@ struct smith_fd {
 #define SMITH_EXEC_PATH_TRUNCATED (1u << 1) /* a path was deeper than SMITH_PATH_DEPTH */
 #define SMITH_EXEC_ENV_TRUNCATED  (1u << 2) /* the environment was not fully scanned for LD_PRELOAD */
 
-/* Tail strings of an execve record, in tail order. */
+/* Tail strings of an execve record, in tail order (event_table.h). */
 enum smith_exec_str {
-	SMITH_EXEC_FILENAME = 0,    /* the path given to execve */
-	SMITH_EXEC_ARGV = 1,	    /* the arguments, each followed by a NUL byte */
-	SMITH_EXEC_EXE = 2,	    /* path: the executable (new image on success, caller's on failure) */
-	SMITH_EXEC_CWD = 3,	    /* path: working directory */
-	SMITH_EXEC_TTY = 4,	    /* tty_struct.name, e.g. "pts0"; empty without a controlling tty */
-	SMITH_EXEC_LD_PRELOAD = 5,  /* value of LD_PRELOAD in the new environment */
-	SMITH_EXEC_CGROUP = 6,	    /* leaf name of the task's cgroup (memory controller, else v2) */
-	SMITH_EXEC_STDIN_PATH = 7,  /* path, when stdin.kind == SMITH_FD_PATH */
-	SMITH_EXEC_STDOUT_PATH = 8, /* path, when stdout.kind == SMITH_FD_PATH */
-	SMITH_EXEC_STR_COUNT = 9,
+#define SMITH_X(ID, what) SMITH_EXEC_##ID,
+	SMITH_EXEC_STRINGS(SMITH_X)
+#undef SMITH_X
+	SMITH_EXEC_STR_COUNT
 };
 
 struct smith_execve {
@@ -165,12 +194,12 @@ struct smith_connect {
 		inet; /* daddr/dport as given by the caller; saddr/sport from the socket after the call */
 };
 
-/* Tail strings of a module record, in tail order. */
+/* Tail strings of a module record, in tail order (event_table.h). */
 enum smith_module_str {
-	SMITH_MODULE_NAME = 0,	 /* the module's name; empty if the load failed before it was known */
-	SMITH_MODULE_PATH = 1,	 /* path: the file behind finit_module's fd; empty for init_module */
-	SMITH_MODULE_PARAMS = 2, /* the parameter string */
-	SMITH_MODULE_STR_COUNT = 3,
+#define SMITH_X(ID, what) SMITH_MODULE_##ID,
+	SMITH_MODULE_STRINGS(SMITH_X)
+#undef SMITH_X
+	SMITH_MODULE_STR_COUNT
 };
 
 #define SMITH_MODULE_PATH_TRUNCATED   (1u << 0)

@@ -34,26 +34,27 @@ struct BtfDeleter {
 	void operator()(btf *b) const { btf__free(b); }
 };
 
-// A hook as status shows it: the programs that implement it, the drop counter it uses.
-struct HookSpec {
+// The BPF programs of the event table (include/smith/event_table.h), each with the hooks that
+// need it. A program the table names but the skeleton lacks does not compile.
+struct ProgramSpec {
 	const char *name;
-	smith_hook counter;
-	std::vector<bpf_program *(*)(smith_bpf *)> programs;
+	bpf_program *(*get)(smith_bpf *);
+	uint32_t hooks; // mask of 1 << enum smith_hook
+};
+constexpr ProgramSpec kPrograms[] = {
+#define SMITH_X(program, hooks) {#program, [](smith_bpf *s) { return s->progs.program; }, hooks},
+	SMITH_BPF_PROGRAMS(SMITH_X)
+#undef SMITH_X
 };
 
-const std::vector<HookSpec> &hook_specs()
+// The table's entry for `prog`; throws when the object has a program the table does not name.
+const ProgramSpec &program_spec(smith_bpf *skel, bpf_program *prog)
 {
-	auto exec_success = [](smith_bpf *s) { return s->progs.exec_success; };
-	auto sys_exit = [](smith_bpf *s) { return s->progs.sys_exit; };
-	auto module_load = [](smith_bpf *s) { return s->progs.module_load; };
-	static const std::vector<HookSpec> specs = {
-		{"execve", SMITH_HOOK_EXECVE, {exec_success, sys_exit}},
-		{"execveat", SMITH_HOOK_EXECVEAT, {exec_success, sys_exit}},
-		{"connect", SMITH_HOOK_CONNECT, {sys_exit}},
-		{"init_module", SMITH_HOOK_INIT_MODULE, {module_load, sys_exit}},
-		{"finit_module", SMITH_HOOK_FINIT_MODULE, {module_load, sys_exit}},
-	};
-	return specs;
+	for (const ProgramSpec &p : kPrograms)
+		if (p.get(skel) == prog)
+			return p;
+	throw BackendError(fmt::format("BPF program {} is not in the event table (event_table.h)",
+				       bpf_program__name(prog)));
 }
 
 // Why the kernel cannot host `prog` ("" if it can): its BTF attach target must exist.
@@ -98,7 +99,7 @@ struct EbpfBackend::State {
 	std::unique_ptr<smith_bpf, SkeletonDeleter> skel;
 	std::vector<std::unique_ptr<bpf_link, LinkDeleter>> links;
 	std::unique_ptr<ring_buffer, RingBufferDeleter> ring;
-	std::vector<control::HookStatus> hooks; // by hook_specs() order
+	std::vector<control::HookStatus> hooks; // by enum smith_hook
 	RecordHandler *handler = nullptr;	// set during poll()
 	long delivered = 0;			// records handed out during the current poll()
 	int ncpus = 1;
@@ -142,30 +143,27 @@ void EbpfBackend::start()
 		throw BackendError(fmt::format("cannot read kernel BTF: {}", libbpf_error_text(errno)));
 
 	// A hook whose attach point this kernel lacks is skipped; the others run.
-	const auto &specs = hook_specs();
-	st->hooks.resize(specs.size());
-	std::vector<bool> needed(specs.size());
-	for (size_t i = 0; i < specs.size(); i++) {
-		st->hooks[i].name = specs[i].name;
-		for (auto get : specs[i].programs) {
-			std::string why = missing_attach_target(vmlinux.get(), get(skel));
-			if (!why.empty() && st->hooks[i].reason.empty())
-				st->hooks[i].reason = why;
+	st->hooks.resize(SMITH_HOOK_MAX);
+	uint32_t available = 0; // mask of hooks whose programs all have their attach points
+	for (unsigned h = 0; h < SMITH_HOOK_MAX; h++) {
+		st->hooks[h].name = control::kHookNames[h];
+		for (const ProgramSpec &p : kPrograms) {
+			if (!(p.hooks & (1u << h)))
+				continue;
+			std::string why = missing_attach_target(vmlinux.get(), p.get(skel));
+			if (!why.empty() && st->hooks[h].reason.empty())
+				st->hooks[h].reason = why;
 		}
-		needed[i] = st->hooks[i].reason.empty();
-		st->hooks[i].state = needed[i] ? "attached" : "unavailable";
-		skel->rodata->hook_enabled[specs[i].counter] = needed[i];
+		const bool ok = st->hooks[h].reason.empty();
+		available |= ok ? 1u << h : 0;
+		st->hooks[h].state = ok ? "attached" : "unavailable";
+		skel->rodata->hook_enabled[h] = ok;
 	}
 	// A program stays loaded if any available hook needs it.
 	bpf_program *prog;
 	bpf_object__for_each_program(prog, skel->obj)
 	{
-		bool use = false;
-		for (size_t i = 0; i < specs.size(); i++)
-			for (auto get : specs[i].programs)
-				if (get(skel) == prog && needed[i])
-					use = true;
-		bpf_program__set_autoload(prog, use);
+		bpf_program__set_autoload(prog, (program_spec(skel, prog).hooks & available) != 0);
 	}
 	for (const auto &h : st->hooks)
 		if (h.state == "unavailable")
@@ -186,12 +184,12 @@ void EbpfBackend::start()
 			std::string why = fmt::format("attach {} failed: {}", bpf_program__section_name(prog),
 						      libbpf_error_text(errno));
 			spdlog::error("{}", why);
-			for (size_t i = 0; i < specs.size(); i++)
-				for (auto get : specs[i].programs)
-					if (get(skel) == prog && st->hooks[i].state == "attached") {
-						st->hooks[i].state = "failed";
-						st->hooks[i].reason = why;
-					}
+			const uint32_t needs = program_spec(skel, prog).hooks;
+			for (unsigned h = 0; h < SMITH_HOOK_MAX; h++)
+				if ((needs & (1u << h)) && st->hooks[h].state == "attached") {
+					st->hooks[h].state = "failed";
+					st->hooks[h].reason = why;
+				}
 			continue;
 		}
 		st->links.emplace_back(link);
@@ -247,17 +245,15 @@ std::vector<control::HookStatus> EbpfBackend::hooks() const
 	if (!state_)
 		return {};
 	std::vector<control::HookStatus> out = state_->hooks;
-	const auto &specs = hook_specs();
 	int fd = bpf_map__fd(state_->skel->maps.drops);
 	std::vector<uint64_t> per_cpu(state_->ncpus);
-	for (size_t i = 0; i < specs.size(); i++) {
-		uint32_t key = specs[i].counter;
+	for (uint32_t key = 0; key < SMITH_HOOK_MAX; key++) {
 		if (bpf_map_lookup_elem(fd, &key, per_cpu.data()) != 0)
 			continue;
 		uint64_t sum = 0;
 		for (uint64_t v : per_cpu)
 			sum += v;
-		out[i].kernel_drops = sum;
+		out[key].kernel_drops = sum;
 	}
 	return out;
 }

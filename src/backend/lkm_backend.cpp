@@ -33,10 +33,6 @@ namespace fs = std::filesystem;
 constexpr auto kDeviceWait = std::chrono::seconds(2);
 constexpr auto kDeviceWaitStep = std::chrono::milliseconds(20);
 
-// Names of enum smith_hook, in its order.
-constexpr std::array<const char *, SMITH_HOOK_MAX> kHookNames = {"execve", "execveat", "connect",
-								 "init_module", "finit_module"};
-
 std::string errno_text(int err)
 {
 	return fmt::format("{} (errno {})", std::strerror(err), err);
@@ -417,7 +413,7 @@ std::vector<control::HookStatus> LkmBackend::hooks() const
 	std::vector<control::HookStatus> out(SMITH_HOOK_MAX);
 	for (unsigned h = 0; h < SMITH_HOOK_MAX; h++) {
 		auto &s = out[h];
-		s.name = kHookNames[h];
+		s.name = control::kHookNames[h];
 		const uint32_t bit = 1u << h;
 		if (armed & bit) {
 			s.state = detached_ ? "detached" : "attached";

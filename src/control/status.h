@@ -7,14 +7,39 @@
 #include <string>
 #include <vector>
 
+#include "smith/abi.h"
+
 namespace smith::control {
 
-inline constexpr size_t kEventTypeCount = 4; // execve, connect, init_module, finit_module
-inline constexpr std::array<const char *, kEventTypeCount> kEventTypeNames = {"execve", "connect",
-									      "init_module", "finit_module"};
+// Event types and hooks, as the event table (include/smith/event_table.h) names them.
+inline constexpr size_t kEventTypeCount = SMITH_REC_TYPE_COUNT;
+inline constexpr std::array<const char *, kEventTypeCount> kEventTypeNames = {
+#define SMITH_X(ID, value, name, data_type, record) name,
+	SMITH_RECORD_TYPES(SMITH_X)
+#undef SMITH_X
+};
+// Where a record type's counters are in arrays of kEventTypeCount: values run 1, 2, 3, ...
+constexpr size_t event_type_index(smith_rec_type type)
+{
+	return static_cast<size_t>(type) - 1;
+}
+static_assert([] {
+	size_t index = 0;
+#define SMITH_X(ID, value, name, data_type, record) index += (value == index + 1);
+	SMITH_RECORD_TYPES(SMITH_X)
+#undef SMITH_X
+	return index == kEventTypeCount;
+}(), "event_table.h: record type values must run 1, 2, 3, ... in table order");
+
+inline constexpr size_t kHookCount = SMITH_HOOK_MAX;
+inline constexpr std::array<const char *, kHookCount> kHookNames = {
+#define SMITH_X(ID, syscall, record, nr_x86_64, nr_i386, reports) #syscall,
+	SMITH_HOOKS(SMITH_X)
+#undef SMITH_X
+};
 
 struct HookStatus {
-	std::string name;	   // "execve", "execveat", "connect", "init_module", "finit_module"
+	std::string name;	   // kHookNames
 	std::string state;	   // "attached", "unavailable", "disabled" or "failed"
 	std::string reason;	   // why it is not attached; "" when attached
 	uint64_t kernel_drops = 0; // ring reserve failures counted in the kernel

@@ -57,7 +57,7 @@ void Pipeline::on_record(std::span<const std::byte> record)
 		return;
 	}
 	seq_++;
-	auto type = static_cast<size_t>(r.type);
+	const size_t type = control::event_type_index(r.type);
 	received_[type]++;
 	if (sink_.write(line_, normalizer_.host().host_id))
 		sent_[type]++;

@@ -21,21 +21,16 @@ namespace {
 using json::JsonWriter;
 
 struct TypeInfo {
-	EventType type;
 	std::string_view name; // schema "type"
 	int data_type;	       // schema "data_type": the x86_64 syscall number
 };
 
-TypeInfo type_info(smith_rec_type t)
-{
-	switch (t) {
-	case SMITH_REC_EXECVE: return {EventType::execve, "execve", 59};
-	case SMITH_REC_CONNECT: return {EventType::connect, "connect", 42};
-	case SMITH_REC_INIT_MODULE: return {EventType::init_module, "init_module", 175};
-	case SMITH_REC_FINIT_MODULE: return {EventType::finit_module, "finit_module", 313};
-	}
-	return {EventType::execve, "", 0}; // not reached: decode_record() rejects other types
-}
+// By record type value - 1 (the event table's order).
+constexpr TypeInfo kTypes[] = {
+#define SMITH_X(ID, value, name, data_type, record) {name, data_type},
+	SMITH_RECORD_TYPES(SMITH_X)
+#undef SMITH_X
+};
 
 // A NUL-terminated string in a fixed array, or the whole array if it has no NUL.
 template <size_t N> std::string_view fixed_string(const char (&a)[N])
@@ -74,12 +69,21 @@ struct Normalizer::Impl {
 			s->reserve(SMITH_PATH_MAX + 64);
 	}
 
+	// One event of the record type whose struct is Record: the common fields, then its own.
+	template <class Record> void write_event(JsonWriter &w, const DecodedRecord &rec, uint64_t seq);
 	void write_common(JsonWriter &w, const DecodedRecord &rec, const TypeInfo &ti, uint64_t seq,
 			  const ProcessView &proc);
-	void write_execve(JsonWriter &w, const DecodedRecord &rec);
-	void write_connect(JsonWriter &w, const DecodedRecord &rec);
-	void write_module(JsonWriter &w, const DecodedRecord &rec);
-	ProcessView process_from_execve(const DecodedRecord &rec);
+	// The fields of each record struct (the event table's `record` column).
+	void write_fields(JsonWriter &w, const DecodedRecord &rec, const smith_execve &e);
+	void write_fields(JsonWriter &w, const DecodedRecord &rec, const smith_connect &c);
+	void write_fields(JsonWriter &w, const DecodedRecord &rec, const smith_module &m);
+	// The process an event's common fields describe: an execve record carries it; for the
+	// others it comes from what earlier execs (or procfs) said about the process.
+	ProcessView process_of(const DecodedRecord &rec, const smith_execve &e);
+	template <class Record> ProcessView process_of(const DecodedRecord &rec, const Record &)
+	{
+		return process_from_cache(rec.hdr.task);
+	}
 	ProcessView process_from_cache(const smith_task &task);
 
 	HostInfo host;			 // fixed for the run
@@ -106,7 +110,7 @@ const HostInfo &Normalizer::host() const
 	return impl_->host;
 }
 
-ProcessView Normalizer::Impl::process_from_execve(const DecodedRecord &r)
+ProcessView Normalizer::Impl::process_of(const DecodedRecord &r, const smith_execve &)
 {
 	join_leaf_first_path(r.tail[SMITH_EXEC_EXE], exe);
 	join_leaf_first_path(r.tail[SMITH_EXEC_CWD], cwd);
@@ -172,9 +176,8 @@ void Normalizer::Impl::write_common(JsonWriter &w, const DecodedRecord &r, const
 	w.field("container_id", proc.container_id);
 }
 
-void Normalizer::Impl::write_execve(JsonWriter &w, const DecodedRecord &r)
+void Normalizer::Impl::write_fields(JsonWriter &w, const DecodedRecord &r, const smith_execve &e)
 {
-	const smith_execve &e = r.execve;
 	w.field("filename", r.tail[SMITH_EXEC_FILENAME]);
 	w.key("argv");
 	w.begin_array();
@@ -192,9 +195,9 @@ void Normalizer::Impl::write_execve(JsonWriter &w, const DecodedRecord &r)
 	w.field("retval", int64_t{r.hdr.retval});
 }
 
-void Normalizer::Impl::write_connect(JsonWriter &w, const DecodedRecord &r)
+void Normalizer::Impl::write_fields(JsonWriter &w, const DecodedRecord &r, const smith_connect &c)
 {
-	const smith_inet &in = r.connect.inet;
+	const smith_inet &in = c.inet;
 	char saddr[kIpTextMax];
 	char daddr[kIpTextMax];
 	w.field("family", family_name(in.family));
@@ -206,7 +209,7 @@ void Normalizer::Impl::write_connect(JsonWriter &w, const DecodedRecord &r)
 	w.field("retval", int64_t{r.hdr.retval});
 }
 
-void Normalizer::Impl::write_module(JsonWriter &w, const DecodedRecord &r)
+void Normalizer::Impl::write_fields(JsonWriter &w, const DecodedRecord &r, const smith_module &)
 {
 	join_leaf_first_path(r.tail[SMITH_MODULE_PATH], module_path);
 	std::string_view name = r.tail[SMITH_MODULE_NAME];
@@ -223,24 +226,27 @@ NormalizeResult Normalizer::append_json(std::span<const std::byte> record, uint6
 	Impl &im = *impl_;
 	DecodedRecord &r = im.rec;
 	if (const DecodeResult d = decode_record(record, r); !d.ok)
-		return {false, EventType::execve, d.error};
-
-	const TypeInfo ti = type_info(r.type);
-	const ProcessView proc =
-		r.type == SMITH_REC_EXECVE ? im.process_from_execve(r) : im.process_from_cache(r.hdr.task);
+		return {false, SMITH_REC_EXECVE, d.error};
 
 	JsonWriter w(out);
-	w.begin_object();
-	im.write_common(w, r, ti, seq, proc);
 	switch (r.type) {
-	case SMITH_REC_EXECVE: im.write_execve(w, r); break;
-	case SMITH_REC_CONNECT: im.write_connect(w, r); break;
-	case SMITH_REC_INIT_MODULE:
-	case SMITH_REC_FINIT_MODULE: im.write_module(w, r); break;
+#define SMITH_X(ID, value, name, data_type, record)                        \
+	case SMITH_REC_##ID: im.write_event<record>(w, r, seq); break;
+		SMITH_RECORD_TYPES(SMITH_X)
+#undef SMITH_X
 	}
-	w.end_object();
 	out.push_back('\n');
-	return {true, ti.type, {}};
+	return {true, r.type, {}};
+}
+
+template <class Record> void Normalizer::Impl::write_event(JsonWriter &w, const DecodedRecord &r, uint64_t seq)
+{
+	const Record &fields = r.as<Record>();
+	const ProcessView proc = process_of(r, fields);
+	w.begin_object();
+	write_common(w, r, kTypes[r.type - 1], seq, proc);
+	write_fields(w, r, fields);
+	w.end_object();
 }
 
 } // namespace smith::event

@@ -8,10 +8,9 @@
 #include <string>
 #include <string_view>
 
-namespace smith::event {
+#include "smith/abi.h"
 
-enum class EventType : uint8_t { execve = 0, connect = 1, init_module = 2, finit_module = 3 };
-inline constexpr size_t kEventTypeCount = 4;
+namespace smith::event {
 
 // Facts about this host and run, fixed for the daemon's lifetime.
 struct HostInfo {
@@ -28,7 +27,7 @@ HostInfo detect_host_info(std::string backend);
 
 struct NormalizeResult {
 	bool ok = false;
-	EventType type = EventType::execve; // valid when ok
+	smith_rec_type type = SMITH_REC_EXECVE; // valid when ok
 	std::string_view error;		    // why the record was rejected, when !ok (static text)
 };
 

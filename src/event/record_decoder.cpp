@@ -5,30 +5,32 @@
 namespace smith::event {
 namespace {
 
-// Fills `tail` from the bytes after the fixed part, given each string's length.
-template <size_t N>
-bool split_tail(std::span<const std::byte> record, size_t fixed_size, const __u16 (&len)[N],
-		std::array<std::string_view, SMITH_EXEC_STR_COUNT> &tail)
-{
-	static_assert(N <= SMITH_EXEC_STR_COUNT);
-	size_t total = 0;
-	for (size_t i = 0; i < N; ++i)
-		total += len[i];
-	if (total > record.size() - fixed_size)
-		return false;
-	const char *p = reinterpret_cast<const char *>(record.data()) + fixed_size;
-	for (size_t i = 0; i < N; ++i) {
-		tail[i] = std::string_view(p, len[i]);
-		p += len[i];
-	}
-	for (size_t i = N; i < tail.size(); ++i)
-		tail[i] = {};
-	return true;
-}
-
 DecodeResult fail(std::string_view why)
 {
 	return {false, why};
+}
+
+// Copies the fixed part (as much of `Record` as the producer sent) and splits the tail after hdr.fixed.
+template <class Record> DecodeResult decode_as(std::span<const std::byte> record, DecodedRecord &out)
+{
+	const size_t fixed = out.hdr.fixed;
+	out.fixed.fill(std::byte{0});
+	std::memcpy(out.fixed.data(), record.data(), std::min(fixed, sizeof(Record)));
+	out.tail = {};
+	if constexpr (tail_string_count<Record>() > 0) {
+		const Record &r = out.as<Record>();
+		size_t total = 0;
+		for (size_t i = 0; i < tail_string_count<Record>(); ++i)
+			total += r.len[i];
+		if (total > record.size() - fixed)
+			return fail("tail lengths run past the record's end");
+		const char *p = reinterpret_cast<const char *>(record.data()) + fixed;
+		for (size_t i = 0; i < tail_string_count<Record>(); ++i) {
+			out.tail[i] = std::string_view(p, r.len[i]);
+			p += r.len[i];
+		}
+	}
+	return {true, {}};
 }
 
 } // namespace
@@ -42,33 +44,20 @@ DecodeResult decode_record(std::span<const std::byte> record, DecodedRecord &out
 		return fail("record size differs from hdr.size");
 	if (out.hdr.abi != SMITH_ABI_VERSION)
 		return fail("record ABI version is not SMITH_ABI_VERSION");
+	const size_t fixed = out.hdr.fixed;
+	if (fixed < sizeof(smith_rec_hdr) || fixed % 8 != 0 || fixed > record.size())
+		return fail("hdr.fixed does not describe a fixed part within the record");
 
+	DecodeResult result;
 	switch (out.hdr.type) {
-	case SMITH_REC_EXECVE:
-		if (record.size() < sizeof(smith_execve))
-			return fail("record shorter than its fixed part");
-		std::memcpy(&out.execve, record.data(), sizeof(out.execve));
-		if (!split_tail(record, sizeof(smith_execve), out.execve.len, out.tail))
-			return fail("tail lengths run past the record's end");
-		break;
-	case SMITH_REC_CONNECT:
-		if (record.size() < sizeof(smith_connect))
-			return fail("record shorter than its fixed part");
-		std::memcpy(&out.connect, record.data(), sizeof(out.connect));
-		out.tail = {};
-		break;
-	case SMITH_REC_INIT_MODULE:
-	case SMITH_REC_FINIT_MODULE:
-		if (record.size() < sizeof(smith_module))
-			return fail("record shorter than its fixed part");
-		std::memcpy(&out.module, record.data(), sizeof(out.module));
-		if (!split_tail(record, sizeof(smith_module), out.module.len, out.tail))
-			return fail("tail lengths run past the record's end");
-		break;
+#define SMITH_X(ID, value, name, data_type, record_struct)                        \
+	case SMITH_REC_##ID: result = decode_as<record_struct>(record, out); break;
+		SMITH_RECORD_TYPES(SMITH_X)
+#undef SMITH_X
 	default: return fail("unknown record type");
 	}
 	out.type = static_cast<smith_rec_type>(out.hdr.type);
-	return {true, {}};
+	return result;
 }
 
 } // namespace smith::event

@@ -462,7 +462,7 @@ TEST_CASE("malformed records append nothing", "[unit]")
 	reject(std::vector<std::byte>(rec.begin(), rec.end() - 1));	// hdr.size mismatch
 	{
 		ExecSpec s;
-		s.hdr.abi = 2;
+		s.hdr.abi = SMITH_ABI_VERSION + 1;
 		reject(build_execve(s));
 	}
 	{
@@ -480,7 +480,7 @@ TEST_CASE("malformed records append nothing", "[unit]")
 	// A good record still goes through afterwards, appended after what was there.
 	const NormalizeResult ok = n.append_json(as_span(rec), 2, out);
 	CHECK(ok.ok);
-	CHECK(ok.type == EventType::execve);
+	CHECK(ok.type == SMITH_REC_EXECVE);
 	CHECK(out.starts_with(before));
 	ParsedLine p(out.substr(before.size()));
 	CHECK(p.u64("seq") == 2);
@@ -491,11 +491,11 @@ TEST_CASE("result type per record and seq passes through", "[unit]")
 	Normalizer n(test_host());
 	CHECK(n.host().run_id == "00112233445566778899aabbccddeeff");
 	std::string out;
-	CHECK(n.append_json(as_span(build_connect(ConnectSpec{})), 1, out).type == EventType::connect);
+	CHECK(n.append_json(as_span(build_connect(ConnectSpec{})), 1, out).type == SMITH_REC_CONNECT);
 	ModuleSpec m;
-	CHECK(n.append_json(as_span(build_module(m)), 2, out).type == EventType::init_module);
+	CHECK(n.append_json(as_span(build_module(m)), 2, out).type == SMITH_REC_INIT_MODULE);
 	m.hdr.type = SMITH_REC_FINIT_MODULE;
-	CHECK(n.append_json(as_span(build_module(m)), UINT64_MAX, out).type == EventType::finit_module);
+	CHECK(n.append_json(as_span(build_module(m)), UINT64_MAX, out).type == SMITH_REC_FINIT_MODULE);
 	const size_t last = out.rfind('\n', out.size() - 2);
 	ParsedLine p(out.substr(last + 1));
 	CHECK(p.u64("seq") == UINT64_MAX);

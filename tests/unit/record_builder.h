@@ -1,5 +1,6 @@
 // Test-only builder of raw records, byte-exact per include/smith/abi.h: fixed
-// part, then the tail strings back to back in enum order, hdr.size = total.
+// part, then the tail strings back to back in enum order, hdr.fixed = the fixed
+// part's size, hdr.size = total.
 // Paths are given as text ("/usr/bin/echo") and encoded leaf first, or given
 // already encoded through the *_raw fields to test the decoder's edge cases.
 #pragma once
@@ -141,7 +142,7 @@ inline void fill_header(smith_rec_hdr &h, const HeaderSpec &s, uint16_t default_
 	std::memcpy(t.nodename, s.task.nodename.data(), std::min(s.task.nodename.size(), sizeof(t.nodename)));
 }
 
-// Fixed part followed by the tails; fills `len` (a member of `fixed`) and hdr.size.
+// Fixed part followed by the tails; fills `len` (a member of `fixed`), hdr.fixed and hdr.size.
 template <typename Fixed, size_t N>
 std::vector<std::byte> assemble(Fixed &fixed, __u16 (&len)[N], const std::array<std::string, N> &tails)
 {
@@ -153,6 +154,7 @@ std::vector<std::byte> assemble(Fixed &fixed, __u16 (&len)[N], const std::array<
 		total += tails[i].size();
 	}
 	fixed.hdr.size = static_cast<__u32>(total);
+	fixed.hdr.fixed = sizeof(Fixed);
 	std::vector<std::byte> out(total);
 	std::memcpy(out.data(), &fixed, sizeof(Fixed));
 	size_t off = sizeof(Fixed);
@@ -190,6 +192,7 @@ inline std::vector<std::byte> build_connect(const ConnectSpec &s)
 	fill_header(c.hdr, s.hdr, SMITH_REC_CONNECT);
 	c.inet = s.inet;
 	c.hdr.size = sizeof(c);
+	c.hdr.fixed = sizeof(c);
 	std::vector<std::byte> out(sizeof(c));
 	std::memcpy(out.data(), &c, sizeof(c));
 	return out;

@@ -39,12 +39,14 @@ TEST_CASE("builder lays records out as abi.h says", "[unit]")
 	smith_execve e;
 	std::memcpy(&e, rec.data(), sizeof(e));
 	CHECK(e.hdr.size == rec.size());
+	CHECK(e.hdr.fixed == sizeof(smith_execve));
 	CHECK(e.hdr.type == SMITH_REC_EXECVE);
 	CHECK(e.len[SMITH_EXEC_ARGV] == 6);
 	CHECK(e.len[SMITH_EXEC_CWD] == 1);
 	CHECK(e.argc == 2);
-	CHECK(offsetof(smith_execve, len) == 304);
-	CHECK(offsetof(smith_rec_hdr, task) == 24);
+	CHECK(offsetof(smith_execve, len) == 312);
+	CHECK(offsetof(smith_rec_hdr, fixed) == 8);
+	CHECK(offsetof(smith_rec_hdr, task) == 32);
 }
 
 TEST_CASE("decode_record gives the fixed part and tail views of each type", "[unit]")
@@ -60,7 +62,7 @@ TEST_CASE("decode_record gives the fixed part and tail views of each type", "[un
 		REQUIRE(decode_record(as_span(rec), d).ok);
 		CHECK(d.type == SMITH_REC_EXECVE);
 		CHECK(d.hdr.task.pid == 4242);
-		CHECK(d.execve.argc == 2);
+		CHECK(d.as<smith_execve>().argc == 2);
 		CHECK(d.tail[SMITH_EXEC_FILENAME] == "/usr/bin/echo");
 		CHECK(d.tail[SMITH_EXEC_ARGV] == std::string_view("echo\0hello\0", 11));
 		CHECK(d.tail[SMITH_EXEC_EXE] == std::string_view("echo\0bin\0usr\0", 13));
@@ -81,8 +83,8 @@ TEST_CASE("decode_record gives the fixed part and tail views of each type", "[un
 		REQUIRE(rec.size() == sizeof(smith_connect));
 		REQUIRE(decode_record(as_span(rec), d).ok);
 		CHECK(d.type == SMITH_REC_CONNECT);
-		CHECK(d.connect.inet.dport == 443);
-		CHECK(d.connect.inet.daddr[3] == 2);
+		CHECK(d.as<smith_connect>().inet.dport == 443);
+		CHECK(d.as<smith_connect>().inet.daddr[3] == 2);
 	}
 	SECTION("init_module and finit_module")
 	{
@@ -150,14 +152,21 @@ TEST_CASE("malformed records are rejected with a reason", "[unit]")
 			CHECK(r.error == "unknown record type");
 		}
 	}
-	SECTION("header only, fixed part missing")
+	SECTION("hdr.fixed past the record's end, short of the header, or not 8-byte aligned")
 	{
 		for (const uint16_t t :
 		     {SMITH_REC_EXECVE, SMITH_REC_CONNECT, SMITH_REC_INIT_MODULE, SMITH_REC_FINIT_MODULE}) {
 			std::vector<std::byte> rec(exec.begin(), exec.begin() + sizeof(smith_rec_hdr));
 			poke<__u16>(rec, offsetof(smith_rec_hdr, type), t);
 			poke<__u32>(rec, offsetof(smith_rec_hdr, size), static_cast<__u32>(rec.size()));
-			CHECK(decode_record(as_span(rec), d).error == "record shorter than its fixed part");
+			CHECK(decode_record(as_span(rec), d).error ==
+			      "hdr.fixed does not describe a fixed part within the record");
+		}
+		for (const uint16_t fixed : {0, 8, static_cast<int>(sizeof(smith_rec_hdr)) - 8,
+					     static_cast<int>(sizeof(smith_execve)) + 4}) {
+			poke<__u16>(exec, offsetof(smith_rec_hdr, fixed), fixed);
+			CHECK(decode_record(as_span(exec), d).error ==
+			      "hdr.fixed does not describe a fixed part within the record");
 		}
 	}
 	SECTION("tail lengths past the end")
@@ -176,4 +185,54 @@ TEST_CASE("malformed records are rejected with a reason", "[unit]")
 		poke<__u16>(mod, offsetof(smith_module, len) + 2 * SMITH_MODULE_PARAMS, 0x1000);
 		CHECK(decode_record(as_span(mod), d).error == "tail lengths run past the record's end");
 	}
+}
+
+// abi.h's compatibility rule: fields are appended to a fixed part, and readers find the tail at
+// hdr.fixed, whatever their own sizeof says.
+TEST_CASE("a record whose fixed part has a field this daemon does not know decodes by hdr.fixed", "[unit]")
+{
+	ExecSpec s;
+	s.ld_preload = "/tmp/x.so";
+	const auto plain = build_execve(s);
+	// A newer producer: a u64 appended after the fixed part, then the same tail.
+	std::vector<std::byte> rec(plain.begin(), plain.begin() + sizeof(smith_execve));
+	const uint64_t appended = 0x1122334455667788ull;
+	rec.resize(rec.size() + sizeof(appended));
+	std::memcpy(rec.data() + sizeof(smith_execve), &appended, sizeof(appended));
+	rec.insert(rec.end(), plain.begin() + sizeof(smith_execve), plain.end());
+	poke<__u16>(rec, offsetof(smith_rec_hdr, fixed), static_cast<__u16>(sizeof(smith_execve) + 8));
+	poke<__u32>(rec, offsetof(smith_rec_hdr, size), static_cast<__u32>(rec.size()));
+
+	DecodedRecord d;
+	const auto r = decode_record(as_span(rec), d);
+	INFO(r.error);
+	REQUIRE(r.ok);
+	CHECK(d.as<smith_execve>().argc == 2);
+	CHECK(d.tail[SMITH_EXEC_FILENAME] == "/usr/bin/echo");
+	CHECK(d.tail[SMITH_EXEC_ARGV] == std::string_view("echo\0hello\0", 11));
+	CHECK(d.tail[SMITH_EXEC_LD_PRELOAD] == "/tmp/x.so");
+	CHECK(d.tail[SMITH_EXEC_CGROUP] == "session-1.scope");
+	CHECK(d.tail[SMITH_EXEC_FILENAME].data() ==
+	      reinterpret_cast<const char *>(rec.data()) + sizeof(smith_execve) + 8);
+
+	// Decoding by sizeof instead would have taken the appended field for the filename.
+	CHECK(d.tail[SMITH_EXEC_FILENAME].find('\x88') == std::string_view::npos);
+}
+
+TEST_CASE("a record from a producer that lacks fields this daemon knows reads them as zero", "[unit]")
+{
+	ConnectSpec s;
+	s.inet = inet4(6, {10, 0, 0, 1}, 40000, {10, 0, 0, 2}, 443);
+	auto rec = build_connect(s);
+	rec.resize(sizeof(smith_rec_hdr)); // the header only: an (imagined) producer before smith_inet
+	poke<__u16>(rec, offsetof(smith_rec_hdr, fixed), static_cast<__u16>(sizeof(smith_rec_hdr)));
+	poke<__u32>(rec, offsetof(smith_rec_hdr, size), static_cast<__u32>(rec.size()));
+
+	DecodedRecord d;
+	d.fixed.fill(std::byte{0xaa}); // what an earlier record left behind
+	REQUIRE(decode_record(as_span(rec), d).ok);
+	CHECK(d.hdr.task.pid == 4242);
+	CHECK(d.as<smith_connect>().hdr.task.pid == 4242);
+	CHECK(d.as<smith_connect>().inet.dport == 0);
+	CHECK(d.as<smith_connect>().inet.family == 0);
 }
