@@ -1,4 +1,5 @@
 #include "backend/lkm_backend.h"
+#include "util/fd.h"
 
 #include <fcntl.h>
 #include <fmt/format.h>
@@ -234,9 +235,7 @@ void LkmBackend::load_with_modprobe()
 	std::string output;
 	char buf[512];
 	for (;;) {
-		ssize_t n = ::read(out[0], buf, sizeof(buf));
-		if (n < 0 && errno == EINTR)
-			continue;
+		const ssize_t n = util::retry_eintr([&] { return ::read(out[0], buf, sizeof(buf)); });
 		if (n <= 0)
 			break;
 		if (output.size() < 4096)
@@ -244,8 +243,7 @@ void LkmBackend::load_with_modprobe()
 	}
 	::close(out[0]);
 	int status = 0;
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-	}
+	util::retry_eintr([&] { return waitpid(pid, &status, 0); });
 	while (!output.empty() && (output.back() == '\n' || output.back() == ' '))
 		output.pop_back();
 	for (auto &c : output)

@@ -10,6 +10,7 @@
 #include <iterator>
 
 #include "smith/abi.h"
+#include "util/fd.h"
 
 namespace smith::backend {
 
@@ -97,15 +98,7 @@ void ReplayWriter::write(std::span<const std::byte> record)
 
 void ReplayWriter::flush()
 {
-	size_t done = 0;
-	while (done < buffer_.size()) {
-		ssize_t n = ::write(fd_, buffer_.data() + done, buffer_.size() - done);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break; // a full disk loses the recording, not events
-		done += static_cast<size_t>(n);
-	}
+	util::write_full(fd_, buffer_.data(), buffer_.size()); // a full disk loses the recording, not events
 	buffer_.clear();
 }
 

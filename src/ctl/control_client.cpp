@@ -1,4 +1,5 @@
 #include "ctl/control_client.h"
+#include "util/fd.h"
 
 #include <poll.h>
 #include <sys/socket.h>
@@ -18,22 +19,6 @@ using Clock = std::chrono::steady_clock;
 
 // An answer longer than this is not a status line: stop reading.
 constexpr size_t kMaxAnswerBytes = 16 << 20;
-
-class Socket {
-public:
-	Socket() : fd_(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) {}
-	~Socket()
-	{
-		if (fd_ >= 0)
-			::close(fd_);
-	}
-	Socket(const Socket &) = delete;
-	Socket &operator=(const Socket &) = delete;
-	int get() const { return fd_; }
-
-private:
-	int fd_;
-};
 
 [[noreturn]] void fail(const std::string &what)
 {
@@ -70,7 +55,7 @@ std::string control_request(const std::string &socket_path, std::string_view req
 				 sizeof(addr.sun_path) - 1, socket_path));
 	std::memcpy(addr.sun_path, socket_path.data(), socket_path.size());
 
-	Socket sock;
+	const util::UniqueFd sock(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
 	if (sock.get() < 0)
 		fail(fmt::format("cannot create a socket: {}", std::strerror(errno)));
 	// connect() on a Unix socket waits only while the daemon's backlog is

@@ -17,6 +17,7 @@
 #include <spdlog/spdlog.h>
 
 #include "control/protocol.h"
+#include "util/fd.h"
 
 namespace smith::daemon {
 namespace {
@@ -28,28 +29,7 @@ constexpr int kListenBacklog = 16;
 // the loop neither spins nor floods the log.
 constexpr std::chrono::milliseconds kAcceptBackoff{1000};
 
-class UniqueFd {
-public:
-	explicit UniqueFd(int fd = -1) : fd_(fd) {}
-	~UniqueFd()
-	{
-		if (fd_ >= 0)
-			::close(fd_);
-	}
-	UniqueFd(const UniqueFd &) = delete;
-	UniqueFd &operator=(const UniqueFd &) = delete;
-
-	int get() const { return fd_; }
-	int release()
-	{
-		const int fd = fd_;
-		fd_ = -1;
-		return fd;
-	}
-
-private:
-	int fd_;
-};
+using util::UniqueFd;
 
 [[noreturn]] void fail(std::string_view what, const std::string &path, int err)
 {
@@ -186,8 +166,7 @@ void ControlServer::stop() noexcept
 		return;
 	if (thread_.joinable()) {
 		const uint64_t one = 1;
-		while (::write(stop_fd_, &one, sizeof(one)) < 0 && errno == EINTR) {
-		}
+		util::write_full(stop_fd_, &one, sizeof(one));
 		thread_.join();
 	}
 	// Unlink while the socket is still open, so its inode cannot have been

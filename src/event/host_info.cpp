@@ -1,5 +1,6 @@
 // detect_host_info(): the facts about this host and run that every event carries.
 #include "event/normalizer.h"
+#include "util/fd.h"
 
 #include <cerrno>
 #include <climits>
@@ -56,20 +57,8 @@ bool fill_random(unsigned char *buf, size_t len)
 	if (got == len)
 		return true;
 #endif
-	const int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return false;
-	size_t got_u = 0;
-	while (got_u < len) {
-		const ssize_t n = read(fd, buf + got_u, len - got_u);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		got_u += static_cast<size_t>(n);
-	}
-	close(fd);
-	return got_u == len;
+	const util::UniqueFd fd(open("/dev/urandom", O_RDONLY | O_CLOEXEC));
+	return fd.valid() && util::read_full(fd.get(), buf, len).done == len;
 }
 
 std::string new_run_id()

@@ -2,6 +2,7 @@
 
 #include "event/container_id.h"
 #include "event/tty.h"
+#include "util/fd.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -41,20 +42,10 @@ std::string_view read_file(std::string_view root, uint32_t pid, const char *name
 	char path[PATH_MAX];
 	if (!proc_path(path, root, pid, name))
 		return {};
-	const int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	const util::UniqueFd fd(open(path, O_RDONLY | O_CLOEXEC));
+	if (!fd.valid())
 		return {};
-	size_t got = 0;
-	while (got < N) {
-		const ssize_t n = read(fd, buf + got, N - got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		got += static_cast<size_t>(n);
-	}
-	close(fd);
-	return {buf, got};
+	return {buf, util::read_full(fd.get(), buf, N).done};
 }
 
 // Field 7 (tty_nr) of /proc/<pid>/stat; comm (field 2) may hold spaces and

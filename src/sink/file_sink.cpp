@@ -1,4 +1,5 @@
 #include "sink/file_sink.h"
+#include "util/fd.h"
 
 #include <fcntl.h>
 #include <fmt/format.h>
@@ -50,18 +51,13 @@ bool FileSink::write(std::string_view json_line, std::string_view)
 
 void FileSink::flush()
 {
-	size_t done = 0;
-	while (done < buffer_.size() && fd_ >= 0) {
-		ssize_t n = ::write(fd_, buffer_.data() + done, buffer_.size() - done);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			last_error_ = fmt::format("write to {} failed: {}", path_.empty() ? "stdout" : path_,
-						  std::strerror(errno));
-			spdlog::error("{}", last_error_);
-			break;
-		}
-		done += static_cast<size_t>(n);
+	const util::IoResult w = fd_ >= 0 ? util::write_full(fd_, buffer_.data(), buffer_.size())
+					  : util::IoResult{0, EBADF};
+	const size_t done = w.done;
+	if (!w.ok()) {
+		last_error_ = fmt::format("write to {} failed: {}", path_.empty() ? "stdout" : path_,
+					  std::strerror(w.error));
+		spdlog::error("{}", last_error_);
 	}
 	if (done == buffer_.size()) {
 		written_ += buffered_events_;

@@ -14,6 +14,7 @@
 #include <limits>
 
 #include "sink/sink.h"
+#include "util/fd.h"
 
 namespace smith::sink {
 namespace {
@@ -43,20 +44,6 @@ uint64_t get_le(const char *p, int bytes)
 	for (int i = bytes - 1; i >= 0; i--)
 		v = (v << 8) | static_cast<unsigned char>(p[i]);
 	return v;
-}
-
-bool write_all(int fd, const char *data, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = ::write(fd, data, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return false;
-		data += n;
-		len -= static_cast<size_t>(n);
-	}
-	return true;
 }
 
 } // namespace
@@ -121,20 +108,16 @@ void Spool::open_dir()
 
 bool Spool::load_state(uint64_t &committed)
 {
-	int fd = ::openat(dir_fd_, kStateName, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0) {
+	const util::UniqueFd fd(::openat(dir_fd_, kStateName, O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+	if (!fd.valid()) {
 		if (errno != ENOENT)
 			spdlog::warn("spool {}: cannot open state: {}; replaying from the oldest segment",
 				     options_.dir, std::strerror(errno));
 		return false;
 	}
 	char buf[kStateBytes + 1];
-	ssize_t n;
-	do
-		n = ::read(fd, buf, sizeof buf);
-	while (n < 0 && errno == EINTR);
-	::close(fd);
-	if (n != static_cast<ssize_t>(kStateBytes) ||
+	const util::IoResult got = util::read_full(fd.get(), buf, sizeof buf);
+	if (!got.ok() || got.done != kStateBytes ||
 	    std::memcmp(buf, kStateMagic, sizeof kStateMagic) != 0 || get_le(buf + 4, 4) != kStateVersion ||
 	    get_le(buf + 16, 4) != spool::crc32c(0, buf, 16)) {
 		spdlog::warn("spool {}: state file damaged; replaying from the oldest segment", options_.dir);
@@ -152,17 +135,17 @@ void Spool::save_state()
 	put_le(buf + 8, committed_, 8);
 	put_le(buf + 16, spool::crc32c(0, buf, 16), 4);
 
-	int fd =
-		::openat(dir_fd_, kStateTmpName, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0)
+	util::UniqueFd fd(
+		::openat(dir_fd_, kStateTmpName, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600));
+	if (!fd.valid())
 		return disk_error("cannot create spool state");
-	bool ok = write_all(fd, buf, sizeof buf) && ::fsync(fd) == 0;
-	int saved_errno = errno;
-	::close(fd);
-	if (!ok) {
-		errno = saved_errno;
+	const util::IoResult w = util::write_full(fd.get(), buf, sizeof buf);
+	if (!w.ok() || ::fsync(fd.get()) != 0) {
+		if (!w.ok())
+			errno = w.error;
 		return disk_error("cannot write spool state");
 	}
+	fd.reset();
 	if (::renameat(dir_fd_, kStateTmpName, dir_fd_, kStateName) != 0)
 		return disk_error("cannot rename spool state");
 	if (::fsync(dir_fd_) != 0)
@@ -326,19 +309,12 @@ bool Spool::write_buffer()
 	// pwrite at the end of the complete frames: a write that fails half way
 	// is written over by the next attempt, and readers never look past
 	// seg.size.
-	size_t done = 0;
-	while (done < buffer_.size()) {
-		ssize_t n = ::pwrite(active_fd_, buffer_.data() + done, buffer_.size() - done,
-				     static_cast<off_t>(seg.size + done));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			if (n == 0)
-				errno = ENOSPC;
-			disk_error("cannot write spool segment");
-			return false;
-		}
-		done += static_cast<size_t>(n);
+	if (const util::IoResult w =
+		    util::pwrite_full(active_fd_, buffer_.data(), buffer_.size(), static_cast<off_t>(seg.size));
+	    !w.ok()) {
+		errno = w.error;
+		disk_error("cannot write spool segment");
+		return false;
 	}
 	seg.size += buffer_.size();
 	disk_bytes_ += buffer_.size();

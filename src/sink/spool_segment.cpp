@@ -1,4 +1,5 @@
 #include "sink/spool_segment.h"
+#include "util/fd.h"
 
 #include <fmt/format.h>
 #include <unistd.h>
@@ -143,16 +144,8 @@ bool SegmentScanner::ensure(uint64_t pos, size_t len, uint64_t limit)
 	if (buf_.size() < want)
 		buf_.resize(want);
 	buf_start_ = pos;
-	buf_len_ = 0;
-	while (buf_len_ < want) {
-		ssize_t n = ::pread(fd_, buf_.data() + buf_len_, want - buf_len_,
-				    static_cast<off_t>(pos + buf_len_));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break; // error or a file shorter than expected: what is there is all there is
-		buf_len_ += static_cast<size_t>(n);
-	}
+	// An error or a file shorter than expected: what is there is all there is.
+	buf_len_ = util::pread_full(fd_, buf_.data(), want, static_cast<off_t>(pos)).done;
 	return buf_len_ >= len;
 }
 

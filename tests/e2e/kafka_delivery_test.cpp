@@ -38,8 +38,7 @@ public:
 	{
 		require_ebpf_preconditions();
 		if (system("command -v java >/dev/null && command -v mvn >/dev/null") != 0) {
-			std::printf("SKIPPED: java and mvn are needed to run a Kafka broker\n");
-			std::exit(4);
+			skip_test("java and mvn are needed to run a Kafka broker");
 		}
 		broker("wipe");
 		start();

@@ -102,10 +102,15 @@ void require_ebpf_preconditions()
 		reason = "no kernel BTF (/sys/kernel/btf/vmlinux is missing)";
 	else if (access(SMITHD_PATH, X_OK) != 0)
 		reason = std::string("smithd binary not found at ") + SMITHD_PATH;
-	if (reason.empty())
-		return;
-	std::cout << "SKIPPED: " << reason << std::endl;
-	std::exit(4);
+	if (!reason.empty())
+		skip_test(reason);
+}
+
+void skip_test(const std::string &reason)
+{
+	std::cout << "SMITH-TEST-SKIPPED: " << reason << std::endl;
+	std::cerr.flush();
+	std::_Exit(0);
 }
 
 // ---- Processes --------------------------------------------------------------------------------------

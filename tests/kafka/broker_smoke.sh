@@ -5,8 +5,10 @@
 #   broker_smoke.sh PRODUCE_CHECK CONSUME [N]
 #
 # It runs its own broker (data dir, ports) so that it never touches the one other tests use,
-# and removes it at the end. Exit 4 (skipped) when java or mvn is missing.
+# and removes it at the end. Skipped (tests/skip.sh) when java or mvn is missing.
 set -euo pipefail
+# shellcheck source=../skip.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../skip.sh"
 
 produce_check=$1
 consume=$2
@@ -15,8 +17,7 @@ broker_sh=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../packaging/kafka" && pwd)/lo
 
 for tool in java mvn; do
 	if ! command -v "$tool" >/dev/null; then
-		echo "SKIP: $tool not installed (packaging/install-build-deps.sh)"
-		exit 4
+		skip "$tool not installed (packaging/install-build-deps.sh)"
 	fi
 done
 

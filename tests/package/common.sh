@@ -1,11 +1,9 @@
 # Shared by the package tests (sourced). Each test: TEST PKG_DIR SOURCE_DIR [more]; exit 0 pass,
-# 1 fail, 4 skipped (CTest SKIP_RETURN_CODE).
+# 1 fail; skipped when it prints the skip line (tests/skip.sh).
 set -euo pipefail
+# shellcheck source=../skip.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../skip.sh"
 
-skip() {
-	echo "SKIPPED: $*"
-	exit 4
-}
 fail() {
 	echo "FAIL: $*" >&2
 	exit 1

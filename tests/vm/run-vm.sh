@@ -18,7 +18,7 @@
 # guest instead of the build directory's (tests/package/vm.sh).
 # Fails when the guest's program fails, when the guest does not finish in time, and when the guest
 # kernel logs an oops, a BUG, a WARNING or a call trace. Prints the guest's log on failure.
-# Exit code 4 (CTest: Skipped) when this host cannot run the guest: not root, or no QEMU.
+# Skipped (tests/skip.sh) when this host cannot run the guest: not root, or no QEMU.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -30,10 +30,9 @@ die() {
 	exit 1
 }
 log() { echo "run-vm: $*" >&2; }
-skip() {
-	echo "SKIPPED: $*"
-	exit 4
-}
+# shellcheck source=../skip.sh
+. "$HERE/../skip.sh"
+
 
 KERNEL=""
 BUILD_DIR="$REPO/build"
