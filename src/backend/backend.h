@@ -12,8 +12,10 @@
 //     with none, or PollEnd when the source is finished (replay: end of file;
 //     kernel backends never end). An interrupted wait (EINTR) returns 0.
 //     Errors the backend cannot recover from throw BackendError.
-//   - hooks() and kernel_drops are cheap and safe to call from the pipeline
-//     thread between polls.
+//   - hooks() gives each hook's state and its kernel drop count since start().
+//     It is called from the pipeline thread between polls, every status
+//     publication (up to ten times a second): a few syscalls at most (ebpf:
+//     one map lookup per hook), never a scan of /proc or the kernel log.
 //   - detach() removes the hooks, so no new records are produced; records
 //     already queued can still be drained with poll() until it returns 0.
 //     An orderly stop is detach(), drain, stop().

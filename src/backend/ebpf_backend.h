@@ -14,9 +14,8 @@ namespace smith::backend {
 
 struct EbpfOptions {
 	uint32_t ringbuf_bytes = 8u << 20; // ring buffer size, a power of two >= page size
-	// Records wake the reader only once this many bytes wait in the ring (0: the
-	// kernel's default, a wakeup whenever the reader has caught up). Below it the
-	// reader finds them within poll_interval. 0 here means ringbuf_bytes / 64.
+	// Records wake the reader only once this many bytes wait in the ring; below
+	// it the reader finds them within poll_interval. 0 means ringbuf_bytes / 64.
 	uint32_t wakeup_bytes = 0;
 	// The longest a record waits for the reader when no wakeup comes.
 	std::chrono::milliseconds poll_interval{10};

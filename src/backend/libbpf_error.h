@@ -5,7 +5,8 @@
 
 namespace smith::backend {
 
-// "Operation not permitted (EPERM)" style text for a libbpf return value.
+// "Operation not permitted (errno 1)": the text of a libbpf return value (a negative errno, or
+// libbpf's own error codes), with the number.
 std::string libbpf_error_text(long err);
 
 // Routes libbpf's own messages (verifier logs included) to the daemon's log.

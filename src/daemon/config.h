@@ -20,7 +20,7 @@ inline constexpr const char *kDefaultConfigPath = "/etc/smith/smithd.yaml";
 
 struct Config {
 	std::string backend = "auto"; // auto | ebpf | lkm | replay
-	std::string sink = "stdout";  // stdout | file
+	std::string sink = "stdout";  // stdout | file | kafka
 	std::string output;	      // the file sink's path
 	std::string pid_file = "/run/smith.pid";
 	std::string socket = "/run/smith/smithd.sock"; // control socket

@@ -1,6 +1,9 @@
-// The pipeline: backend -> decode/normalize -> sink, on one thread, with the
-// counters smithctl status shows. It publishes a status snapshot after the
-// sink is flushed, so a snapshot's last_seq is always at the destination.
+// The pipeline: backend -> decode/normalize -> sink, with the counters
+// smithctl status shows. run() does all of it on the calling thread; only
+// status_json() is called from others (the control socket's). It publishes a
+// status snapshot after each idle poll and at least every 100 ms of input,
+// always right after flushing the sink (see Sink::flush for what that
+// guarantees of the snapshot's last_seq).
 #pragma once
 
 #include <array>

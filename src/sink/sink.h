@@ -1,14 +1,19 @@
 // The sink interface: where serialised events go.
 //
-// Contract, for every implementation (stdout, file, and later kafka):
+// Contract, for every implementation (stdout and file: FileSink; kafka: KafkaSink):
 //   - write() takes one event: its schema v1 JSON line (with the trailing
 //     '\n'), and the key downstream ordering needs (host_id). The sink copies
 //     what it keeps; the caller reuses the buffers right after. write() never
-//     blocks for long: a sink that cannot take more records the loss in
-//     status().failed and returns false.
-//   - flush() pushes buffered events to the destination; the pipeline calls it
-//     after each batch, and before publishing a status snapshot, so that every
-//     event up to the snapshot's last_seq is at the destination.
+//     blocks for long. It returns false when the event is already lost (kafka:
+//     the broker is away and the spool is full); a loss found later (a file
+//     write that fails at flush) is counted then. Every lost event is counted
+//     in status() (failed, spool_dropped).
+//   - flush() moves buffered events on: the file sink writes them; the kafka
+//     sink collects delivery reports, feeds spooled events back to the
+//     producer and syncs the spool. The pipeline calls it after each batch and
+//     before publishing a status snapshot, so that every event up to the
+//     snapshot's last_seq is at the destination, in flight to it
+//     (status().in_flight), in the spool, or counted lost.
 //   - reopen() re-opens the destination (SIGHUP after log rotation); a no-op
 //     where it means nothing.
 //   - close() flushes and releases the destination; idempotent.
