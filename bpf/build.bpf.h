@@ -60,15 +60,15 @@ static __always_inline __u32 tail__ustr(__u8 *tail, __u32 off, const void *src, 
 
 /* The primitives include/smith/builder.h is written against. */
 #define __user
-#define SMITH_NOINLINE		       __noinline
-#define build__uread(dst, n, src)      bpf_probe_read_user(dst, n, src)
-#define build__ustr(dst, max, src)     bpf_probe_read_user_str(dst, max, src)
-#define build__kstr(dst, max, src)     bpf_probe_read_kernel_str(dst, max, src)
-#define build__kcopy(dst, n, src)      bpf_probe_read_kernel(dst, n, src)
-#define build__tail_at(tail, off)      tail__at(tail, off)
-#define build__kval(p, field)	       BPF_CORE_READ(p, field)
-#define build__mount		       struct mount
-#define build__real_mount(vfsmnt)      container_of(vfsmnt, struct mount, mnt)
-#define build__mount_vfs(m)	       __builtin_preserve_access_index(&(m)->mnt)
+#define SMITH_NOINLINE		   __noinline
+#define build__uread(dst, n, src)  bpf_probe_read_user(dst, n, src)
+#define build__ustr(dst, max, src) bpf_probe_read_user_str(dst, max, src)
+#define build__kstr(dst, max, src) bpf_probe_read_kernel_str(dst, max, src)
+#define build__kcopy(dst, n, src)  bpf_probe_read_kernel(dst, n, src)
+#define build__tail_at(tail, off)  tail__at(tail, off)
+#define build__kval(p, field)	   BPF_CORE_READ(p, field)
+#define build__mount		   struct mount
+#define build__real_mount(vfsmnt)  container_of(vfsmnt, struct mount, mnt)
+#define build__mount_vfs(m)	   __builtin_preserve_access_index(&(m)->mnt)
 
 #include "smith/builder.h"

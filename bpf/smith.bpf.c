@@ -253,8 +253,8 @@ static __always_inline __u32 exec__append_cgroup_and_fds(struct smith_scratch *s
 	return off;
 }
 
-static __always_inline void exec__submit(struct smith_scratch *s, struct task_struct *task, __s64 retval, __u32 off,
-					 __u32 hook)
+static __always_inline void exec__submit(struct smith_scratch *s, struct task_struct *task, __s64 retval,
+					 __u32 off, __u32 hook)
 {
 	__u64 size = sizeof(struct smith_execve) + (__u64)off;
 

@@ -27,16 +27,16 @@
 
 /* smp_load_acquire/smp_store_release: 3.14. Full barriers before that. */
 #ifndef HAVE_SMP_LOAD_ACQUIRE
-#define smp_load_acquire(p)                       \
-	({                                        \
-		typeof(*(p)) ___v = READ_ONCE(*(p)); \
-		smp_mb();                         \
-		___v;                             \
+#define smp_load_acquire(p)                                                                                  \
+	({                                                                                                   \
+		typeof(*(p)) ___v = READ_ONCE(*(p));                                                         \
+		smp_mb();                                                                                    \
+		___v;                                                                                        \
 	})
-#define smp_store_release(p, v)   \
-	do {                      \
-		smp_mb();         \
-		WRITE_ONCE(*(p), v); \
+#define smp_store_release(p, v)                                                                              \
+	do {                                                                                                 \
+		smp_mb();                                                                                    \
+		WRITE_ONCE(*(p), v);                                                                         \
 	} while (0)
 #endif
 

@@ -59,8 +59,8 @@ struct smith_kret {
 	kretprobe_handler_t entry;
 	kretprobe_handler_t ret;
 	const size_t *data_size;
-	unsigned int hook;	/* the hook it serves */
-	const char *symbol;	/* the candidate that registered */
+	unsigned int hook;  /* the hook it serves */
+	const char *symbol; /* the candidate that registered */
 	bool registered;
 	unsigned long missed_seen; /* nmissed already counted as drops */
 	struct kretprobe rp;
@@ -78,16 +78,19 @@ struct smith_tp {
 
 /* One kretprobe per hook, on its syscall. */
 static struct smith_kret smith_krets[] = {
-#define SMITH_X(ID, syscall, record, nr_x86_64, nr_i386, reports)                                   \
-	{ #syscall,			  { "__x64_sys_" #syscall, "sys_" #syscall, NULL },       \
-	  smith_##syscall##_entry,	  smith_##syscall##_ret,				    \
-	  &smith_##syscall##_data_size, SMITH_HOOK_##ID },
+#define SMITH_X(ID, syscall, record, nr_x86_64, nr_i386, reports)                                            \
+	{#syscall,                                                                                           \
+	 {"__x64_sys_" #syscall, "sys_" #syscall, NULL},                                                     \
+	 smith_##syscall##_entry,                                                                            \
+	 smith_##syscall##_ret,                                                                              \
+	 &smith_##syscall##_data_size,                                                                       \
+	 SMITH_HOOK_##ID},
 	SMITH_HOOKS(SMITH_X)
 #undef SMITH_X
 };
 
 static struct smith_tp smith_tps[] = {
-#define SMITH_X(tracepoint, hooks) { #tracepoint, smith_tp_##tracepoint, hooks },
+#define SMITH_X(tracepoint, hooks) {#tracepoint, smith_tp_##tracepoint, hooks},
 	SMITH_LKM_TRACEPOINTS(SMITH_X)
 #undef SMITH_X
 };
@@ -216,8 +219,7 @@ static long percpu_sum(long __percpu *v)
 	long sum = 0;
 	int cpu;
 
-	for_each_possible_cpu(cpu)
-		sum += *per_cpu_ptr(v, cpu);
+	for_each_possible_cpu(cpu) sum += *per_cpu_ptr(v, cpu);
 	return sum;
 }
 
@@ -252,11 +254,11 @@ static void hooks__remove_all(void)
 	}
 	pending = percpu_sum(&smith_pending);
 	if (pending)
-		pr_info("%ld hooked calls were in flight at disarm; their return probes are retired by the kernel without calling smith\n",
+		pr_info("%ld hooked calls were in flight at disarm; their return probes are retired by the "
+			"kernel without calling smith\n",
 			pending);
 	/* Those instances will not come back to us: start the next arm from zero. */
-	for_each_possible_cpu(cpu)
-		*per_cpu_ptr(&smith_pending, cpu) = 0;
+	for_each_possible_cpu(cpu) * per_cpu_ptr(&smith_pending, cpu) = 0;
 	smith_rings_quiesce();
 }
 
@@ -301,7 +303,9 @@ int smith_hooks_arm(void)
 			if (smith_krets[i].hook == h && smith_krets[i].registered)
 				sym = smith_krets[i].symbol;
 		pr_info("hook %s: %s%s%s\n", smith_hook_names[h],
-			(armed & HOOK(h)) ? "armed" : (disabled & HOOK(h)) ? "disabled" : "failed",
+			(armed & HOOK(h))      ? "armed"
+			: (disabled & HOOK(h)) ? "disabled"
+					       : "failed",
 			sym ? " on " : "", sym ? sym : "");
 	}
 	return 0;

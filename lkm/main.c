@@ -29,9 +29,9 @@ module_param_named(wakeup_ms, smith_wakeup_ms, uint, 0444);
 MODULE_PARM_DESC(wakeup_ms, "otherwise wake it this many ms after a record arrives, 1 to 60000 (default 10)");
 
 /* hook_<syscall>: one switch per hook of the event table (include/smith/event_table.h). */
-static bool smith_hook_on[SMITH_HOOK_MAX] = { [0 ... SMITH_HOOK_MAX - 1] = true };
-#define SMITH_X(ID, syscall, record, nr_x86_64, nr_i386, reports)                      \
-	module_param_named(hook_##syscall, smith_hook_on[SMITH_HOOK_##ID], bool, 0644); \
+static bool smith_hook_on[SMITH_HOOK_MAX] = {[0 ... SMITH_HOOK_MAX - 1] = true};
+#define SMITH_X(ID, syscall, record, nr_x86_64, nr_i386, reports)                                            \
+	module_param_named(hook_##syscall, smith_hook_on[SMITH_HOOK_##ID], bool, 0644);                      \
 	MODULE_PARM_DESC(hook_##syscall, "report " reports " (default on; read at open)");
 SMITH_HOOKS(SMITH_X)
 #undef SMITH_X
@@ -49,11 +49,11 @@ struct smith_step {
 
 /* In order; the device comes last, so a reader can open it only once everything is ready. */
 static const struct smith_step smith_steps[] = {
-	{ "rings", smith_rings_init, smith_rings_exit },
-	{ "scratch buffers", smith_hooks_init, smith_hooks_exit },
-	{ "task context", smith_task_init, NULL },
-	{ "path walk check", smith_path_init, NULL },
-	{ "device", smith_dev_init, smith_dev_exit },
+	{"rings", smith_rings_init, smith_rings_exit},
+	{"scratch buffers", smith_hooks_init, smith_hooks_exit},
+	{"task context", smith_task_init, NULL},
+	{"path walk check", smith_path_init, NULL},
+	{"device", smith_dev_init, smith_dev_exit},
 };
 
 static void smith_unwind(int done)
@@ -105,5 +105,6 @@ module_exit(smith_exit);
 
 MODULE_LICENSE("GPL v2");
 MODULE_AUTHOR("smith maintainers");
-MODULE_DESCRIPTION("smith host security event collector: execve, connect and module-load records over /dev/smith");
+MODULE_DESCRIPTION(
+	"smith host security event collector: execve, connect and module-load records over /dev/smith");
 MODULE_VERSION(SMITH_LKM_VERSION);

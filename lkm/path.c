@@ -81,7 +81,7 @@ static void path__join(const u8 *enc, u32 len, char *out, size_t size)
 /* Compares the walk with d_path() for one existing directory of the caller. */
 static int path__check_against_d_path(const char *name, u8 *buf, char *joined, char *dbuf)
 {
-	struct smith_walk w = { 0, 0 };
+	struct smith_walk w = {0, 0};
 	struct path path;
 	char *dp;
 	int err;
@@ -108,8 +108,8 @@ out:
 
 int smith_path_init(void)
 {
-	static const char *const dirs[] = { "/proc", "/dev", "/sys" };
-	struct smith_walk w = { 0, 0 };
+	static const char *const dirs[] = {"/proc", "/dev", "/sys"};
+	struct smith_walk w = {0, 0};
 	struct path root;
 	u8 *buf;
 	char *joined, *dbuf;

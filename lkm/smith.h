@@ -38,12 +38,12 @@ long smith_ustr(char *dst, const void __user *src, u32 max);
 u32 smith_tail_kstr(u8 *tail, u32 off, const void *src, u32 max);
 u32 smith_tail_ustr(u8 *tail, u32 off, const void __user *src, u32 max);
 /* Reads a kernel pointer-sized value, NULL/0 if it cannot be read. */
-#define smith_kval(p)                                           \
-	({                                                      \
-		typeof(*(p)) ___v;                              \
-		if (smith_kread(&___v, (p), sizeof(___v)))     \
-			memset(&___v, 0, sizeof(___v));         \
-		___v;                                           \
+#define smith_kval(p)                                                                                        \
+	({                                                                                                   \
+		typeof(*(p)) ___v;                                                                           \
+		if (smith_kread(&___v, (p), sizeof(___v)))                                                   \
+			memset(&___v, 0, sizeof(___v));                                                      \
+		___v;                                                                                        \
 	})
 
 /*
@@ -63,18 +63,18 @@ struct smith_mount {
 };
 
 /* The primitives include/smith/builder.h is written against (read.c's nofault reads). */
-#define SMITH_NOINLINE		  noinline
+#define SMITH_NOINLINE		   noinline
 #define build__uread(dst, n, src)  smith_uread(dst, src, n)
 #define build__ustr(dst, max, src) smith_ustr(dst, src, max)
 #define build__kstr(dst, max, src) smith_kstr(dst, src, max)
 #define build__kcopy(dst, n, src)  memcpy(dst, src, n)
 #define build__tail_at(tail, off)  ((tail) + (off))
-#define build__kval(p, field)                                               \
-	({                                                                  \
-		typeof((p)->field + 0) ___v;                                \
-		if (smith_kread(&___v, &(p)->field, sizeof(___v)))         \
-			___v = 0;                                           \
-		___v;                                                       \
+#define build__kval(p, field)                                                                                \
+	({                                                                                                   \
+		typeof((p)->field + 0) ___v;                                                                 \
+		if (smith_kread(&___v, &(p)->field, sizeof(___v)))                                           \
+			___v = 0;                                                                            \
+		___v;                                                                                        \
 	})
 #define build__mount		  struct smith_mount
 #define build__real_mount(vfsmnt) container_of(vfsmnt, struct smith_mount, mnt)
@@ -162,9 +162,9 @@ u32 smith_path_append(u8 *tail, struct smith_walk *w, const struct path *path);
 struct kretprobe_instance;
 struct linux_binprm;
 struct module;
-#define SMITH_X(ID, syscall, record, nr_x86_64, nr_i386, reports)                          \
-	int smith_##syscall##_entry(struct kretprobe_instance *ri, struct pt_regs *regs); \
-	int smith_##syscall##_ret(struct kretprobe_instance *ri, struct pt_regs *regs);   \
+#define SMITH_X(ID, syscall, record, nr_x86_64, nr_i386, reports)                                            \
+	int smith_##syscall##_entry(struct kretprobe_instance *ri, struct pt_regs *regs);                    \
+	int smith_##syscall##_ret(struct kretprobe_instance *ri, struct pt_regs *regs);                      \
 	extern const size_t smith_##syscall##_data_size;
 SMITH_HOOKS(SMITH_X)
 #undef SMITH_X

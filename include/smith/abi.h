@@ -71,10 +71,10 @@
  * builders' tail buffers are SMITH_TAIL_LIMIT plus the largest single write
  * (an argv block of SMITH_ARGV_MAX).
  */
-#define SMITH_TAIL_LIMIT 32768
-#define SMITH_TAIL_SIZE	 (SMITH_TAIL_LIMIT + SMITH_ARGV_MAX)
-#define SMITH_LD_PRELOAD "LD_PRELOAD=" /* the environment entry execve records report */
-#define SMITH_LD_PRELOAD_PREFIX 11	 /* its length */
+#define SMITH_TAIL_LIMIT	32768
+#define SMITH_TAIL_SIZE		(SMITH_TAIL_LIMIT + SMITH_ARGV_MAX)
+#define SMITH_LD_PRELOAD	"LD_PRELOAD=" /* the environment entry execve records report */
+#define SMITH_LD_PRELOAD_PREFIX 11	      /* its length */
 
 /* Record types (event_table.h). Values are stable. */
 enum smith_rec_type {
@@ -89,15 +89,14 @@ enum smith_hook {
 #define SMITH_X(ID, syscall, record, nr_x86_64, nr_i386, reports) SMITH_HOOK_##ID,
 	SMITH_HOOKS(SMITH_X)
 #undef SMITH_X
-	SMITH_HOOK_MAX
+		SMITH_HOOK_MAX
 };
 #define SMITH_HOOKS_ALL ((1u << SMITH_HOOK_MAX) - 1)
 
 /* Syscall numbers of each hook: SMITH_NR_<ID> (x86_64) and SMITH_NR32_<ID> (i386). */
 enum smith_hook_nr {
-#define SMITH_X(ID, syscall, record, nr_x86_64, nr_i386, reports) \
-	SMITH_NR_##ID = nr_x86_64,                                \
-	SMITH_NR32_##ID = nr_i386,
+#define SMITH_X(ID, syscall, record, nr_x86_64, nr_i386, reports)                                            \
+	SMITH_NR_##ID = nr_x86_64, SMITH_NR32_##ID = nr_i386,
 	SMITH_HOOKS(SMITH_X)
 #undef SMITH_X
 };
@@ -126,12 +125,12 @@ struct smith_task {
 
 /* Header of every record. */
 struct smith_rec_hdr {
-	__u16 type;    /* enum smith_rec_type */
-	__u16 abi;     /* SMITH_ABI_VERSION of the producer */
-	__u32 size;    /* bytes of the whole record, header and tail included */
-	__u16 fixed;   /* bytes of the fixed part, header included: where the tail starts */
+	__u16 type;  /* enum smith_rec_type */
+	__u16 abi;   /* SMITH_ABI_VERSION of the producer */
+	__u32 size;  /* bytes of the whole record, header and tail included */
+	__u16 fixed; /* bytes of the fixed part, header included: where the tail starts */
 	__u16 pad0[3];
-	__u64 ts;      /* event time, ns since boot (CLOCK_BOOTTIME) */
+	__u64 ts;     /* event time, ns since boot (CLOCK_BOOTTIME) */
 	__s64 retval; /* the syscall's return value: 0 or -errno */
 	struct smith_task task;
 };
@@ -174,7 +173,7 @@ enum smith_exec_str {
 #define SMITH_X(ID, what) SMITH_EXEC_##ID,
 	SMITH_EXEC_STRINGS(SMITH_X)
 #undef SMITH_X
-	SMITH_EXEC_STR_COUNT
+		SMITH_EXEC_STR_COUNT
 };
 
 struct smith_execve {
@@ -199,7 +198,7 @@ enum smith_module_str {
 #define SMITH_X(ID, what) SMITH_MODULE_##ID,
 	SMITH_MODULE_STRINGS(SMITH_X)
 #undef SMITH_X
-	SMITH_MODULE_STR_COUNT
+		SMITH_MODULE_STR_COUNT
 };
 
 #define SMITH_MODULE_PATH_TRUNCATED   (1u << 0)

@@ -28,10 +28,10 @@
  *   data_type  the event's "data_type": the x86_64 syscall number (AgentSmith-HIDS, Elkeid)
  *   record     the struct of abi.h that is the record's fixed part
  */
-#define SMITH_RECORD_TYPES(X)                                          \
-	X(EXECVE, 1, "execve", 59, smith_execve)                      \
-	X(CONNECT, 2, "connect", 42, smith_connect)                   \
-	X(INIT_MODULE, 3, "init_module", 175, smith_module)           \
+#define SMITH_RECORD_TYPES(X)                                                                                \
+	X(EXECVE, 1, "execve", 59, smith_execve)                                                             \
+	X(CONNECT, 2, "connect", 42, smith_connect)                                                          \
+	X(INIT_MODULE, 3, "init_module", 175, smith_module)                                                  \
 	X(FINIT_MODULE, 4, "finit_module", 313, smith_module)
 
 /*
@@ -46,11 +46,11 @@
  *   nr_i386    its number for 32-bit tasks (int $0x80)
  *   reports    what the hook reports, for the module parameter's description
  */
-#define SMITH_HOOKS(X)                                                                          \
-	X(EXECVE, execve, EXECVE, 59, 11, "successful execs of both calls and failed execve calls") \
-	X(EXECVEAT, execveat, EXECVE, 322, 358, "failed execveat calls")                         \
-	X(CONNECT, connect, CONNECT, 42, 362, "connect calls")                                   \
-	X(INIT_MODULE, init_module, INIT_MODULE, 175, 128, "init_module calls")                  \
+#define SMITH_HOOKS(X)                                                                                       \
+	X(EXECVE, execve, EXECVE, 59, 11, "successful execs of both calls and failed execve calls")          \
+	X(EXECVEAT, execveat, EXECVE, 322, 358, "failed execveat calls")                                     \
+	X(CONNECT, connect, CONNECT, 42, 362, "connect calls")                                               \
+	X(INIT_MODULE, init_module, INIT_MODULE, 175, 128, "init_module calls")                              \
 	X(FINIT_MODULE, finit_module, FINIT_MODULE, 313, 350, "finit_module calls")
 
 /* The bit of hook ID in a mask of hooks. */
@@ -62,12 +62,11 @@
  *   hooks    the mask of hooks that need it; a program is loaded and
  *            attached when one of them is available on the kernel
  */
-#define SMITH_BPF_PROGRAMS(X)                                                                  \
-	X(exec_success, SMITH_HOOK_BIT(EXECVE) | SMITH_HOOK_BIT(EXECVEAT))                    \
-	X(module_load, SMITH_HOOK_BIT(INIT_MODULE) | SMITH_HOOK_BIT(FINIT_MODULE))            \
-	X(sys_exit,                                                                            \
-	  SMITH_HOOK_BIT(EXECVE) | SMITH_HOOK_BIT(EXECVEAT) | SMITH_HOOK_BIT(CONNECT) |        \
-		  SMITH_HOOK_BIT(INIT_MODULE) | SMITH_HOOK_BIT(FINIT_MODULE))
+#define SMITH_BPF_PROGRAMS(X)                                                                                \
+	X(exec_success, SMITH_HOOK_BIT(EXECVE) | SMITH_HOOK_BIT(EXECVEAT))                                   \
+	X(module_load, SMITH_HOOK_BIT(INIT_MODULE) | SMITH_HOOK_BIT(FINIT_MODULE))                           \
+	X(sys_exit, SMITH_HOOK_BIT(EXECVE) | SMITH_HOOK_BIT(EXECVEAT) | SMITH_HOOK_BIT(CONNECT) |            \
+			    SMITH_HOOK_BIT(INIT_MODULE) | SMITH_HOOK_BIT(FINIT_MODULE))
 
 /*
  * The tracepoints smith.ko probes, besides each hook's kretprobe:
@@ -75,32 +74,32 @@
  *   tracepoint  the kernel tracepoint; its probe is smith_tp_<tracepoint>
  *   hooks       the mask of hooks that need it
  */
-#define SMITH_LKM_TRACEPOINTS(X)                                                        \
-	X(sched_process_exec, SMITH_HOOK_BIT(EXECVE))                                   \
+#define SMITH_LKM_TRACEPOINTS(X)                                                                             \
+	X(sched_process_exec, SMITH_HOOK_BIT(EXECVE))                                                        \
 	X(module_load, SMITH_HOOK_BIT(INIT_MODULE) | SMITH_HOOK_BIT(FINIT_MODULE))
 
 /*
  * Tail strings of an execve record, in tail order: X(ID, what)
  * (SMITH_EXEC_<ID>, the index of its length in smith_execve.len[])
  */
-#define SMITH_EXEC_STRINGS(X)                                                                   \
-	X(FILENAME, "the path given to execve")                                                 \
-	X(ARGV, "the arguments, each followed by a NUL byte")                                   \
-	X(EXE, "path: the executable (new image on success, the caller's on failure)")         \
-	X(CWD, "path: working directory")                                                       \
-	X(TTY, "tty_struct.name, e.g. pts0; empty without a controlling tty")                   \
-	X(LD_PRELOAD, "value of LD_PRELOAD in the new environment")                             \
-	X(CGROUP, "leaf name of the task's cgroup (memory controller, else v2)")                \
-	X(STDIN_PATH, "path, when stdin_fd.kind is SMITH_FD_PATH")                              \
+#define SMITH_EXEC_STRINGS(X)                                                                                \
+	X(FILENAME, "the path given to execve")                                                              \
+	X(ARGV, "the arguments, each followed by a NUL byte")                                                \
+	X(EXE, "path: the executable (new image on success, the caller's on failure)")                       \
+	X(CWD, "path: working directory")                                                                    \
+	X(TTY, "tty_struct.name, e.g. pts0; empty without a controlling tty")                                \
+	X(LD_PRELOAD, "value of LD_PRELOAD in the new environment")                                          \
+	X(CGROUP, "leaf name of the task's cgroup (memory controller, else v2)")                             \
+	X(STDIN_PATH, "path, when stdin_fd.kind is SMITH_FD_PATH")                                           \
 	X(STDOUT_PATH, "path, when stdout_fd.kind is SMITH_FD_PATH")
 
 /*
  * Tail strings of a module record, in tail order: X(ID, what)
  * (SMITH_MODULE_<ID>, the index of its length in smith_module.len[])
  */
-#define SMITH_MODULE_STRINGS(X)                                                                 \
-	X(NAME, "the module's name; empty if the load failed before it was known")              \
-	X(PATH, "path: the file behind finit_module's fd; empty for init_module")                \
+#define SMITH_MODULE_STRINGS(X)                                                                              \
+	X(NAME, "the module's name; empty if the load failed before it was known")                           \
+	X(PATH, "path: the file behind finit_module's fd; empty for init_module")                            \
 	X(PARAMS, "the parameter string")
 
 /* Counting helpers: SMITH_RECORD_TYPES(SMITH_COUNT_ONE) is 0 + 1 + 1 ... */

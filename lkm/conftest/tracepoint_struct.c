@@ -5,9 +5,7 @@
  */
 #include <linux/tracepoint.h>
 void smith_conftest_probe(void *data);
-void smith_conftest_probe(void *data)
-{
-}
+void smith_conftest_probe(void *data) {}
 void smith_conftest_fn(struct tracepoint *tp, void *priv);
 void smith_conftest_fn(struct tracepoint *tp, void *priv)
 {
