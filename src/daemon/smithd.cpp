@@ -1,0 +1,183 @@
+#include "daemon/smithd.h"
+
+#include <fcntl.h>
+#include <nss.h>
+#include <signal.h>
+#include <spdlog/sinks/basic_file_sink.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <memory>
+
+#include "backend/backend_choice.h"
+#include "backend/replay_backend.h"
+#include "daemon/control_server.h"
+#include "daemon/pid_file.h"
+#include "daemon/pipeline.h"
+#include "daemon/systemd_notify.h"
+#include "event/normalizer.h"
+#include "sink/file_sink.h"
+#include "sink/kafka_sink.h"
+#include "smith/version.h"
+
+namespace smith::daemon {
+namespace {
+
+std::atomic<bool> g_stop{false};
+std::atomic<bool> g_reopen{false};
+
+extern "C" void on_signal(int sig)
+{
+	if (sig == SIGHUP)
+		g_reopen.store(true);
+	else
+		g_stop.store(true);
+}
+
+void install_signal_handlers()
+{
+	struct sigaction sa {};
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	for (int sig : {SIGTERM, SIGINT, SIGHUP})
+		sigaction(sig, &sa, nullptr);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+void setup_logging(const Config &c)
+{
+	std::vector<spdlog::sink_ptr> sinks;
+	sinks.push_back(std::make_shared<spdlog::sinks::stderr_color_sink_mt>());
+	if (!c.log_file.empty())
+		sinks.push_back(std::make_shared<spdlog::sinks::basic_file_sink_mt>(c.log_file));
+	auto logger = std::make_shared<spdlog::logger>("smithd", sinks.begin(), sinks.end());
+	logger->set_level(spdlog::level::from_str(c.log_level));
+	logger->flush_on(spdlog::level::info);
+	spdlog::set_default_logger(logger);
+}
+
+// Detaches from the terminal: fork, new session, fork, stdio to /dev/null.
+void daemonize()
+{
+	if (pid_t pid = fork(); pid < 0)
+		throw ConfigError(fmt::format("fork failed: {}", std::strerror(errno)));
+	else if (pid > 0)
+		_exit(0);
+	setsid();
+	if (pid_t pid = fork(); pid < 0)
+		_exit(1);
+	else if (pid > 0)
+		_exit(0);
+	if (chdir("/") != 0)
+		_exit(1);
+	int fd = open("/dev/null", O_RDWR);
+	if (fd >= 0) {
+		dup2(fd, STDIN_FILENO);
+		dup2(fd, STDOUT_FILENO);
+		dup2(fd, STDERR_FILENO);
+		if (fd > STDERR_FILENO)
+			close(fd);
+	}
+}
+
+std::string kernel_release()
+{
+	utsname u{};
+	uname(&u);
+	return u.release;
+}
+
+// A static glibc loads NSS modules other than its built-in "files" and "dns" with dlopen, from
+// the host's glibc of whatever version: unsafe for one binary that runs from glibc 2.17 on. The
+// static build uses the built-in modules only: user names from /etc/passwd, hosts from
+// /etc/hosts and DNS.
+void use_builtin_nss_only()
+{
+#ifdef SMITH_STATIC_BUILD
+	__nss_configure_lookup("passwd", "files");
+	__nss_configure_lookup("group", "files");
+	__nss_configure_lookup("hosts", "files dns");
+#endif
+}
+
+} // namespace
+
+int run_daemon(Config &config)
+{
+	setup_logging(config);
+	if (!config.foreground)
+		daemonize();
+	install_signal_handlers();
+	use_builtin_nss_only();
+	SystemdNotify systemd; // before the backend, which may run modprobe
+
+	// The sink first: a bad setting there fails at once, not after the programs load.
+	std::unique_ptr<sink::Sink> sink;
+	if (config.sink == "kafka") {
+		sink::KafkaOptions kafka;
+		kafka.topic = config.topic;
+		kafka.heartbeat_topic = config.heartbeat_topic;
+		kafka.properties = config.kafka;
+		kafka.spool.dir = config.spool_dir;
+		kafka.spool.max_bytes = config.spool_max_bytes;
+		sink = std::make_unique<sink::KafkaSink>(kafka);
+	} else if (config.sink == "file") {
+		sink = std::make_unique<sink::FileSink>(config.output);
+	} else {
+		sink = std::make_unique<sink::FileSink>();
+	}
+
+	// Then the backend: it decides what the kernel can do, and may take a while to load.
+	std::unique_ptr<backend::Backend> backend;
+	std::string reason;
+	if (config.backend == "replay") {
+		backend = std::make_unique<backend::ReplayBackend>(config.replay);
+		backend->start();
+		reason = "requested with --replay";
+	} else {
+		backend::EbpfOptions ebpf;
+		ebpf.ringbuf_bytes = config.ringbuf_bytes;
+		backend::LkmOptions lkm;
+		lkm.module_path = config.lkm_module;
+		lkm.ring_kb = config.lkm_ring_kb;
+		auto choice = backend::choose_backend(config.backend, ebpf, lkm);
+		backend = std::move(choice.backend);
+		reason = choice.reason;
+	}
+	spdlog::info("backend {}: {}", backend->name(), reason);
+
+	event::HostInfo host = event::detect_host_info(backend->event_backend());
+	if (backend->boot_to_epoch_ns() != 0)
+		host.boot_to_epoch_ns = backend->boot_to_epoch_ns();
+	std::unique_ptr<backend::ReplayWriter> recorder;
+	if (!config.record.empty())
+		recorder = std::make_unique<backend::ReplayWriter>(config.record, host.boot_to_epoch_ns);
+	event::Normalizer normalizer(host);
+
+	Pipeline pipeline(*backend, normalizer, *sink,
+			  {reason, kernel_release(), std::chrono::seconds(config.heartbeat_interval)},
+			  recorder.get());
+	ControlServer control(config.socket, [&pipeline] { return pipeline.status_json(); });
+	control.start();
+	PidFile pid_file(config.pid_file);
+	spdlog::info("smithd {} running: run_id {}, sink {} {}, control socket {}", SMITH_VERSION,
+		     host.run_id, config.sink, config.sink == "file" ? config.output : "", config.socket);
+
+	systemd.send(fmt::format("READY=1\nSTATUS=backend {}, sink {}", backend->name(), config.sink));
+
+	pipeline.run(g_stop, g_reopen);
+	systemd.send("STOPPING=1");
+	control.stop();
+	sink->close();
+	backend->stop();
+	spdlog::info("smithd stopped after {} events", pipeline.last_seq());
+	return 0;
+}
+
+} // namespace smith::daemon
