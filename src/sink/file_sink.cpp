@@ -51,6 +51,8 @@ bool FileSink::write(std::string_view json_line, std::string_view)
 
 void FileSink::flush()
 {
+	if (buffer_.empty())
+		return;
 	const util::IoResult w = fd_ >= 0 ? util::write_full(fd_, buffer_.data(), buffer_.size())
 					  : util::IoResult{0, EBADF};
 	const size_t done = w.done;
