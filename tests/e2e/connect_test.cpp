@@ -1,5 +1,5 @@
 // connect: IPv4 and IPv6, TCP and UDP, successful, refused and non-blocking calls.
-#include "smithd_fixture.h"
+#include "backends.h"
 
 #include <catch2/catch.hpp>
 
@@ -28,10 +28,9 @@ EventPredicate connect_of(pid_t pid, const std::string &protocol, const std::str
 }
 
 // The fields every connect made by this (single-threaded) process carries.
-void check_connect_context(const Event &e)
+void check_connect_context(const Event &e, const Smithd &d)
 {
-	INFO("event: " << e.line());
-	check_host_fields(e, "connect");
+	check_common(e, "connect", d);
 	check_inherited_context(e);
 	CHECK(e.i64("pid") == getpid());
 	CHECK(e.i64("tid") == gettid());
@@ -44,9 +43,9 @@ void check_connect_context(const Event &e)
 
 } // namespace
 
-TEST_CASE("connect: successful TCP and UDP connects over IPv4 and IPv6", "[e2e][root][ebpf]")
+TEST_CASE("connect: successful TCP and UDP connects over IPv4 and IPv6", "[e2e]")
 {
-	Smithd smithd;
+	shared_daemons();
 	auto c = GENERATE(
 		ConnectCase{AF_INET, SOCK_DGRAM, "127.0.0.1"}, ConnectCase{AF_INET6, SOCK_DGRAM, "::1"},
 		ConnectCase{AF_INET, SOCK_STREAM, "127.0.0.1"}, ConnectCase{AF_INET6, SOCK_STREAM, "::1"});
@@ -67,22 +66,28 @@ TEST_CASE("connect: successful TCP and UDP connects over IPv4 and IPv6", "[e2e][
 	Endpoint local = local_endpoint(sock.get());
 	REQUIRE(local.port != 0);
 
-	Event e = smithd.wait_for(protocol + " connect to " + c.daddr + ":" + std::to_string(dport),
-				  connect_of(getpid(), protocol, c.daddr, dport), 10s, getpid());
-	INFO("event: " << e.line());
-	check_connect_context(e);
-	CHECK(e.str("family") == family);
-	CHECK(e.str("protocol") == protocol);
-	CHECK(e.str("daddr") == c.daddr);
-	CHECK(e.i64("dport") == dport);
-	CHECK(e.str("saddr") == c.daddr);
-	CHECK(e.i64("sport") == local.port);
-	CHECK(e.i64("retval") == 0);
+	expect_in_every_backend(
+		protocol + " connect to " + c.daddr + ":" + std::to_string(dport),
+		[&](const Event &e) {
+			return connect_of(getpid(), protocol, c.daddr, dport)(e) &&
+			       e.i64("sport") == local.port;
+		},
+		[&](const Event &e, const Smithd &d) {
+			check_connect_context(e, d);
+			CHECK(e.str("family") == family);
+			CHECK(e.str("protocol") == protocol);
+			CHECK(e.str("daddr") == c.daddr);
+			CHECK(e.i64("dport") == dport);
+			CHECK(e.str("saddr") == c.daddr);
+			CHECK(e.i64("sport") == local.port);
+			CHECK(e.i64("retval") == 0);
+		},
+		getpid());
 }
 
-TEST_CASE("connect: a refused TCP connect is reported with -ECONNREFUSED", "[e2e][root][ebpf]")
+TEST_CASE("connect: a refused TCP connect is reported with -ECONNREFUSED", "[e2e]")
 {
-	Smithd smithd;
+	shared_daemons();
 	// A bound socket that does not listen: its port is ours, and a connect to it is refused.
 	Fd bound(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
 	REQUIRE(bound.get() >= 0);
@@ -96,20 +101,23 @@ TEST_CASE("connect: a refused TCP connect is reported with -ECONNREFUSED", "[e2e
 	REQUIRE(sock.get() >= 0);
 	REQUIRE(connect_to(sock.get(), AF_INET, "127.0.0.1", dport) == -111);
 
-	Event e = smithd.wait_for("refused tcp connect to 127.0.0.1:" + std::to_string(dport),
-				  connect_of(getpid(), "tcp", "127.0.0.1", dport), 10s, getpid());
-	INFO("event: " << e.line());
-	check_connect_context(e);
-	CHECK(e.str("family") == "ipv4");
-	CHECK(e.str("protocol") == "tcp");
-	CHECK(e.str("daddr") == "127.0.0.1");
-	CHECK(e.i64("dport") == dport);
-	CHECK(e.i64("retval") == -111);
+	expect_in_every_backend(
+		"refused tcp connect to 127.0.0.1:" + std::to_string(dport),
+		connect_of(getpid(), "tcp", "127.0.0.1", dport),
+		[&](const Event &e, const Smithd &d) {
+			check_connect_context(e, d);
+			CHECK(e.str("family") == "ipv4");
+			CHECK(e.str("protocol") == "tcp");
+			CHECK(e.str("daddr") == "127.0.0.1");
+			CHECK(e.i64("dport") == dport);
+			CHECK(e.i64("retval") == -111);
+		},
+		getpid());
 }
 
-TEST_CASE("connect: a non-blocking TCP connect reports the return value of the syscall", "[e2e][root][ebpf]")
+TEST_CASE("connect: a non-blocking TCP connect reports the return value of the syscall", "[e2e]")
 {
-	Smithd smithd;
+	shared_daemons();
 	Fd listener(tcp_listener(AF_INET));
 	REQUIRE(listener.get() >= 0);
 	uint16_t dport = local_endpoint(listener.get()).port;
@@ -120,21 +128,24 @@ TEST_CASE("connect: a non-blocking TCP connect reports the return value of the s
 	REQUIRE((rc == 0 || rc == -115));
 	Endpoint local = local_endpoint(sock.get());
 
-	Event e = smithd.wait_for("non-blocking tcp connect to 127.0.0.1:" + std::to_string(dport),
-				  connect_of(getpid(), "tcp", "127.0.0.1", dport), 10s, getpid());
-	INFO("event: " << e.line() << "\nsyscall returned " << rc);
-	check_connect_context(e);
-	CHECK(e.str("family") == "ipv4");
-	CHECK(e.str("daddr") == "127.0.0.1");
-	CHECK(e.i64("dport") == dport);
-	CHECK(e.i64("retval") == rc);
-	CHECK(e.str("saddr") == "127.0.0.1");
-	CHECK(e.i64("sport") == local.port);
+	expect_in_every_backend(
+		"non-blocking tcp connect to 127.0.0.1:" + std::to_string(dport),
+		connect_of(getpid(), "tcp", "127.0.0.1", dport),
+		[&](const Event &e, const Smithd &d) {
+			check_connect_context(e, d);
+			CHECK(e.str("family") == "ipv4");
+			CHECK(e.str("daddr") == "127.0.0.1");
+			CHECK(e.i64("dport") == dport);
+			CHECK(e.i64("retval") == rc);
+			CHECK(e.str("saddr") == "127.0.0.1");
+			CHECK(e.i64("sport") == local.port);
+		},
+		getpid());
 }
 
-TEST_CASE("connect: a connect from a second thread carries the id of that thread", "[e2e][root][ebpf]")
+TEST_CASE("connect: a connect from a second thread carries the id of that thread", "[e2e]")
 {
-	Smithd smithd;
+	shared_daemons();
 	pid_t thread_tid = 0;
 	int rc = 1;
 	uint16_t sport = 0;
@@ -148,23 +159,24 @@ TEST_CASE("connect: a connect from a second thread carries the id of that thread
 	REQUIRE(rc == 0);
 	REQUIRE(thread_tid != getpid());
 
-	Event e = smithd.wait_for(
+	expect_in_every_backend(
 		"udp connect to 127.0.0.1:9 from port " + std::to_string(sport),
 		[&](const Event &ev) {
 			return ev.type() == "connect" && ev.pid() == getpid() && ev.i64("sport") == sport;
 		},
-		10s, getpid());
-	INFO("event: " << e.line());
-	check_host_fields(e, "connect");
-	CHECK(e.i64("pid") == getpid());
-	CHECK(e.i64("tid") == thread_tid);
-	CHECK(e.str("exe") == self_exe());
-	CHECK(e.i64("retval") == 0);
+		[&](const Event &e, const Smithd &d) {
+			check_common(e, "connect", d);
+			CHECK(e.i64("pid") == getpid());
+			CHECK(e.i64("tid") == thread_tid);
+			CHECK(e.str("exe") == self_exe());
+			CHECK(e.i64("retval") == 0);
+		},
+		getpid());
 }
 
-TEST_CASE("connect: an IPv4-mapped IPv6 destination is reported as given", "[e2e][root][ebpf]")
+TEST_CASE("connect: an IPv4-mapped IPv6 destination is reported as given", "[e2e]")
 {
-	Smithd smithd;
+	shared_daemons();
 	Fd listener(tcp_listener(AF_INET));
 	REQUIRE(listener.get() >= 0);
 	const uint16_t dport = local_endpoint(listener.get()).port;
@@ -174,14 +186,17 @@ TEST_CASE("connect: an IPv4-mapped IPv6 destination is reported as given", "[e2e
 	const Endpoint local = local_endpoint(sock.get());
 	REQUIRE(local.addr == "::ffff:127.0.0.1");
 
-	Event e = smithd.wait_for("tcp connect to [::ffff:127.0.0.1]:" + std::to_string(dport),
-				  connect_of(getpid(), "tcp", "::ffff:127.0.0.1", dport), 10s, getpid());
-	INFO("event: " << e.line());
-	check_connect_context(e);
-	CHECK(e.str("family") == "ipv6");
-	CHECK(e.str("daddr") == "::ffff:127.0.0.1");
-	CHECK(e.i64("dport") == dport);
-	CHECK(e.str("saddr") == local.addr);
-	CHECK(e.i64("sport") == local.port);
-	CHECK(e.i64("retval") == 0);
+	expect_in_every_backend(
+		"tcp connect to [::ffff:127.0.0.1]:" + std::to_string(dport),
+		connect_of(getpid(), "tcp", "::ffff:127.0.0.1", dport),
+		[&](const Event &e, const Smithd &d) {
+			check_connect_context(e, d);
+			CHECK(e.str("family") == "ipv6");
+			CHECK(e.str("daddr") == "::ffff:127.0.0.1");
+			CHECK(e.i64("dport") == dport);
+			CHECK(e.str("saddr") == local.addr);
+			CHECK(e.i64("sport") == local.port);
+			CHECK(e.i64("retval") == 0);
+		},
+		getpid());
 }

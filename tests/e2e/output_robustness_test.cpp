@@ -1,6 +1,6 @@
 // Output robustness: hostile arguments still give one valid JSON line; control bytes round-trip, invalid
 // UTF-8 becomes U+FFFD, and an over-long argv is cut and flagged.
-#include "smithd_fixture.h"
+#include "backends.h"
 
 #include <catch2/catch.hpp>
 
@@ -10,9 +10,9 @@
 
 using namespace smith::e2e;
 
-TEST_CASE("execve: hostile argv gives a valid line with exact escaping and truncation", "[e2e][root][ebpf]")
+TEST_CASE("execve: hostile argv gives a valid line with exact escaping and truncation", "[e2e]")
 {
-	Smithd smithd;
+	shared_daemons();
 
 	std::string controls;
 	for (int c = 0x01; c <= 0x1f; ++c)
@@ -50,52 +50,54 @@ TEST_CASE("execve: hostile argv gives a valid line with exact escaping and trunc
 	REQUIRE(child > 0);
 	REQUIRE(wait_exit(child) == 0);
 
-	Event e = smithd.wait_for(
+	expect_in_every_backend(
 		"execve of /bin/true by pid " + std::to_string(child),
 		[&](const Event &ev) {
 			return ev.type() == "execve" && ev.pid() == child &&
 			       ev.str("filename") == "/bin/true";
 		},
-		10s, child);
-	INFO("event: " << e.line().substr(0, 3000));
-	check_host_fields(e, "execve");
-	CHECK(e.str("exe") == real_path("/bin/true"));
-	CHECK(e.i64("retval") == 0);
+		[&](const Event &e, const Smithd &d) {
+			check_common(e, "execve", d);
+			CHECK(e.str("exe") == real_path("/bin/true"));
+			CHECK(e.i64("retval") == 0);
 
-	// No raw control byte may reach the line.
-	size_t raw_controls = 0;
-	for (unsigned char ch : e.line())
-		if (ch < 0x20)
-			++raw_controls;
-	CHECK(raw_controls == 0);
+			// No raw control byte may reach the line.
+			size_t raw_controls = 0;
+			for (unsigned char ch : e.line())
+				if (ch < 0x20)
+					++raw_controls;
+			CHECK(raw_controls == 0);
 
-	CHECK(e.boolean("argv_truncated") == true);
-	const std::vector<std::string> kept = e.strings("argv");
-	REQUIRE(kept.size() >= must_keep);
-	REQUIRE(kept.size() <= expected.size());
-	for (size_t i = 0; i < must_keep; ++i) {
-		INFO("argv[" << i << "]");
-		CHECK(kept[i] == expected[i]);
-	}
-	// What follows is a prefix of the real argv: whole arguments, the last one possibly cut.
-	for (size_t i = must_keep; i < kept.size(); ++i) {
-		INFO("argv[" << i << "] of " << kept.size() << ", " << kept[i].size() << " bytes");
-		if (i + 1 < kept.size())
-			CHECK(kept[i] == expected[i]);
-		else
-			CHECK(expected[i].compare(0, kept[i].size(), kept[i]) == 0);
-	}
-	// Something was cut: fewer arguments, or a shorter last one.
-	const bool cut =
-		kept.size() < expected.size() || kept.back().size() < expected[kept.size() - 1].size();
-	CHECK(cut);
-
-	CHECK(smithd.bad_lines().empty());
+			CHECK(e.boolean("argv_truncated") == true);
+			const std::vector<std::string> kept = e.strings("argv");
+			REQUIRE(kept.size() >= must_keep);
+			REQUIRE(kept.size() <= expected.size());
+			for (size_t i = 0; i < must_keep; ++i) {
+				INFO("argv[" << i << "]");
+				CHECK(kept[i] == expected[i]);
+			}
+			// What follows is a prefix of the real argv: whole arguments, the last one possibly
+			// cut.
+			for (size_t i = must_keep; i < kept.size(); ++i) {
+				INFO("argv[" << i << "] of " << kept.size() << ", " << kept[i].size()
+					     << " bytes");
+				if (i + 1 < kept.size())
+					CHECK(kept[i] == expected[i]);
+				else
+					CHECK(expected[i].compare(0, kept[i].size(), kept[i]) == 0);
+			}
+			// Something was cut: fewer arguments, or a shorter last one.
+			const bool cut = kept.size() < expected.size() ||
+					 kept.back().size() < expected[kept.size() - 1].size();
+			CHECK(cut);
+			CHECK(d.bad_lines().empty());
+		},
+		child);
 }
 
-TEST_CASE("execve: hostile paths in cwd and filename are escaped and repaired", "[e2e][root][ebpf]")
+TEST_CASE("execve: hostile paths in cwd and filename are escaped and repaired", "[e2e]")
 {
-	Smithd smithd;
+	shared_daemons();
 	TempDir base("smith-e2e-cwd-");
 	const std::string raw_dir = base.path() + "/ctl\x01\x1f"
 						  "bad\xff"
@@ -122,18 +124,20 @@ TEST_CASE("execve: hostile paths in cwd and filename are escaped and repaired", 
 	REQUIRE(child > 0);
 	REQUIRE(wait_exit(child) == 127);
 
-	Event e = smithd.wait_for(
+	expect_in_every_backend(
 		"failed execve by pid " + std::to_string(child),
-		[&](const Event &ev) { return ev.type() == "execve" && ev.pid() == child; }, 10s, child);
-	INFO("event: " << e.line());
-	check_host_fields(e, "execve");
-	CHECK(e.str("cwd") == shown_dir);
-	CHECK(e.str("filename") == shown_file);
-	CHECK(e.i64("retval") == -2);
-	size_t raw_controls = 0;
-	for (unsigned char ch : e.line())
-		if (ch < 0x20)
-			++raw_controls;
-	CHECK(raw_controls == 0);
-	CHECK(smithd.bad_lines().empty());
+		[&](const Event &ev) { return ev.type() == "execve" && ev.pid() == child; },
+		[&](const Event &e, const Smithd &d) {
+			check_common(e, "execve", d);
+			CHECK(e.str("cwd") == shown_dir);
+			CHECK(e.str("filename") == shown_file);
+			CHECK(e.i64("retval") == -2);
+			size_t raw_controls = 0;
+			for (unsigned char ch : e.line())
+				if (ch < 0x20)
+					++raw_controls;
+			CHECK(raw_controls == 0);
+			CHECK(d.bad_lines().empty());
+		},
+		child);
 }

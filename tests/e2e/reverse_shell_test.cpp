@@ -1,6 +1,6 @@
 // The reverse-shell signal: a shell whose stdin and stdout are a TCP connection shows the connection's
 // 4-tuple in its execve event.
-#include "smithd_fixture.h"
+#include "backends.h"
 
 #include <catch2/catch.hpp>
 
@@ -20,9 +20,9 @@ struct ShellCase {
 
 } // namespace
 
-TEST_CASE("execve: a shell with a TCP socket on stdin and stdout shows the connection", "[e2e][root][ebpf]")
+TEST_CASE("execve: a shell with a TCP socket on stdin and stdout shows the connection", "[e2e]")
 {
-	Smithd smithd;
+	shared_daemons();
 	auto c = GENERATE(ShellCase{AF_INET, "127.0.0.1", "127.0.0.1"}, ShellCase{AF_INET6, "::1", "[::1]"});
 	INFO("over " << c.addr);
 
@@ -53,27 +53,27 @@ TEST_CASE("execve: a shell with a TCP socket on stdin and stdout shows the conne
 	REQUIRE(peer.addr == c.addr);
 	REQUIRE(wait_exit(child) == 0);
 
-	Event e = smithd.wait_for(
+	expect_in_every_backend(
 		"execve of /bin/sh by pid " + std::to_string(child),
 		[&](const Event &ev) {
 			return ev.type() == "execve" && ev.pid() == child && ev.str("filename") == "/bin/sh";
 		},
-		10s, child);
-	const std::string expected = "tcp:" + c.bracketed + ":" + std::to_string(peer.port) + "->" +
-				     c.bracketed + ":" + std::to_string(lport);
-	INFO("event: " << e.line());
-	check_host_fields(e, "execve");
-	CHECK(e.str("stdin") == expected);
-	CHECK(e.str("stdout") == expected);
-	CHECK(e.strings("argv") == std::vector<std::string>{"sh", "-c", "exit 0"});
-	CHECK(e.str("exe") == real_path("/bin/sh"));
-	CHECK(e.i64("retval") == 0);
+		[&](const Event &e, const Smithd &d) {
+			const std::string expected = "tcp:" + c.bracketed + ":" + std::to_string(peer.port) +
+						     "->" + c.bracketed + ":" + std::to_string(lport);
+			check_common(e, "execve", d);
+			CHECK(e.str("stdin") == expected);
+			CHECK(e.str("stdout") == expected);
+			CHECK(e.strings("argv") == std::vector<std::string>{"sh", "-c", "exit 0"});
+			CHECK(e.str("exe") == real_path("/bin/sh"));
+			CHECK(e.i64("retval") == 0);
+		},
+		child);
 }
 
-TEST_CASE("execve: a shell with a connected UDP socket on stdin and stdout shows the flow",
-	  "[e2e][root][ebpf]")
+TEST_CASE("execve: a shell with a connected UDP socket on stdin and stdout shows the flow", "[e2e]")
 {
-	Smithd smithd;
+	shared_daemons();
 	Fd sock(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
 	REQUIRE(sock.get() >= 0);
 	REQUIRE(connect_to(sock.get(), AF_INET, "127.0.0.1", 9) == 0);
@@ -91,14 +91,16 @@ TEST_CASE("execve: a shell with a connected UDP socket on stdin and stdout shows
 	REQUIRE(child > 0);
 	REQUIRE(wait_exit(child) == 0);
 
-	Event e = smithd.wait_for(
+	expect_in_every_backend(
 		"execve of /bin/sh by pid " + std::to_string(child),
 		[&](const Event &ev) {
 			return ev.type() == "execve" && ev.pid() == child && ev.str("filename") == "/bin/sh";
 		},
-		10s, child);
-	const std::string expected = "udp:127.0.0.1:" + std::to_string(sport) + "->127.0.0.1:9";
-	INFO("event: " << e.line());
-	CHECK(e.str("stdin") == expected);
-	CHECK(e.str("stdout") == expected);
+		[&](const Event &e, const Smithd &d) {
+			const std::string expected =
+				"udp:127.0.0.1:" + std::to_string(sport) + "->127.0.0.1:9";
+			CHECK(e.str("stdin") == expected);
+			CHECK(e.str("stdout") == expected);
+		},
+		child);
 }

@@ -10,7 +10,7 @@
 #include <set>
 #include <thread>
 
-#include "smithd_fixture.h"
+#include "backends.h"
 
 using namespace smith::e2e;
 
@@ -46,18 +46,20 @@ bool has_marker(const std::vector<Event> &events, const std::string &marker)
 
 } // namespace
 
-TEST_CASE("rotation: SIGHUP reopens the output file and loses nothing", "[e2e][root][ebpf]")
+TEST_CASE("rotation: SIGHUP reopens the output file and loses nothing", "[e2e][sink]")
 {
-	require_ebpf_preconditions();
-	Smithd d;
+	Smithd d(sink_daemon_options({}));
 	const std::string marker_before = "smith-before-rotation-" + std::to_string(getpid());
 	const std::string marker_after = "smith-after-rotation-" + std::to_string(getpid());
 
 	run_marker(marker_before);
-	d.wait_for("the exec before rotation", [&](const Event &e) {
-		return e.type() == "execve" &&
-		       e.strings("argv") == std::vector<std::string>{"true", marker_before};
-	});
+	d.wait_for(
+		"the exec before rotation",
+		[&](const Event &e) {
+			return e.type() == "execve" &&
+			       e.strings("argv") == std::vector<std::string>{"true", marker_before};
+		},
+		event_timeout());
 
 	const std::string rotated = d.output_path() + ".1";
 	REQUIRE(std::rename(d.output_path().c_str(), rotated.c_str()) == 0);

@@ -1,4 +1,5 @@
 #include "smithd_fixture.h"
+#include "backends.h"
 
 #define CATCH_CONFIG_EXTERNAL_INTERFACES
 #include <catch2/catch.hpp>
@@ -7,9 +8,12 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -52,15 +56,6 @@ std::string trim(std::string s)
 	return s.substr(i);
 }
 
-std::vector<char *> c_argv(std::vector<std::string> &argv)
-{
-	std::vector<char *> out;
-	for (auto &a : argv)
-		out.push_back(a.data());
-	out.push_back(nullptr);
-	return out;
-}
-
 int status_code(int status)
 {
 	if (WIFEXITED(status))
@@ -93,21 +88,17 @@ CATCH_REGISTER_LISTENER(SmithE2eFailureListener)
 
 namespace smith::e2e {
 
-void require_ebpf_preconditions()
+void require_root()
 {
-	std::string reason;
 	if (geteuid() != 0)
-		reason = "end-to-end ebpf tests need root (euid is " + std::to_string(geteuid()) + ")";
-	else if (access("/sys/kernel/btf/vmlinux", R_OK) != 0)
-		reason = "no kernel BTF (/sys/kernel/btf/vmlinux is missing)";
-	else if (access(SMITHD_PATH, X_OK) != 0)
-		reason = std::string("smithd binary not found at ") + SMITHD_PATH;
-	if (!reason.empty())
-		skip_test(reason);
+		skip_test("the end-to-end tests run smithd against the kernel and need root (euid is " +
+			  std::to_string(geteuid()) + ")");
 }
 
 void skip_test(const std::string &reason)
 {
+	if (const char *no = std::getenv("SMITH_TEST_NO_SKIPS"); no && std::string(no) == "1")
+		FAIL("this test cannot run here, and SMITH_TEST_NO_SKIPS=1 forbids skipping: " << reason);
 	std::cout << "SMITH-TEST-SKIPPED: " << reason << std::endl;
 	std::cerr.flush();
 	std::_Exit(0);
@@ -127,7 +118,7 @@ CommandResult run_command(const std::vector<std::string> &argv_in, std::chrono::
 		return res;
 	}
 	std::vector<std::string> argv = argv_in;
-	std::vector<char *> cargv = c_argv(argv);
+	std::vector<char *> cargv = c_strings(argv);
 	pid_t pid = fork();
 	if (pid == 0) {
 		int devnull = open("/dev/null", O_RDONLY);
@@ -219,6 +210,15 @@ int wait_exit(pid_t pid, std::chrono::milliseconds timeout)
 		}
 		std::this_thread::sleep_for(10ms);
 	}
+}
+
+std::vector<char *> c_strings(std::vector<std::string> &v)
+{
+	std::vector<char *> out;
+	for (auto &s : v)
+		out.push_back(s.data());
+	out.push_back(nullptr);
+	return out;
 }
 
 // ---- Host facts -------------------------------------------------------------------------------------
@@ -355,6 +355,17 @@ std::optional<std::string> expected_tty()
 	if (major >= 136 && major <= 143)
 		return "pts/" + std::to_string((major - 136) * 256 + minor);
 	return std::nullopt;
+}
+
+bool kernel_has_modules()
+{
+	return access("/proc/modules", F_OK) == 0;
+}
+
+bool kernel_has_execveat()
+{
+	// A bad fd: EBADF where the call exists, ENOSYS where it does not.
+	return syscall(SYS_execveat, -1, "", nullptr, nullptr, 0) < 0 && errno != ENOSYS;
 }
 
 uint64_t now_ns()
@@ -540,81 +551,135 @@ const std::vector<std::string> &expected_keys(const std::string &type)
 	return common;
 }
 
-void check_host_fields(const Event &e, const std::string &type)
+std::optional<Status> parse_status(const std::string &json, std::string *error)
 {
-	static const std::map<std::string, int64_t> data_types = {
-		{"execve", 59}, {"connect", 42}, {"init_module", 175}, {"finit_module", 313}};
-	INFO("event: " << e.line());
-	CHECK(e.keys() == expected_keys(type));
-	CHECK(e.i64("schema") == 1);
-	CHECK(e.str("type") == type);
-	CHECK(e.i64("data_type") == data_types.at(type));
-	CHECK(e.str("backend") == "ebpf");
-	CHECK(e.str("hostname") == host_name());
-	CHECK(e.str("host_id") == machine_id());
-	CHECK(e.u64("seq") > 0);
-	std::string run_id = e.str("run_id");
-	CHECK(run_id.size() == 32);
-	CHECK(run_id.find_first_not_of("0123456789abcdef") == std::string::npos);
-	uint64_t ts = e.u64("ts");
-	uint64_t now = now_ns();
-	CHECK(ts + 5000000000ULL >= now);
-	CHECK(ts <= now + 5000000000ULL);
-	CHECK(e.str("container_id") == "");
-}
-
-void check_inherited_context(const Event &e)
-{
-	INFO("event: " << e.line());
-	CHECK(e.i64("uid") == 0);
-	CHECK(e.i64("gid") == 0);
-	CHECK(e.i64("euid") == 0);
-	CHECK(e.i64("egid") == 0);
-	CHECK(e.str("user") == "root");
-	CHECK(e.i64("pgid") == getpgrp());
-	CHECK(e.i64("sid") == getsid(0));
-	if (auto tty = expected_tty())
-		CHECK(e.str("tty") == *tty);
-	CHECK(e.i64("sessionid") == expected_sessionid());
-	CHECK(e.u64("pidns") == ns_inode("pid"));
-	CHECK(e.u64("mntns") == ns_inode("mnt"));
-	CHECK(e.u64("netns") == ns_inode("net"));
-	if (auto cg = cgroup_v2_id())
-		CHECK(e.u64("cgroup_id") == *cg);
-	else
-		CHECK_NOTHROW(e.u64("cgroup_id"));
+	simdjson::dom::parser parser;
+	simdjson::dom::element doc;
+	if (auto err = parser.parse(json).get(doc); err) {
+		*error = simdjson::error_message(err);
+		return std::nullopt;
+	}
+	Status s;
+	std::string_view sv;
+	if (doc["backend"].get_string().get(sv) == simdjson::SUCCESS)
+		s.backend = sv;
+	if (doc["backend_reason"].get_string().get(sv) == simdjson::SUCCESS)
+		s.backend_reason = sv;
+	uint64_t u = 0;
+	if (doc["last_seq"].get_uint64().get(u) == simdjson::SUCCESS)
+		s.last_seq = u;
+	if (doc["decode_errors"].get_uint64().get(u) == simdjson::SUCCESS)
+		s.decode_errors = u;
+	if (doc["queue_depth"].get_uint64().get(u) == simdjson::SUCCESS)
+		s.queue_depth = u;
+	simdjson::dom::object received;
+	if (doc["events"]["received"].get_object().get(received) == simdjson::SUCCESS)
+		for (auto field : received)
+			if (field.value.get_uint64().get(u) == simdjson::SUCCESS)
+				s.received += u;
+	simdjson::dom::array hooks;
+	if (doc["hooks"].get_array().get(hooks) == simdjson::SUCCESS) {
+		for (simdjson::dom::element h : hooks) {
+			std::string_view name, state, reason;
+			if (h["name"].get_string().get(name) != simdjson::SUCCESS)
+				continue;
+			s.hook_names.emplace_back(name);
+			if (h["kernel_drops"].get_uint64().get(u) == simdjson::SUCCESS)
+				s.drops[std::string(name)] = u;
+			if (h["state"].get_string().get(state) == simdjson::SUCCESS)
+				s.hook_state[std::string(name)] = std::string(state);
+			if (h["reason"].get_string().get(reason) == simdjson::SUCCESS)
+				s.hook_reason[std::string(name)] = std::string(reason);
+		}
+	}
+	if (s.backend.empty()) {
+		*error = "no \"backend\" in status: " + json;
+		return std::nullopt;
+	}
+	return s;
 }
 
 // ---- The daemon -------------------------------------------------------------------------------------
 
-Smithd::Smithd(std::vector<std::string> extra_args, bool file_sink)
-    : extra_args_(std::move(extra_args)), file_sink_(file_sink)
+namespace {
+
+std::string dir_of(const std::string &path)
 {
-	require_ebpf_preconditions();
+	auto slash = path.rfind('/');
+	return slash == std::string::npos ? "." : path.substr(0, slash);
+}
+
+std::string beside_self_or(const char *name, const char *fallback)
+{
+	std::string beside = dir_of(self_exe()) + "/" + name;
+	return access(beside.c_str(), X_OK) == 0 ? beside : fallback;
+}
+
+// In the child, before exec: a private mount namespace in which the kernel's BTF reads as empty, so
+// that libbpf cannot relocate the programs and the eBPF backend cannot load.
+void hide_btf_or_exit(const std::string &dir)
+{
+	if (unshare(CLONE_NEWNS) != 0 || mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
+		dprintf(2, "hide_btf: unshare/make-private: %s\n", strerror(errno));
+		_exit(125);
+	}
+	const std::string empty = dir + "/empty-btf";
+	int fd = open(empty.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0444);
+	if (fd < 0 || close(fd) != 0 ||
+	    mount(empty.c_str(), "/sys/kernel/btf/vmlinux", nullptr, MS_BIND, nullptr) != 0) {
+		dprintf(2, "hide_btf: bind %s over /sys/kernel/btf/vmlinux: %s\n", empty.c_str(),
+			strerror(errno));
+		_exit(125);
+	}
+}
+
+} // namespace
+
+std::string smithd_path()
+{
+	return beside_self_or("smithd", SMITHD_PATH);
+}
+
+std::string smithctl_path()
+{
+	return beside_self_or("smithctl", SMITHCTL_PATH);
+}
+
+Smithd::Smithd(SmithdOptions options, bool wait)
+    : options_(std::move(options)), dir_("smith-e2e-" + options_.label + "-")
+{
+	require_root();
 	output_path_ = dir_.file("events.jsonl");
 	socket_path_ = dir_.file("smithd.sock");
 	pid_file_ = dir_.file("smithd.pid");
 	log_path_ = dir_.file("smithd.log");
 	start();
+	if (!wait)
+		return;
+	const std::string why = wait_ready(start_timeout());
+	if (!why.empty())
+		FAIL(why);
 }
 
 void Smithd::start()
 {
-	std::vector<std::string> argv = {SMITHD_PATH,
-					 "--backend=ebpf",
+	std::vector<std::string> argv = {smithd_path(),
+					 "--backend=" + options_.backend,
 					 "--foreground",
 					 "--socket=" + socket_path_,
 					 "--pid-file=" + pid_file_,
-					 "--config=/dev/null"};
-	if (file_sink_) {
+					 "--config=" + options_.config};
+	if (options_.file_sink) {
 		argv.push_back("--sink=file");
 		argv.push_back("--output=" + output_path_);
 	}
-	argv.insert(argv.end(), extra_args_.begin(), extra_args_.end());
-	std::vector<char *> cargv = c_argv(argv);
+	argv.insert(argv.end(), options_.extra.begin(), options_.extra.end());
+	std::vector<char *> cargv = c_strings(argv);
 	int log_fd = open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 	if (log_fd < 0)
 		FAIL("cannot create " << log_path_ << ": " << strerror(errno));
+	const bool hide_btf = options_.hide_btf;
+	const std::string dir = dir_.path();
 	std::cout.flush();
 	pid_t pid = fork();
 	if (pid == 0) {
@@ -622,6 +687,8 @@ void Smithd::start()
 		dup2(devnull, 0);
 		dup2(log_fd, 1);
 		dup2(log_fd, 2);
+		if (hide_btf)
+			hide_btf_or_exit(dir);
 		execv(cargv[0], cargv.data());
 		dprintf(2, "exec %s: %s\n", cargv[0], strerror(errno));
 		_exit(127);
@@ -630,29 +697,37 @@ void Smithd::start()
 	if (pid < 0)
 		FAIL("fork: " << strerror(errno));
 	pid_ = pid;
+}
 
-	auto deadline = std::chrono::steady_clock::now() + 30s;
+std::string Smithd::wait_ready(std::chrono::milliseconds timeout)
+{
+	auto deadline = std::chrono::steady_clock::now() + timeout;
 	for (;;) {
-		int status = 0;
-		if (waitpid(pid_, &status, WNOHANG) == pid_) {
-			pid_ = -1;
-			fail_start("smithd exited during startup with status " +
-				   std::to_string(status_code(status)));
-		}
-		if (access(pid_file_.c_str(), F_OK) == 0) {
-			CommandResult r = ctl({"status", "--json"});
-			if (r.exit_code == 0)
-				return;
-		}
+		int code = 0;
+		if (exited(&code))
+			return "smithd (" + label() + ") exited during startup with status " +
+			       std::to_string(code) + "\n---- smithd log ----\n" + log();
+		if (access(pid_file_.c_str(), F_OK) == 0 && ctl({"status", "--json"}).exit_code == 0)
+			return "";
 		if (std::chrono::steady_clock::now() >= deadline)
-			fail_start("smithd was not ready after 30 s (pid file and `smithctl status --json`)");
+			return "smithd (" + label() + ") was not ready after " +
+			       std::to_string(
+				       std::chrono::duration_cast<std::chrono::seconds>(timeout).count()) +
+			       " s (pid file and `smithctl status --json`)\n---- smithd log ----\n" + log();
 		std::this_thread::sleep_for(100ms);
 	}
 }
 
-void Smithd::fail_start(const std::string &why)
+bool Smithd::exited(int *code)
 {
-	FAIL(why << "\n---- smithd log ----\n" << log());
+	if (pid_ <= 0)
+		return true;
+	int status = 0;
+	if (waitpid(pid_, &status, WNOHANG) != pid_)
+		return false;
+	pid_ = -1;
+	*code = status_code(status);
+	return true;
 }
 
 Smithd::~Smithd()
@@ -662,7 +737,8 @@ Smithd::~Smithd()
 		code = terminate();
 	if (!test_failed())
 		return;
-	std::cout << "---- smithd log (" << log_path_ << ", exit " << code << ") ----\n" << log() << "\n";
+	std::cout << "---- smithd log (" << label() << ", " << log_path_ << ", exit " << code << ") ----\n"
+		  << log() << "\n";
 	if (!bad_lines_.empty()) {
 		std::cout << "---- unparsable output lines ----\n";
 		for (auto &[line, err] : bad_lines_)
@@ -680,24 +756,18 @@ std::string Smithd::log() const
 
 const std::vector<Event> &Smithd::poll()
 {
-	int fd = open(output_path_.c_str(), O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	const Fd fd(open(output_path_.c_str(), O_RDONLY | O_CLOEXEC));
+	if (!fd.valid())
 		return events_;
-	if (lseek(fd, static_cast<off_t>(read_offset_), SEEK_SET) < 0) {
-		close(fd);
-		return events_;
-	}
 	std::string chunk;
 	char buf[1 << 16];
 	for (;;) {
-		ssize_t r = read(fd, buf, sizeof buf);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
+		const util::IoResult r = util::pread_full(fd.get(), buf, sizeof buf,
+							  static_cast<off_t>(read_offset_ + chunk.size()));
+		chunk.append(buf, r.done);
+		if (r.done < sizeof buf)
 			break;
-		chunk.append(buf, static_cast<size_t>(r));
 	}
-	close(fd);
 	read_offset_ += chunk.size();
 	partial_ += chunk;
 	size_t start = 0;
@@ -717,6 +787,21 @@ const std::vector<Event> &Smithd::poll()
 	}
 	partial_.erase(0, start);
 	return events_;
+}
+
+std::optional<Event> Smithd::find(const EventPredicate &pred, std::chrono::milliseconds timeout)
+{
+	auto deadline = std::chrono::steady_clock::now() + timeout;
+	size_t checked = 0;
+	for (;;) {
+		const auto &evs = poll();
+		for (; checked < evs.size(); ++checked)
+			if (pred(evs[checked]))
+				return evs[checked];
+		if (std::chrono::steady_clock::now() >= deadline)
+			return std::nullopt;
+		std::this_thread::sleep_for(50ms);
+	}
 }
 
 size_t Smithd::count(const EventPredicate &pred)
@@ -740,20 +825,11 @@ std::string Smithd::lines_of_pid(int64_t pid) const
 Event Smithd::wait_for(const std::string &what, const EventPredicate &pred, std::chrono::milliseconds timeout,
 		       int64_t pid_hint)
 {
-	auto deadline = std::chrono::steady_clock::now() + timeout;
-	size_t checked = 0;
-	for (;;) {
-		const auto &evs = poll();
-		for (; checked < evs.size(); ++checked)
-			if (pred(evs[checked]))
-				return evs[checked];
-		if (std::chrono::steady_clock::now() >= deadline)
-			break;
-		std::this_thread::sleep_for(50ms);
-	}
+	if (auto e = find(pred, timeout))
+		return *e;
 	std::ostringstream msg;
-	msg << "no event matching: " << what << " within " << timeout.count() << " ms (" << events_.size()
-	    << " events read, " << bad_lines_.size() << " unparsable lines)";
+	msg << "[" << label() << "] no event matching: " << what << " within " << timeout.count() << " ms ("
+	    << events_.size() << " events read, " << bad_lines_.size() << " unparsable lines)";
 	if (pid_hint > 0)
 		msg << "\nevents of pid " << pid_hint << ":\n" << lines_of_pid(pid_hint);
 	for (size_t i = 0; i < bad_lines_.size() && i < 5; ++i)
@@ -765,18 +841,35 @@ Event Smithd::wait_for(const std::string &what, const EventPredicate &pred, std:
 
 CommandResult Smithd::ctl(std::vector<std::string> args) const
 {
-	std::vector<std::string> argv = {SMITHCTL_PATH};
+	std::vector<std::string> argv = {smithctl_path()};
 	argv.insert(argv.end(), args.begin(), args.end());
 	argv.push_back("--socket=" + socket_path_);
-	return run_command(argv);
+	return run_command(argv, 60s);
 }
 
-int Smithd::terminate()
+std::string Smithd::status_json() const
+{
+	CommandResult r = ctl({"status", "--json"});
+	return r.exit_code == 0 ? r.out : "";
+}
+
+Status Smithd::status() const
+{
+	CommandResult r = ctl({"status", "--json"});
+	std::string err;
+	std::optional<Status> s = r.exit_code == 0 ? parse_status(r.out, &err) : std::nullopt;
+	if (!s)
+		FAIL("[" << label() << "] smithctl status --json: exit " << r.exit_code << ": " << err
+			 << r.err);
+	return *s;
+}
+
+int Smithd::terminate(std::chrono::milliseconds timeout)
 {
 	if (pid_ <= 0)
 		return -1;
 	kill(pid_, SIGTERM);
-	int code = wait_exit(pid_, 15s);
+	int code = wait_exit(pid_, timeout);
 	pid_ = -1;
 	return code;
 }
@@ -861,23 +954,36 @@ int connect_to(int fd, int family, const std::string &addr, uint16_t port)
 	return r == 0 ? 0 : -errno;
 }
 
-Fd::~Fd()
+// ---- Kernel modules ---------------------------------------------------------------------------------
+
+int load_module_from_memory(const std::string &path, const std::string &params)
 {
-	reset();
+	std::string image = read_file(path);
+	if (image.empty())
+		return -ENOENT;
+	long r = syscall(SYS_init_module, image.data(), image.size(), params.c_str());
+	return r == 0 ? 0 : -errno;
 }
 
-Fd &Fd::operator=(Fd &&o) noexcept
+int load_module_from_file(const std::string &path, const std::string &params, int flags)
 {
-	if (this != &o)
-		reset(o.release());
-	return *this;
+	const Fd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+	if (!fd.valid())
+		return -errno;
+	long r = syscall(SYS_finit_module, fd.get(), params.c_str(), flags);
+	return r == 0 ? 0 : -errno;
 }
 
-void Fd::reset(int fd)
+int unload_module(const std::string &name)
 {
-	if (fd_ >= 0)
-		close(fd_);
-	fd_ = fd;
+	long r = syscall(SYS_delete_module, name.c_str(), O_NONBLOCK);
+	return r == 0 ? 0 : -errno;
+}
+
+bool module_loaded(const std::string &name)
+{
+	struct stat st {};
+	return stat(("/sys/module/" + name).c_str(), &st) == 0;
 }
 
 } // namespace smith::e2e

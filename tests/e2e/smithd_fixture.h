@@ -1,9 +1,9 @@
-// End-to-end fixture: runs the real smithd (ebpf backend, file sink) in a fresh temporary directory,
-// reads the events it writes, and offers the host facts that events are checked against.
+// End-to-end fixture: the real smithd and smithctl binaries in a fresh temporary directory, the events
+// they write, and the host facts that events are checked against. The behaviour suite (backends.h)
+// runs on this host and, unchanged, inside every guest kernel (tests/vm), against every backend there.
 //
-// Every test case starts its own smithd (a Smithd object) and stops it when the object goes out of
-// scope. When any assertion of the test case failed, the daemon's log and the matching output lines are
-// printed and the temporary directory is kept for inspection.
+// When any assertion of a test case failed, a Smithd prints the daemon's log when it goes and keeps its
+// directory for inspection.
 #pragma once
 
 #include <sys/types.h>
@@ -19,17 +19,20 @@
 #include <variant>
 #include <vector>
 
+#include "util/fd.h"
+
 namespace smith::e2e {
 
 using namespace std::chrono_literals;
 
 // Ends the test program as skipped: prints "SMITH-TEST-SKIPPED: <reason>", the line CTest recognises
 // (tests/CMakeLists.txt), and exits 0 at once, so no failure can follow the line. tests/run.sh lists
-// every skip, and under CI=true fails those tests/allowed-skips.txt does not name.
+// every skip, and under CI=true fails those tests/allowed-skips.txt does not name. Where one program
+// runs every test (the guests set SMITH_TEST_NO_SKIPS=1), the test fails instead, with the reason.
 [[noreturn]] void skip_test(const std::string &reason);
 
-// Skips (skip_test) when this host cannot run the ebpf backend tests: not root, or no kernel BTF.
-void require_ebpf_preconditions();
+// Skips (skip_test) unless this process is root: every test here runs smithd against the kernel.
+void require_root();
 
 // ---- Processes --------------------------------------------------------------------------------------
 
@@ -47,7 +50,10 @@ pid_t spawn(const std::function<void()> &child);
 
 // Waits for `pid` to exit for at most `timeout`; returns its exit status, 128 + signal, or -1 on timeout
 // (the process is then killed and reaped).
-int wait_exit(pid_t pid, std::chrono::milliseconds timeout = 10s);
+int wait_exit(pid_t pid, std::chrono::milliseconds timeout = 60s);
+
+// NULL-terminated char* views of `v` for execve(2); valid while `v` lives unchanged.
+std::vector<char *> c_strings(std::vector<std::string> &v);
 
 // ---- Host facts -------------------------------------------------------------------------------------
 
@@ -65,6 +71,8 @@ std::optional<uint64_t> cgroup_v2_id();	   // inode of this process's cgroup v2 
 std::optional<std::string> expected_tty(); // "" without a controlling tty, "pts/N", nullopt otherwise
 uint64_t now_ns();			   // CLOCK_REALTIME in ns
 std::string read_file(const std::string &path);
+bool kernel_has_modules();  // loadable module support (CONFIG_MODULES): /proc/modules exists
+bool kernel_has_execveat(); // the execveat(2) syscall exists (Linux 3.19+)
 
 // Removes the directory tree when destroyed, unless keep() was called.
 class TempDir {
@@ -122,29 +130,63 @@ const std::vector<std::string> &expected_keys(const std::string &type);
 
 using EventPredicate = std::function<bool(const Event &)>;
 
-// Checks (with CHECK) what every event written by this run of smithd must hold whatever the process:
-// schema 1, the schema v1 key order for its type, data_type, backend "ebpf", hostname, host_id, seq > 0,
-// a 32-hex-digit run_id, ts within 5 s of now, container_id "" (the tests run on the host).
-void check_host_fields(const Event &e, const std::string &type);
-// Checks the fields that the test's processes (this one and its children) share with this process:
-// uid/gid/euid/egid 0 and user "root", pgid, sid, tty, sessionid, pid/mnt/net namespaces, cgroup id.
-void check_inherited_context(const Event &e);
+// A few fields of `smithctl status --json`.
+struct Status {
+	std::string backend;
+	std::string backend_reason;
+	std::map<std::string, uint64_t> drops;		// hook name -> kernel_drops
+	std::map<std::string, std::string> hook_state;	// hook name -> state
+	std::map<std::string, std::string> hook_reason; // hook name -> reason
+	std::vector<std::string> hook_names;		// in status order
+	uint64_t last_seq = 0;
+	uint64_t received = 0; // records decoded, all types
+	uint64_t decode_errors = 0;
+	uint64_t queue_depth = 0;
+};
+// Parses `smithctl status --json`; nullopt (and *error) when it does not parse.
+std::optional<Status> parse_status(const std::string &json, std::string *error);
 
 // ---- The daemon -------------------------------------------------------------------------------------
 
+// Where smithd and smithctl are: beside this program when they are there (a guest's /opt/smith/bin),
+// else the build directory this program was built in.
+std::string smithd_path();
+std::string smithctl_path();
+
+struct SmithdOptions {
+	std::string label = "smithd";	  // names the daemon in messages and its directory
+	std::string backend = "auto";	  // --backend=
+	std::vector<std::string> extra;	  // more arguments, after the fixture's own
+	bool file_sink = true;		  // --sink=file --output=<dir>/events.jsonl; else `extra` chooses
+	bool hide_btf = false;		  // run in a mount namespace where /sys/kernel/btf/vmlinux is empty
+	std::string config = "/dev/null"; // --config=
+	std::string events_backend;	  // what its events must name; "": lkm for --backend=lkm, else ebpf
+};
+
 class Smithd {
 public:
-	// Checks the preconditions (may skip), starts smithd and waits until it is ready (pid file written
-	// and `smithctl status --json` succeeds), for at most 30 s; fails the test with the log otherwise.
-	// `extra_args` are appended to smithd's command line. Without `file_sink`
-	// smithd gets no --sink/--output, so `extra_args` choose the sink.
-	explicit Smithd(std::vector<std::string> extra_args = {}, bool file_sink = true);
-	// Stops smithd if it still runs (SIGTERM, then SIGKILL after 15 s); prints diagnostics if the test
-	// failed.
+	// Starts smithd (the options' backend, sink and arguments, with its own socket, pid file and log in
+	// a fresh directory) and, unless `wait` is false, waits until it is ready (wait_ready(), at most
+	// start_timeout() of backends.h), failing the test with its log when it is not.
+	explicit Smithd(SmithdOptions options, bool wait = true);
+	// Stops smithd if it still runs (SIGTERM, then SIGKILL); prints diagnostics if the test failed.
 	~Smithd();
 	Smithd(const Smithd &) = delete;
 	Smithd &operator=(const Smithd &) = delete;
 
+	// Waits until the pid file exists and `smithctl status --json` answers; "" when ready, else why not
+	// (with the log).
+	std::string wait_ready(std::chrono::milliseconds timeout);
+
+	const SmithdOptions &options() const { return options_; }
+	const std::string &label() const { return options_.label; }
+	// The backend its events and status must name.
+	std::string expected_backend() const
+	{
+		if (!options_.events_backend.empty())
+			return options_.events_backend;
+		return options_.backend == "lkm" ? "lkm" : "ebpf";
+	}
 	pid_t pid() const { return pid_; }
 	const std::string &dir() const { return dir_.path(); }
 	const std::string &output_path() const { return output_path_; }
@@ -157,10 +199,12 @@ public:
 	// Lines that did not parse as JSON objects, with the parse error.
 	const std::vector<std::pair<std::string, std::string>> &bad_lines() const { return bad_lines_; }
 
-	// Waits until an event matching `pred` appears (at most `timeout`) and returns it. Fails the test
-	// (with `what`, the log, the unparsable lines and the events of `pid_hint`) when none does.
-	Event wait_for(const std::string &what, const EventPredicate &pred,
-		       std::chrono::milliseconds timeout = 10s, int64_t pid_hint = -1);
+	// The first event so far, or within `timeout`, that matches; nullopt when none came.
+	std::optional<Event> find(const EventPredicate &pred, std::chrono::milliseconds timeout);
+	// As find(), but fails the test (with `what`, the log, the unparsable lines and the events of
+	// `pid_hint`) when none comes.
+	Event wait_for(const std::string &what, const EventPredicate &pred, std::chrono::milliseconds timeout,
+		       int64_t pid_hint = -1);
 	// Reads new lines, then counts the events read so far that match `pred`.
 	size_t count(const EventPredicate &pred);
 	// The events of `pid` seen so far, as raw lines (diagnostics).
@@ -168,18 +212,21 @@ public:
 
 	// `smithctl <args> --socket=<this socket>`
 	CommandResult ctl(std::vector<std::string> args) const;
+	// `smithctl status --json`, parsed; fails the test when it cannot be had.
+	Status status() const;
+	std::string status_json() const; // its raw text ("" when smithctl failed)
 
-	// Sends SIGTERM and waits for the exit (at most 15 s); returns the exit status, 128 + signal, or -1.
-	int terminate();
+	// Sends SIGTERM and waits for the exit (at most `timeout`); the exit status, 128 + signal, or -1.
+	int terminate(std::chrono::milliseconds timeout = 60s);
 	bool running() const { return pid_ > 0; }
+	// Whether the process has exited by itself; its status goes to *code.
+	bool exited(int *code);
 
 private:
 	void start();
-	void fail_start(const std::string &why);
 
-	std::vector<std::string> extra_args_; // appended to the command line
-	bool file_sink_ = true;		      // events go to output_path_
-	TempDir dir_;			      // holds output, socket, pid file and log
+	SmithdOptions options_;
+	TempDir dir_; // holds output, socket, pid file and log
 	std::string output_path_;
 	std::string socket_path_;
 	std::string pid_file_;
@@ -193,6 +240,8 @@ private:
 
 // ---- Sockets ----------------------------------------------------------------------------------------
 
+using Fd = util::UniqueFd;
+
 // "127.0.0.1" / "::1" loopback address helpers. Ports are in host order.
 struct Endpoint {
 	std::string addr; // inet_ntop text form
@@ -205,22 +254,14 @@ int tcp_listener(int family);
 // connect(2) on `fd` to addr:port; returns 0 or -errno, exactly as the syscall did.
 int connect_to(int fd, int family, const std::string &addr, uint16_t port);
 
-// A file descriptor closed on destruction.
-class Fd {
-public:
-	Fd() = default;
-	explicit Fd(int fd) : fd_(fd) {}
-	~Fd();
-	Fd(Fd &&o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
-	Fd &operator=(Fd &&o) noexcept;
-	Fd(const Fd &) = delete;
-	Fd &operator=(const Fd &) = delete;
-	int get() const { return fd_; }
-	int release() { return std::exchange(fd_, -1); }
-	void reset(int fd = -1);
+// ---- Kernel modules ---------------------------------------------------------------------------------
 
-private:
-	int fd_ = -1;
-};
+// Loads a module image with init_module(2) (from memory) or finit_module(2) (from the open file);
+// returns 0 or -errno.
+int load_module_from_memory(const std::string &path, const std::string &params);
+int load_module_from_file(const std::string &path, const std::string &params, int flags = 0);
+// delete_module(2) with O_NONBLOCK; returns 0 or -errno.
+int unload_module(const std::string &name);
+bool module_loaded(const std::string &name); // /sys/module/<name> exists
 
 } // namespace smith::e2e

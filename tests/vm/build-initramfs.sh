@@ -5,7 +5,7 @@
 #                      [--smith-bin-dir DIR] [--smith-ko FILE]
 #
 # Holds busybox-static (with its applets as links), /init (tests/vm/guest-init.sh),
-# smithd, smithctl, smith_guest_checks and smith_hook_load from the build directory with every
+# smithd, smithctl, smith_e2e_tests and smith_hook_load from the build directory with every
 # shared library ldd names and the dynamic loader (none for a SMITH_STATIC build), the test
 # module built against KDIR and, when the tree has lkm/, smith.ko built against KDIR.
 # --smith-bin-dir takes smithd and smithctl from DIR instead (a package's /usr/bin), as they are;
@@ -47,11 +47,11 @@ command -v cpio >/dev/null || die "cpio not found (apt-get install cpio)"
 BINS=(
 	"${SMITH_BIN_DIR:-$BUILD_DIR}/smithd"
 	"${SMITH_BIN_DIR:-$BUILD_DIR}/smithctl"
-	"$BUILD_DIR/tests/vm/smith_guest_checks"
+	"$BUILD_DIR/tests/smith_e2e_tests"
 	"$BUILD_DIR/tests/bench/smith_hook_load"
 )
 for b in "${BINS[@]}"; do
-	[ -x "$b" ] || die "$b not found (build it: ninja -C $BUILD_DIR smithd smithctl smith_guest_checks smith_hook_load)"
+	[ -x "$b" ] || die "$b not found (build it: ninja -C $BUILD_DIR smithd smithctl smith_e2e_tests smith_hook_load)"
 done
 
 [ -n "$WORK" ] || WORK=$(dirname "$OUT")

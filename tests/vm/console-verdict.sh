@@ -4,8 +4,9 @@
 # none, 1 otherwise. run-vm.sh uses it after each boot; verdict_test.sh checks it on made-up logs.
 #
 # Problems: QEMU killed by the timeout (status 137) or failing; no "SMITH-VM: BOOTED"; no
-# "SMITH-VM: END <mode> rc=N", or N != 0; no "SMITH-VM: POWEROFF"; and kernel trouble anywhere in
-# the log: an oops, a BUG, a WARNING, a call trace, a general protection fault or a panic.
+# "SMITH-VM: END <mode> rc=N", or N != 0; in checks mode, a run that ended without Catch2's "All tests
+# passed" summary (a program that exited half way); no "SMITH-VM: POWEROFF"; and kernel trouble
+# anywhere in the log: an oops, a BUG, a WARNING, a call trace, a general protection fault or a panic.
 set -euo pipefail
 
 [ $# -eq 4 ] || {
@@ -34,6 +35,8 @@ if [ -z "$guest_rc" ]; then
 	problem "the guest's $mode did not finish"
 elif [ "$guest_rc" != 0 ]; then
 	problem "the guest's $mode failed (exit code $guest_rc)"
+elif [ "$mode" = checks ] && ! grep -q "^All tests passed (" "$console"; then
+	problem "the guest's checks exited 0 without Catch2's summary: they ended half way"
 fi
 grep -q "^SMITH-VM: POWEROFF" "$console" || problem "the guest did not reach its power-off"
 # Kernel trouble anywhere on the console or in the dmesg dump at the end.

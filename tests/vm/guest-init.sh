@@ -3,7 +3,9 @@
 # command line asks for, reports on the serial console between marker lines, and powers off.
 #
 # Kernel command line:
-#   smith.mode=checks          run smith_guest_checks (the default)
+#   smith.mode=checks          run the behaviour suite, smith_e2e_tests (the default), without its
+#                              [sink] tests
+#   smith.backends=ebpf,lkm    the backends it checks (SMITH_TEST_BACKENDS of tests/e2e/backends.h)
 #   smith.mode=bench           run the overhead benchmark (tests/vm/guest-bench.sh)
 #   smith.args=A+B+...         extra arguments for that program, "+" for spaces
 #
@@ -33,10 +35,12 @@ echo 7 >/proc/sys/kernel/printk
 
 mode=checks
 args=""
+backends=ebpf,lkm
 for word in $(cat /proc/cmdline); do
 	case "$word" in
 	smith.mode=*) mode=${word#smith.mode=} ;;
 	smith.args=*) args=$(echo "${word#smith.args=}" | tr '+' ' ') ;;
+	smith.backends=*) backends=${word#smith.backends=} ;;
 	esac
 done
 
@@ -47,8 +51,13 @@ cd /root
 rc=0
 case "$mode" in
 checks)
+	# An emulated CPU: events take longer, and loading the BPF programs takes minutes.
+	export SMITH_TEST_BACKENDS=$backends SMITH_TEST_EVENT_TIMEOUT=120 SMITH_TEST_START_TIMEOUT=900
+	export SMITH_TEST_MODULE_DIR=/opt/smith/modules
+	# One program runs every test: a test that cannot run here fails instead of ending the program.
+	export SMITH_TEST_NO_SKIPS=1
 	# shellcheck disable=SC2086 # args are words on purpose
-	smith_guest_checks --order decl --use-colour no --warn NoTests $args || rc=$?
+	smith_e2e_tests --order decl --use-colour no --warn NoTests "~[sink]" $args || rc=$?
 	;;
 bench)
 	# shellcheck disable=SC2086

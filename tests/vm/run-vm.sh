@@ -7,13 +7,14 @@
 #   tests/vm/run-vm.sh --kernel 6.1|6.12 --bench [--rounds R] [--out DIR]
 #
 # Steps: fetch-kernel.sh (image cached under /var/cache/smith/vm, headers installed),
-# build-initramfs.sh (busybox, smithd, smithctl, smith_guest_checks, smith_hook_load and their
+# build-initramfs.sh (busybox, smithd, smithctl, smith_e2e_tests, smith_hook_load and their
 # libraries, smith_test_mod.ko and smith.ko built for that kernel), then one boot of
 #   qemu-system-x86_64 -accel tcg -smp 2 -m 1536 -nographic -no-reboot -kernel ... -initrd ...
 # under a hard timeout. The guest reports on its serial console (tests/vm/guest-init.sh, markers
 # "SMITH-VM: ..."); the whole console is kept in BUILD_DIR/vm/<release>/console.log.
 #
-# --filter passes a Catch2 test spec to smith_guest_checks (no spaces: "[lkm-direct],[ebpf]").
+# --filter passes a Catch2 test spec to smith_e2e_tests, the behaviour suite (no spaces:
+# "[lkm],exec*"); the guest always leaves out [sink], the tests about the output side alone.
 # --smith-bin-dir and --smith-ko put a package's smithd, smithctl and DKMS-built smith.ko in the
 # guest instead of the build directory's (tests/package/vm.sh).
 # Fails when the guest's program fails, when the guest does not finish in time, and when the guest
@@ -82,7 +83,7 @@ QEMU=$(command -v qemu-system-x86_64) || skip "qemu-system-x86_64 not found (apt
 command -v busybox >/dev/null || skip "busybox not found (apt-get install busybox-static)"
 
 BUILD_DIR=$(cd "$BUILD_DIR" 2>/dev/null && pwd) || die "build directory '$BUILD_DIR' not found"
-for bin in tests/vm/smith_guest_checks tests/bench/smith_hook_load; do
+for bin in tests/smith_e2e_tests tests/bench/smith_hook_load; do
 	[ -x "$BUILD_DIR/$bin" ] || die "$BUILD_DIR/$bin not found (build: cmake --build $BUILD_DIR)"
 done
 for bin in smithd smithctl; do
@@ -111,12 +112,14 @@ if [ "$BENCH" = 1 ]; then
 else
 	MODE=checks
 	ARGS=$FILTER
+	BACKENDS=ebpf,lkm
 	if [ "$HAVE_LKM" = 0 ]; then
 		ARGS="${ARGS:+$ARGS+}~[lkm]"
+		BACKENDS=ebpf
 		log "no smith.ko in the image (no lkm/ in this tree, or SMITH_VM_NO_LKM=1): the [lkm] checks do not run"
 	fi
 fi
-APPEND="console=ttyS0 panic=-1 loglevel=7 smith.mode=$MODE${ARGS:+ smith.args=$ARGS}"
+APPEND="console=ttyS0 panic=-1 loglevel=7 smith.mode=$MODE${ARGS:+ smith.args=$ARGS}${BACKENDS:+ smith.backends=$BACKENDS}"
 log "booting $RELEASE under TCG (timeout ${TIMEOUT}s): $APPEND"
 rc=0
 timeout --signal=KILL "$TIMEOUT" "$QEMU" -accel tcg -cpu max -smp 2 -m 1536 -nographic -no-reboot -nic none \

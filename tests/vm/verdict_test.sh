@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # verdict_test.sh: console-verdict.sh on made-up guest consoles. A clean run passes; each kind of
 # trouble run-vm.sh must catch (a kernel warning, an oops, a BUG, a call trace, failed checks,
-# a guest that never finished, a QEMU killed by the timeout) fails with its own message.
+# checks that ended half way, a guest that never finished, a QEMU killed by the timeout) fails with its own message.
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 VERDICT="$HERE/console-verdict.sh"
@@ -54,7 +54,9 @@ expect no-poweroff 1 0 'did not reach its power-off'
 grep -v BOOTED "$work/clean.log" >"$work/no-init.log"
 expect no-init 1 0 'never reached /init'
 expect clean 1 1 'QEMU exited with status 1'
+grep -v '^All tests passed' "$work/clean.log" >"$work/no-summary.log"
+expect no-summary 1 0 'without Catch2'"'"'s summary'
 
-total=9
+total=10
 echo "$((total - failures)) passed, $failures failed"
 [ "$failures" = 0 ]

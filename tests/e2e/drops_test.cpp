@@ -1,0 +1,145 @@
+// A stopped reader: while smithd does not read, the kernel side fills its ring and then drops. Every call
+// made in that time is then either an event or one drop counted for its hook, exactly, and smithd goes
+// on once it reads again. Checked against each backend, with a daemon of its own and a small ring:
+//   ebpf  --backend=auto with a one-page ring buffer;
+//   lkm   --backend=auto on a kernel whose BTF is hidden, so that auto must choose the module, which
+//         smithd loads itself with 64 KiB rings (lkm_ring_kb) and unloads when it stops.
+// The calls are ones nothing else on the machine makes (a failed execveat, or a failed finit_module
+// where the kernel lacks execveat), so that the hook's drop counter counts only this test's calls.
+#include "backends.h"
+
+#include <catch2/catch.hpp>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <iostream>
+#include <thread>
+
+using namespace smith::e2e;
+
+namespace {
+
+// A call that fails at once and makes one record of `hook`, told apart by `marker`.
+struct MarkedCall {
+	std::string hook;
+	std::function<bool(const std::string &marker)> call; // true when it failed as it must
+	std::function<bool(const Event &e, const std::string &marker)> is;
+};
+
+MarkedCall marked_call()
+{
+	if (kernel_has_execveat())
+		return {"execveat",
+			[](const std::string &marker) {
+				const std::string path = "/nonexistent/" + marker;
+				char arg0[] = "smith-drops";
+				char *argv[] = {arg0, nullptr};
+				char *envp[] = {nullptr};
+				return syscall(SYS_execveat, AT_FDCWD, path.c_str(), argv, envp, 0) == -1 &&
+				       errno == ENOENT;
+			},
+			[](const Event &e, const std::string &marker) {
+				return e.type() == "execve" && e.str("filename") == "/nonexistent/" + marker;
+			}};
+	return {"finit_module",
+		[](const std::string &marker) {
+			return syscall(SYS_finit_module, -1, marker.c_str(), 0) == -1 && errno == EBADF;
+		},
+		[](const Event &e, const std::string &marker) {
+			return e.type() == "finit_module" && e.str("params") == marker;
+		}};
+}
+
+// The daemon of `backend` with a small ring, and anything it needs set up first.
+SmithdOptions small_ring_options(const std::string &backend, const TempDir &conf_dir)
+{
+	SmithdOptions o = daemon_options(backend);
+	o.label = backend + "-small-ring";
+	if (backend == "ebpf") {
+		o.extra = {"--ringbuf-bytes=4096"};
+		return o;
+	}
+	if (module_loaded("smith"))
+		REQUIRE(unload_module("smith") == 0);
+	const std::string conf = conf_dir.file("smithd.yaml");
+	std::ofstream(conf) << "lkm_ring_kb: 64\n";
+	o.label = "lkm-auto-without-btf";
+	o.backend = "auto";
+	o.hide_btf = true;
+	o.config = conf;
+	o.events_backend = "lkm";
+	o.extra = {"--lkm-module=" + smith_ko()};
+	return o;
+}
+
+} // namespace
+
+TEST_CASE("drops: while the reader is stopped every call is an event or a counted drop, exactly", "[e2e]")
+{
+	const MarkedCall calls = marked_call();
+	for (const std::string &backend : backends_under_test()) {
+		INFO("backend " << backend << ", calls: failed " << calls.hook);
+		TempDir conf_dir("smith-e2e-conf-");
+		Smithd d(small_ring_options(backend, conf_dir));
+		Status st = d.status();
+		CHECK(st.backend == d.expected_backend());
+		CHECK(st.hook_state[calls.hook] == "attached");
+		if (backend == "lkm") {
+			// auto fell back to the module, said why, and loaded it with the configured rings.
+			CHECK(st.backend_reason.find("ebpf") != std::string::npos);
+			CHECK(module_loaded("smith"));
+			CHECK(read_file("/sys/module/smith/parameters/ring_kb") == "64\n");
+		}
+		std::cout << "e2e: [" << d.label() << "] backend " << st.backend << " (" << st.backend_reason
+			  << ")" << std::endl;
+
+		const std::string marker = "smith-drops-" + backend + "-" + std::to_string(getpid());
+		const std::string after = marker + "-after";
+		constexpr int kCalls = 3000;
+		REQUIRE(kill(d.pid(), SIGSTOP) == 0);
+		int failed = 0;
+		for (int i = 0; i < kCalls; ++i)
+			failed += !calls.call(marker);
+		REQUIRE(kill(d.pid(), SIGCONT) == 0);
+		REQUIRE(failed == 0);
+
+		// It reads again. Until it has emptied the ring, a new call may be dropped too (and counted),
+		// so the call is repeated until one arrives; every attempt is a call to account for.
+		int attempts = 0;
+		std::optional<Event> seen_after;
+		while (!seen_after && attempts < 30) {
+			REQUIRE(calls.call(after));
+			++attempts;
+			seen_after = d.find([&](const Event &e) { return calls.is(e, after); },
+					    event_timeout() / 5);
+		}
+		REQUIRE(seen_after);
+		std::this_thread::sleep_for(1s); // what other CPUs' rings still held
+
+		st = d.status();
+		const uint64_t drops = st.drops[calls.hook];
+		const size_t seen = d.count([&](const Event &e) { return calls.is(e, marker); });
+		const size_t seen_afters = d.count([&](const Event &e) { return calls.is(e, after); });
+		INFO("events " << seen << " of " << kCalls << " calls, " << seen_afters << " of " << attempts
+			       << " later calls, " << drops << " counted drops");
+		std::cout << "e2e: [" << d.label() << "] stopped reader: " << seen << " events of " << kCalls
+			  << " calls, " << seen_afters << " of " << attempts << " later calls, " << drops
+			  << " counted drops" << std::endl;
+		CHECK(drops > 0);
+		CHECK(seen < static_cast<size_t>(kCalls));
+		CHECK(seen + seen_afters + drops == static_cast<size_t>(kCalls + attempts));
+		CHECK(st.decode_errors == 0);
+		// Drops happen before numbering: what arrived is contiguous.
+		check_contiguous_seq(d);
+
+		const int code = d.terminate();
+		INFO("---- log ----\n" << d.log());
+		CHECK(code == 0);
+		if (backend == "lkm")
+			CHECK(!module_loaded("smith")); // smithd loaded it, smithd unloaded it
+	}
+}
