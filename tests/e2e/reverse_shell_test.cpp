@@ -4,6 +4,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -34,16 +35,26 @@ TEST_CASE("execve: a shell with a TCP socket on stdin and stdout shows the conne
 	char *argv[] = {arg0, arg1, arg2, nullptr};
 	char env0[] = "PATH=/usr/bin:/bin";
 	char *envp[] = {env0, nullptr};
+	// The child execs only once its connect was reported: smithd takes a connect's exe and cwd from
+	// /proc when it first sees the process, and they must still be this program's then.
+	int go[2];
+	REQUIRE(pipe2(go, O_CLOEXEC) == 0);
+	Fd go_read(go[0]), go_write(go[1]);
 	pid_t child = spawn([&] {
+		go_write.reset();
 		int s = socket(c.family, SOCK_STREAM, 0);
 		if (s < 0 || connect_to(s, c.family, c.addr, lport) != 0)
 			_exit(125);
+		char byte;
+		if (read(go_read.get(), &byte, 1) != 1)
+			_exit(124);
 		dup2(s, 0);
 		dup2(s, 1);
 		close(s);
 		execve("/bin/sh", argv, envp);
 	});
 	REQUIRE(child > 0);
+	go_read.reset();
 
 	pollfd pfd{listener.get(), POLLIN, 0};
 	REQUIRE(poll(&pfd, 1, 10000) == 1);
@@ -51,6 +62,20 @@ TEST_CASE("execve: a shell with a TCP socket on stdin and stdout shows the conne
 	REQUIRE(conn.get() >= 0);
 	const Endpoint peer = peer_endpoint(conn.get());
 	REQUIRE(peer.addr == c.addr);
+	expect_in_every_backend(
+		"tcp connect by pid " + std::to_string(child),
+		[&](const Event &ev) { return ev.type() == "connect" && ev.pid() == child; },
+		[&](const Event &e, const Smithd &d) {
+			check_common(e, "connect", d);
+			CHECK(e.str("exe") == self_exe());
+			CHECK(e.str("daddr") == c.addr);
+			CHECK(e.i64("dport") == lport);
+			CHECK(e.str("saddr") == c.addr);
+			CHECK(e.i64("sport") == peer.port);
+			CHECK(e.i64("retval") == 0);
+		},
+		child);
+	REQUIRE(write(go_write.get(), "x", 1) == 1);
 	REQUIRE(wait_exit(child) == 0);
 
 	expect_in_every_backend(
