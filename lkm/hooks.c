@@ -14,8 +14,10 @@
  *   init_module     kretprobe on init_module + tracepoint module_load (name)
  *   finit_module    kretprobe on finit_module + tracepoint module_load (name)
  *
- * A hook is armed only when all its probes registered; otherwise it is
- * reported failed and whatever it had registered is removed again.
+ * A hook is armed only when all its probes registered; otherwise whatever it
+ * had registered is removed again, and it is reported unavailable when the
+ * kernel lacks what it probes (no such symbol or tracepoint: execveat on
+ * 3.10, the module syscalls without CONFIG_MODULES), failed otherwise.
  *
  * Syscall symbols differ between kernels (sys_execve; __x64_sys_execve for
  * the pt_regs wrappers of 4.17+), so each kretprobe tries both in turn.
@@ -136,27 +138,38 @@ void smith_missed_fold(void)
 	}
 }
 
+/*
+ * Registers the kretprobe on the first candidate symbol that takes it.
+ * -ENOENT when the kernel has none of them; else the first other error.
+ */
 static int kret__register(struct smith_kret *k)
 {
 	int err = -ENOENT;
 	int i;
 
 	for (i = 0; k->symbols[i]; i++) {
+		int r;
+
 		memset(&k->rp, 0, sizeof(k->rp));
 		k->rp.kp.symbol_name = k->symbols[i];
 		k->rp.entry_handler = k->entry;
 		k->rp.handler = k->ret;
 		k->rp.data_size = *k->data_size;
 		k->rp.maxactive = kret__maxactive(k);
-		err = register_kretprobe(&k->rp);
-		if (!err) {
+		r = register_kretprobe(&k->rp);
+		if (!r) {
 			k->symbol = k->symbols[i];
 			k->registered = true;
 			k->missed_seen = 0;
 			return 0;
 		}
+		if (err == -ENOENT)
+			err = r;
 	}
-	pr_warn("hook %s: no probe point (tried %s...: %d)\n", k->what, k->symbols[0], err);
+	if (err == -ENOENT)
+		pr_info("hook %s: this kernel has no %s or %s\n", k->what, k->symbols[0], k->symbols[1]);
+	else
+		pr_warn("hook %s: cannot probe %s: %d\n", k->what, k->symbols[0], err);
 	return err;
 }
 
@@ -264,7 +277,8 @@ static void hooks__remove_all(void)
 
 int smith_hooks_arm(void)
 {
-	u32 wanted = 0, failed = 0, disabled = 0, armed = 0;
+	u32 wanted = 0, failed = 0, disabled = 0, armed = 0, missing = 0;
+	int err;
 	unsigned int h;
 	int i;
 
@@ -275,13 +289,26 @@ int smith_hooks_arm(void)
 		else
 			disabled |= HOOK(h);
 	}
-	for (i = 0; i < ARRAY_SIZE(smith_tps); i++)
-		if ((smith_tps[i].hooks & wanted) && tp__register(&smith_tps[i]))
+	for (i = 0; i < ARRAY_SIZE(smith_tps); i++) {
+		if (!(smith_tps[i].hooks & wanted))
+			continue;
+		err = tp__register(&smith_tps[i]);
+		if (err == -ENOENT)
+			missing |= smith_tps[i].hooks & wanted;
+		else if (err)
 			failed |= smith_tps[i].hooks & wanted;
-	for (i = 0; i < ARRAY_SIZE(smith_krets); i++)
-		if ((HOOK(smith_krets[i].hook) & wanted) && kret__register(&smith_krets[i]))
+	}
+	for (i = 0; i < ARRAY_SIZE(smith_krets); i++) {
+		if (!(HOOK(smith_krets[i].hook) & wanted))
+			continue;
+		err = kret__register(&smith_krets[i]);
+		if (err == -ENOENT)
+			missing |= HOOK(smith_krets[i].hook);
+		else if (err)
 			failed |= HOOK(smith_krets[i].hook);
-	armed = wanted & ~failed;
+	}
+	failed &= ~missing;
+	armed = wanted & ~failed & ~missing;
 
 	/* A probe none of whose hooks is armed is not left behind. */
 	for (i = 0; i < ARRAY_SIZE(smith_krets); i++)
@@ -296,6 +323,7 @@ int smith_hooks_arm(void)
 	smith_info->hooks_armed = armed;
 	smith_info->hooks_disabled = disabled;
 	smith_info->hooks_failed = failed;
+	smith_info->hooks_unavailable = missing;
 	for (h = 0; h < SMITH_HOOK_MAX; h++) {
 		const char *sym = NULL;
 
@@ -305,6 +333,7 @@ int smith_hooks_arm(void)
 		pr_info("hook %s: %s%s%s\n", smith_hook_names[h],
 			(armed & HOOK(h))      ? "armed"
 			: (disabled & HOOK(h)) ? "disabled"
+			: (missing & HOOK(h))  ? "unavailable (the kernel has no such syscall or tracepoint)"
 					       : "failed",
 			sym ? " on " : "", sym ? sym : "");
 	}

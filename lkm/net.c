@@ -4,9 +4,17 @@
  *
  * connect(fd, addr, addrlen): the entry handler copies the address the
  * caller gave (at most a sockaddr_in6, as the BPF program reads it) and
- * keeps the call only for AF_INET and AF_INET6; the return handler adds the
+ * keeps the call for AF_INET and AF_INET6; the return handler adds the
  * result, the socket's protocol (TCP and UDP only) and its source address
  * and port, bound by then.
+ *
+ * The entry handler cannot fault user pages in: when the address sits in a
+ * page the caller has not touched yet (a fresh mapping, a page swapped out),
+ * its read fails. The call is kept anyway, and the return handler reads the
+ * address again: the syscall has copied it by then, so the page is there.
+ * Should that fail too, the socket's own destination stands in, and the
+ * connect is still reported: a call the kernel made is never lost because
+ * user memory could not be read at that moment.
  */
 #include <linux/kprobes.h>
 #include <linux/file.h>
@@ -23,7 +31,10 @@
 #include "smith.h"
 
 struct connect_args {
+	const void __user *uaddr; /* the caller's address */
 	int fd;
+	u32 addrlen;		/* bytes of it to read: at most a sockaddr_in6 */
+	u32 have_sa;		/* sa holds what the caller gave */
 	u32 pad0;
 	struct sockaddr_in6 sa; /* as given, zero past addrlen */
 };
@@ -95,12 +106,12 @@ int smith_connect_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 		goto out;
 	if (addrlen > sizeof(a->sa))
 		addrlen = sizeof(a->sa);
-	memset(&a->sa, 0, sizeof(a->sa));
-	if (smith_uread(&a->sa, uaddr, addrlen))
-		goto out;
-	if (a->sa.sin6_family != AF_INET && a->sa.sin6_family != AF_INET6)
-		goto out;
+	a->uaddr = uaddr;
 	a->fd = fd;
+	a->addrlen = addrlen;
+	a->have_sa = !smith_uread(&a->sa, uaddr, addrlen);
+	if (a->have_sa && a->sa.sin6_family != AF_INET && a->sa.sin6_family != AF_INET6)
+		goto out;
 	keep = 0;
 	smith_pending_inc();
 out:
@@ -110,15 +121,21 @@ out:
 
 int smith_connect_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
-	const struct connect_args *a = (const struct connect_args *)ri->data;
+	struct connect_args *a = (struct connect_args *)ri->data;
 	long ret = regs_return_value(regs);
 	struct smith_connect *rec;
 	struct file *file;
 	struct sock *sk;
-	u16 protocol;
+	u16 protocol, family;
 
 	smith_enter();
 	smith_pending_dec();
+	if (!a->have_sa) {
+		/* Not readable at entry; the syscall has faulted the page in since. */
+		a->have_sa = !smith_uread(&a->sa, a->uaddr, a->addrlen);
+		if (a->have_sa && a->sa.sin6_family != AF_INET && a->sa.sin6_family != AF_INET6)
+			goto out;
+	}
 	file = smith_fd_get(a->fd);
 	if (!file)
 		goto out;
@@ -128,6 +145,9 @@ int smith_connect_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
 	protocol = sk->sk_protocol;
 	if (protocol != IPPROTO_TCP && protocol != IPPROTO_UDP)
 		goto put;
+	family = a->have_sa ? a->sa.sin6_family : sk->sk_family;
+	if (family != AF_INET && family != AF_INET6)
+		goto put;
 
 	preempt_disable();
 	smith_missed_fold();
@@ -135,14 +155,18 @@ int smith_connect_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
 	if (rec) {
 		smith_hdr_fill(&rec->hdr, SMITH_REC_CONNECT, sizeof(*rec), sizeof(*rec), ret);
 		memset(&rec->inet, 0, sizeof(rec->inet));
-		rec->inet.family = a->sa.sin6_family;
+		rec->inet.family = family;
 		rec->inet.protocol = protocol;
-		rec->inet.dport = ntohs(a->sa.sin6_port);
-		if (a->sa.sin6_family == AF_INET)
-			memcpy(rec->inet.daddr, &((const struct sockaddr_in *)&a->sa)->sin_addr, 4);
-		else
-			memcpy(rec->inet.daddr, &a->sa.sin6_addr, 16);
-		smith_sock_source(sk, a->sa.sin6_family, &rec->inet);
+		if (!a->have_sa) {
+			smith_sock_dest(sk, family, &rec->inet);
+		} else {
+			rec->inet.dport = ntohs(a->sa.sin6_port);
+			if (family == AF_INET)
+				memcpy(rec->inet.daddr, &((const struct sockaddr_in *)&a->sa)->sin_addr, 4);
+			else
+				memcpy(rec->inet.daddr, &a->sa.sin6_addr, 16);
+		}
+		smith_sock_source(sk, family, &rec->inet);
 		smith_ring_commit(rec);
 	}
 	preempt_enable();

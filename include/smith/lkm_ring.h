@@ -59,7 +59,7 @@ struct smith_lkm_info {
 	__u32 hooks_armed;    /* bit (1 << enum smith_hook) set for each hook with a probe registered */
 	__u32 hooks_disabled; /* bit set for each hook switched off by its module parameter */
 	__u32 hooks_failed;   /* bit set for each hook whose probe failed to register */
-	__u32 pad0;
+	__u32 hooks_unavailable; /* bit set for each hook whose syscall or tracepoint this kernel lacks */
 	char version[32]; /* the module's version string, NUL-terminated */
 };
 

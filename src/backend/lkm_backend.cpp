@@ -160,6 +160,7 @@ std::vector<control::HookStatus> LkmBackend::hooks() const
 	const uint32_t armed = bits(info_->hooks_armed);
 	const uint32_t disabled = bits(info_->hooks_disabled);
 	const uint32_t failed = bits(info_->hooks_failed);
+	const uint32_t missing = bits(info_->hooks_unavailable);
 	std::vector<control::HookStatus> out(SMITH_HOOK_MAX);
 	for (unsigned h = 0; h < SMITH_HOOK_MAX; h++) {
 		auto &s = out[h];
@@ -169,6 +170,10 @@ std::vector<control::HookStatus> LkmBackend::hooks() const
 			s.state = detached_ ? "detached" : "attached";
 			if (detached_)
 				s.reason = "smithd is stopping";
+		} else if (missing & bit) {
+			s.state = "unavailable";
+			s.reason = fmt::format("kernel has no {} syscall to probe (no __x64_sys_{} or sys_{})",
+					       s.name, s.name, s.name);
 		} else if (failed & bit) {
 			s.state = "failed";
 			s.reason = "probe failed to register (the kernel log says why)";

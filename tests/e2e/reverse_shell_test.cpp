@@ -124,6 +124,7 @@ TEST_CASE("execve: a shell with a connected UDP socket on stdin and stdout shows
 		[&](const Event &e, const Smithd &d) {
 			const std::string expected =
 				"udp:127.0.0.1:" + std::to_string(sport) + "->127.0.0.1:9";
+			check_common(e, "execve", d);
 			CHECK(e.str("stdin") == expected);
 			CHECK(e.str("stdout") == expected);
 		},

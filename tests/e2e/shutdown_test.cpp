@@ -16,7 +16,7 @@
 
 using namespace smith::e2e;
 
-TEST_CASE("parity: both backends report the same events from start to end", "[e2e][lkm]")
+TEST_CASE("parity: both backends report the same events from start to end", "[e2e][lkm][parity]")
 {
 	const auto ds = shared_daemons();
 	REQUIRE(ds.size() >= 2);

@@ -616,9 +616,12 @@ std::string beside_self_or(const char *name, const char *fallback)
 }
 
 // In the child, before exec: a private mount namespace in which the kernel's BTF reads as empty, so
-// that libbpf cannot relocate the programs and the eBPF backend cannot load.
+// that libbpf cannot relocate the programs and the eBPF backend cannot load. A kernel without BTF
+// needs nothing.
 void hide_btf_or_exit(const std::string &dir)
 {
+	if (access("/sys/kernel/btf/vmlinux", F_OK) != 0)
+		return; // a kernel without BTF: nothing to hide
 	if (unshare(CLONE_NEWNS) != 0 || mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
 		dprintf(2, "hide_btf: unshare/make-private: %s\n", strerror(errno));
 		_exit(125);

@@ -104,6 +104,7 @@ TEST_CASE("lkm backend: maps the device, drains every ring, reports hooks and dr
 	dev.info->hooks_armed = (1u << SMITH_HOOK_EXECVE) | (1u << SMITH_HOOK_CONNECT);
 	dev.info->hooks_disabled = 1u << SMITH_HOOK_EXECVEAT;
 	dev.info->hooks_failed = 1u << SMITH_HOOK_INIT_MODULE;
+	dev.info->hooks_unavailable = 1u << SMITH_HOOK_FINIT_MODULE;
 	auto r0 = dev.producer(0);
 	auto r2 = dev.producer(2);
 	r2.set_position(12345 * kRingBytes + 8);
@@ -145,6 +146,8 @@ TEST_CASE("lkm backend: maps the device, drains every ring, reports hooks and dr
 	CHECK(hook(hooks, "init_module").state == "failed");
 	CHECK_THAT(hook(hooks, "init_module").reason, Catch::Contains("probe failed to register"));
 	CHECK(hook(hooks, "finit_module").state == "unavailable");
+	CHECK(hook(hooks, "finit_module").reason ==
+	      "kernel has no finit_module syscall to probe (no __x64_sys_finit_module or sys_finit_module)");
 
 	// Orderly stop: what was there at detach() comes out, what came later stays.
 	REQUIRE(r0.push(connect_record(4)));

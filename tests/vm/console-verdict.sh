@@ -6,7 +6,8 @@
 # Problems: QEMU killed by the timeout (status 137) or failing; no "SMITH-VM: BOOTED"; no
 # "SMITH-VM: END <mode> rc=N", or N != 0; in checks mode, a run that ended without Catch2's "All tests
 # passed" summary (a program that exited half way); no "SMITH-VM: POWEROFF"; and kernel trouble
-# anywhere in the log: an oops, a BUG, a WARNING, a call trace, a general protection fault or a panic.
+# anywhere in the log: an oops, a BUG, a WARNING, a call trace, a general protection fault, a panic, a
+# soft or hard lockup, or a hung task.
 set -euo pipefail
 
 [ $# -eq 4 ] || {
@@ -40,7 +41,7 @@ elif [ "$mode" = checks ] && ! grep -q "^All tests passed (" "$console"; then
 fi
 grep -q "^SMITH-VM: POWEROFF" "$console" || problem "the guest did not reach its power-off"
 # Kernel trouble anywhere on the console or in the dmesg dump at the end.
-trouble=$(grep -nE 'Oops|BUG:|kernel BUG at|WARNING:|Call Trace:|general protection fault|Kernel panic|RIP: 00' "$console" | head -n 20 || true)
+trouble=$(grep -nE 'Oops|BUG:|kernel BUG at|WARNING:|Call Trace:|general protection fault|Kernel panic|RIP: 00|soft lockup|hard LOCKUP|blocked for more than' "$console" | head -n 20 || true)
 [ -z "$trouble" ] || problem "the guest kernel reported trouble:
 $trouble"
 [ "$problems" = 0 ]

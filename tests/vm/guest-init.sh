@@ -28,6 +28,7 @@ mount -t tmpfs tmpfs /run
 mount -t tmpfs tmpfs /var/tmp
 mount -t cgroup2 cgroup2 /sys/fs/cgroup 2>/dev/null || true
 mount -t bpf bpf /sys/fs/bpf 2>/dev/null || true
+mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null || true
 ip link set lo up
 hostname "$(cat /etc/hostname)"
 # Kernel messages of every level but debug reach the console, so that an oops or a warning is in the log.

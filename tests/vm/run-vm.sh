@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# run-vm.sh: boots a Debian kernel under QEMU (TCG) and runs smith's checks, or its overhead
-# benchmark, inside it, against the eBPF backend and the kernel module.
+# run-vm.sh: boots a kernel under QEMU (TCG) and runs smith's checks, or its overhead benchmark,
+# inside it, against the eBPF backend and the kernel module: Debian's 6.1 and 6.12, and CentOS
+# 7.9's 3.10.0-1160.el7 (from ../shared/kernels/el7), which has no BTF: the module alone there.
 #
-#   tests/vm/run-vm.sh --kernel 6.1|6.12 [--build-dir DIR] [--keep] [--timeout S] [--filter SPEC]
+#   tests/vm/run-vm.sh --kernel 6.1|6.12|el7 [--build-dir DIR] [--keep] [--timeout S] [--filter SPEC]
 #                      [--smith-bin-dir DIR] [--smith-ko FILE]
-#   tests/vm/run-vm.sh --kernel 6.1|6.12 --bench [--rounds R] [--out DIR]
+#   tests/vm/run-vm.sh --kernel 6.1|6.12|el7 --bench [--rounds R] [--out DIR]
 #
 # Steps: fetch-kernel.sh (image cached under /var/cache/smith/vm, headers installed),
 # build-initramfs.sh (busybox, smithd, smithctl, smith_e2e_tests, smith_hook_load and their
@@ -19,13 +20,14 @@
 # guest instead of the build directory's (tests/package/vm.sh).
 # Fails when the guest's program fails, when the guest does not finish in time, and when the guest
 # kernel logs an oops, a BUG, a WARNING or a call trace. Prints the guest's log on failure.
-# Skipped (tests/skip.sh) when this host cannot run the guest: not root, or no QEMU.
+# Skipped (tests/skip.sh) when this host cannot run the guest: not root, no QEMU, or, for el7, no
+# ../shared/kernels/el7 beside the checkout.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
 
-usage() { sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; }
 die() {
 	echo "run-vm: error: $*" >&2
 	exit 1
@@ -47,7 +49,7 @@ SMITH_BIN_DIR=""
 SMITH_KO=""
 while [ $# -gt 0 ]; do
 	case "$1" in
-	--kernel) KERNEL=${2:?--kernel needs 6.1 or 6.12}; shift 2 ;;
+	--kernel) KERNEL=${2:?--kernel needs 6.1, 6.12 or el7}; shift 2 ;;
 	--kernel=*) KERNEL=${1#*=}; shift ;;
 	--build-dir) BUILD_DIR=${2:?--build-dir needs a directory}; shift 2 ;;
 	--build-dir=*) BUILD_DIR=${1#*=}; shift ;;
@@ -68,9 +70,9 @@ while [ $# -gt 0 ]; do
 	esac
 done
 case "$KERNEL" in
-6.1 | 6.12) ;;
-"") usage >&2; die "--kernel 6.1|6.12 is required" ;;
-*) die "unknown kernel '$KERNEL' (expected 6.1 or 6.12)" ;;
+6.1 | 6.12 | el7) ;;
+"") usage >&2; die "--kernel 6.1|6.12|el7 is required" ;;
+*) die "unknown kernel '$KERNEL' (expected 6.1, 6.12 or el7)" ;;
 esac
 [[ "$ROUNDS" =~ ^[1-9][0-9]*$ ]] || die "--rounds must be a positive integer"
 if [ -z "$TIMEOUT" ]; then
@@ -92,7 +94,11 @@ done
 [ -z "$SMITH_KO" ] || [ -f "$SMITH_KO" ] || die "--smith-ko $SMITH_KO not found"
 
 START=$(date +%s)
-eval "$("$HERE/fetch-kernel.sh" --kernel "$KERNEL")"
+fetched=0
+kernel_vars=$("$HERE/fetch-kernel.sh" --kernel "$KERNEL") || fetched=$?
+[ "$fetched" != 3 ] || skip "CentOS 7's kernel is not beside this checkout: no ../shared/kernels/el7 (set SMITH_SHARED_DIR to the folder holding kernels/el7)"
+[ "$fetched" = 0 ] || die "fetch-kernel.sh --kernel $KERNEL failed"
+eval "$kernel_vars"
 : "${RELEASE:?}" "${VMLINUZ:?}" "${KDIR:?}"
 WORK="$BUILD_DIR/vm/$RELEASE"
 mkdir -p "$WORK"
@@ -113,7 +119,12 @@ else
 	MODE=checks
 	ARGS=$FILTER
 	BACKENDS=ebpf,lkm
-	if [ "$HAVE_LKM" = 0 ]; then
+	if [ "$KERNEL" = el7 ]; then
+		# No BTF: the module is the only backend, and there is nothing to compare it with.
+		BACKENDS=lkm
+		ARGS="${ARGS:+$ARGS+}~[parity]"
+		[ "$HAVE_LKM" = 1 ] || die "no smith.ko in the image: on el7 the module is all there is to test"
+	elif [ "$HAVE_LKM" = 0 ]; then
 		ARGS="${ARGS:+$ARGS+}~[lkm]"
 		BACKENDS=ebpf
 		log "no smith.ko in the image (no lkm/ in this tree, or SMITH_VM_NO_LKM=1): the [lkm] checks do not run"

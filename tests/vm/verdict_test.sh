@@ -54,9 +54,13 @@ expect no-poweroff 1 0 'did not reach its power-off'
 grep -v BOOTED "$work/clean.log" >"$work/no-init.log"
 expect no-init 1 0 'never reached /init'
 expect clean 1 1 'QEMU exited with status 1'
+clean | sed 's/^SMITH-VM: DMESG END$/[   44.1] watchdog: BUG: soft lockup - CPU#1 stuck for 22s! [smithd:99]\nSMITH-VM: DMESG END/' >"$work/lockup.log"
+expect lockup 1 0 'soft lockup'
+clean | sed 's/^SMITH-VM: DMESG END$/[  244.1] INFO: task smith_e2e_tests:88 blocked for more than 120 seconds.\nSMITH-VM: DMESG END/' >"$work/hung.log"
+expect hung 1 0 'blocked for more than'
 grep -v '^All tests passed' "$work/clean.log" >"$work/no-summary.log"
 expect no-summary 1 0 'without Catch2'"'"'s summary'
 
-total=10
+total=12
 echo "$((total - failures)) passed, $failures failed"
 [ "$failures" = 0 ]
