@@ -1,12 +1,17 @@
-// connect: IPv4 and IPv6, TCP and UDP, successful, refused and non-blocking calls.
+// connect: IPv4 and IPv6, TCP and UDP, successful, refused and non-blocking calls; an address the caller
+// never touched; an ordinary program.
 #include "backends.h"
 
 #include <catch2/catch.hpp>
 
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <thread>
 
 using namespace smith::e2e;
@@ -199,4 +204,96 @@ TEST_CASE("connect: an IPv4-mapped IPv6 destination is reported as given", "[e2e
 			CHECK(e.i64("retval") == 0);
 		},
 		getpid());
+}
+
+// The address in a page of a file mapping that this process never touched: when connect() starts, the
+// page is not in the page tables yet, and a read that may not fault fails. The kernel faults it in to
+// copy the address, so the call is made, and it must be reported.
+TEST_CASE("connect: an address in a page the caller never touched is reported", "[e2e]")
+{
+	shared_daemons();
+	TempDir dir("smith-e2e-untouched-");
+	const std::string path = dir.file("sockaddr");
+	sockaddr_in sin{};
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons(9);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	{
+		std::string page(static_cast<size_t>(sysconf(_SC_PAGESIZE)), '\0');
+		std::memcpy(page.data(), &sin, sizeof sin);
+		Fd out(open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+		REQUIRE(out.valid());
+		REQUIRE(smith::util::write_full(out.get(), page.data(), page.size()).ok());
+	}
+	Fd file(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+	REQUIRE(file.valid());
+	void *map = mmap(nullptr, static_cast<size_t>(sysconf(_SC_PAGESIZE)), PROT_READ, MAP_PRIVATE,
+			 file.get(), 0);
+	REQUIRE(map != MAP_FAILED);
+
+	Fd sock(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+	REQUIRE(sock.valid());
+	REQUIRE(::connect(sock.get(), static_cast<const sockaddr *>(map), sizeof(sockaddr_in)) == 0);
+	const Endpoint local = local_endpoint(sock.get());
+	munmap(map, static_cast<size_t>(sysconf(_SC_PAGESIZE)));
+
+	expect_in_every_backend(
+		"udp connect to 127.0.0.1:9 from port " + std::to_string(local.port),
+		[&](const Event &e) {
+			return e.type() == "connect" && e.pid() == getpid() && e.i64("sport") == local.port;
+		},
+		[&](const Event &e, const Smithd &d) {
+			check_connect_context(e, d);
+			CHECK(e.str("family") == "ipv4");
+			CHECK(e.str("protocol") == "udp");
+			CHECK(e.str("daddr") == "127.0.0.1");
+			CHECK(e.i64("dport") == 9);
+			CHECK(e.str("saddr") == "127.0.0.1");
+			CHECK(e.i64("retval") == 0);
+		},
+		getpid());
+}
+
+TEST_CASE("connect: busybox nc, an ordinary program, is reported with its own image", "[e2e]")
+{
+	shared_daemons();
+	const std::string busybox = real_path("/bin/busybox");
+	if (busybox.empty())
+		skip_test("no /bin/busybox (apt-get install busybox-static)");
+	Fd listener(tcp_listener(AF_INET));
+	REQUIRE(listener.valid());
+	const uint16_t port = local_endpoint(listener.get()).port;
+	const std::string port_text = std::to_string(port);
+	pid_t child = spawn([&] {
+		int devnull = open("/dev/null", O_RDWR);
+		dup2(devnull, 0);
+		dup2(devnull, 1);
+		execl(busybox.c_str(), "nc", "127.0.0.1", port_text.c_str(), nullptr);
+	});
+	REQUIRE(child > 0);
+	pollfd pfd{listener.get(), POLLIN, 0};
+	REQUIRE(poll(&pfd, 1, 10000) == 1);
+	Fd conn(accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
+	REQUIRE(conn.valid());
+	const Endpoint peer = peer_endpoint(conn.get());
+	conn.reset(); // nc sees the end of the connection and leaves
+	CHECK(wait_exit(child) >= 0);
+
+	expect_in_every_backend(
+		"tcp connect by busybox nc (pid " + std::to_string(child) + ")",
+		[&](const Event &e) { return e.type() == "connect" && e.pid() == child; },
+		[&](const Event &e, const Smithd &d) {
+			check_common(e, "connect", d);
+			CHECK(e.str("comm") == "busybox"); // the file it ran, not argv[0]
+			CHECK(e.str("exe") == busybox);
+			CHECK(e.i64("ppid") == getpid());
+			CHECK(e.str("family") == "ipv4");
+			CHECK(e.str("protocol") == "tcp");
+			CHECK(e.str("daddr") == "127.0.0.1");
+			CHECK(e.i64("dport") == port);
+			CHECK(e.str("saddr") == "127.0.0.1");
+			CHECK(e.i64("sport") == peer.port);
+			CHECK(e.i64("retval") == 0);
+		},
+		child);
 }

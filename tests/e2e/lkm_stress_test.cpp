@@ -155,11 +155,16 @@ TEST_CASE("lkm stress: rmmod while connects are blocked in the probed syscall", 
 				_exit(r == 0 ? 0 : 1);
 			}));
 		std::this_thread::sleep_for(1s); // in the syscall by now
+		// A full queue still lets a SYN or two through: those connects are done.
+		std::vector<pid_t> waiting;
 		for (pid_t p : blocked) {
-			INFO("pid " << p);
 			int code = 0;
-			CHECK(waitpid(p, &code, WNOHANG) == 0); // still blocked
+			if (waitpid(p, &code, WNOHANG) == 0)
+				waiting.push_back(p);
 		}
+		INFO(waiting.size() << " of " << kBlocked << " connects blocked");
+		REQUIRE(waiting.size() >= kBlocked / 2);
+		blocked = waiting;
 		// The reader holds the module: refused, whatever runs in it.
 		const int refused = unload_module("smith");
 		INFO("delete_module(smith) with a reader returned " << refused);
@@ -172,7 +177,7 @@ TEST_CASE("lkm stress: rmmod while connects are blocked in the probed syscall", 
 		CHECK(waitpid(p, &code, WNOHANG) == 0);
 	}
 	const int r = unload_module("smith");
-	INFO("delete_module(smith) with " << kBlocked << " connects in flight returned " << r);
+	INFO("delete_module(smith) with " << blocked.size() << " connects in flight returned " << r);
 	REQUIRE(r == 0);
 	CHECK(!module_loaded("smith"));
 	if (have_kprobe_list())
