@@ -33,8 +33,8 @@
 struct connect_args {
 	const void __user *uaddr; /* the caller's address */
 	int fd;
-	u32 addrlen;		/* bytes of it to read: at most a sockaddr_in6 */
-	u32 have_sa;		/* sa holds what the caller gave */
+	u32 addrlen; /* bytes of it to read: at most a sockaddr_in6 */
+	u32 have_sa; /* sa holds what the caller gave */
 	u32 pad0;
 	struct sockaddr_in6 sa; /* as given, zero past addrlen */
 };

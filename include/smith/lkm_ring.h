@@ -52,15 +52,15 @@ struct smith_lkm_info {
 	__u32 record_abi;	 /* SMITH_ABI_VERSION of the records */
 	__u32 nr_rings;		 /* one per possible CPU */
 	__u32 page_size;
-	__u64 ring_bytes;     /* data bytes per ring, a power of two (module parameter ring_kb) */
-	__u64 ring_offset;    /* offset of ring 0's control page in the mapping */
-	__u64 ring_stride;    /* bytes from one ring's control page to the next: page_size + ring_bytes */
-	__u64 map_bytes;      /* length to map: ring_offset + nr_rings * ring_stride */
-	__u32 hooks_armed;    /* bit (1 << enum smith_hook) set for each hook with a probe registered */
-	__u32 hooks_disabled; /* bit set for each hook switched off by its module parameter */
-	__u32 hooks_failed;   /* bit set for each hook whose probe failed to register */
+	__u64 ring_bytes;	 /* data bytes per ring, a power of two (module parameter ring_kb) */
+	__u64 ring_offset;	 /* offset of ring 0's control page in the mapping */
+	__u64 ring_stride;	 /* bytes from one ring's control page to the next: page_size + ring_bytes */
+	__u64 map_bytes;	 /* length to map: ring_offset + nr_rings * ring_stride */
+	__u32 hooks_armed;	 /* bit (1 << enum smith_hook) set for each hook with a probe registered */
+	__u32 hooks_disabled;	 /* bit set for each hook switched off by its module parameter */
+	__u32 hooks_failed;	 /* bit set for each hook whose probe failed to register */
 	__u32 hooks_unavailable; /* bit set for each hook whose syscall or tracepoint this kernel lacks */
-	char version[32]; /* the module's version string, NUL-terminated */
+	char version[32];	 /* the module's version string, NUL-terminated */
 };
 
 /* A ring's control page. The producer's and the reader's fields sit on separate cache lines. */

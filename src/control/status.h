@@ -23,13 +23,15 @@ constexpr size_t event_type_index(smith_rec_type type)
 {
 	return static_cast<size_t>(type) - 1;
 }
-static_assert([] {
-	size_t index = 0;
+static_assert(
+	[] {
+		size_t index = 0;
 #define SMITH_X(ID, value, name, data_type, record) index += (value == index + 1);
-	SMITH_RECORD_TYPES(SMITH_X)
+		SMITH_RECORD_TYPES(SMITH_X)
 #undef SMITH_X
-	return index == kEventTypeCount;
-}(), "event_table.h: record type values must run 1, 2, 3, ... in table order");
+		return index == kEventTypeCount;
+	}(),
+	"event_table.h: record type values must run 1, 2, 3, ... in table order");
 
 inline constexpr size_t kHookCount = SMITH_HOOK_MAX;
 inline constexpr std::array<const char *, kHookCount> kHookNames = {

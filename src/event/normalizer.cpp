@@ -230,7 +230,7 @@ NormalizeResult Normalizer::append_json(std::span<const std::byte> record, uint6
 
 	JsonWriter w(out);
 	switch (r.type) {
-#define SMITH_X(ID, value, name, data_type, record)                        \
+#define SMITH_X(ID, value, name, data_type, record)                                                          \
 	case SMITH_REC_##ID: im.write_event<record>(w, r, seq); break;
 		SMITH_RECORD_TYPES(SMITH_X)
 #undef SMITH_X
@@ -239,7 +239,8 @@ NormalizeResult Normalizer::append_json(std::span<const std::byte> record, uint6
 	return {true, r.type, {}};
 }
 
-template <class Record> void Normalizer::Impl::write_event(JsonWriter &w, const DecodedRecord &r, uint64_t seq)
+template <class Record>
+void Normalizer::Impl::write_event(JsonWriter &w, const DecodedRecord &r, uint64_t seq)
 {
 	const Record &fields = r.as<Record>();
 	const ProcessView proc = process_of(r, fields);

@@ -28,7 +28,7 @@ HostInfo detect_host_info(std::string backend);
 struct NormalizeResult {
 	bool ok = false;
 	smith_rec_type type = SMITH_REC_EXECVE; // valid when ok
-	std::string_view error;		    // why the record was rejected, when !ok (static text)
+	std::string_view error;			// why the record was rejected, when !ok (static text)
 };
 
 class Normalizer {

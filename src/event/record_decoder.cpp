@@ -50,7 +50,7 @@ DecodeResult decode_record(std::span<const std::byte> record, DecodedRecord &out
 
 	DecodeResult result;
 	switch (out.hdr.type) {
-#define SMITH_X(ID, value, name, data_type, record_struct)                        \
+#define SMITH_X(ID, value, name, data_type, record_struct)                                                   \
 	case SMITH_REC_##ID: result = decode_as<record_struct>(record, out); break;
 		SMITH_RECORD_TYPES(SMITH_X)
 #undef SMITH_X

@@ -53,8 +53,8 @@ void FileSink::flush()
 {
 	if (buffer_.empty())
 		return;
-	const util::IoResult w = fd_ >= 0 ? util::write_full(fd_, buffer_.data(), buffer_.size())
-					  : util::IoResult{0, EBADF};
+	const util::IoResult w =
+		fd_ >= 0 ? util::write_full(fd_, buffer_.data(), buffer_.size()) : util::IoResult{0, EBADF};
 	const size_t done = w.done;
 	if (!w.ok()) {
 		last_error_ = fmt::format("write to {} failed: {}", path_.empty() ? "stdout" : path_,

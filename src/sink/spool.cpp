@@ -117,9 +117,8 @@ bool Spool::load_state(uint64_t &committed)
 	}
 	char buf[kStateBytes + 1];
 	const util::IoResult got = util::read_full(fd.get(), buf, sizeof buf);
-	if (!got.ok() || got.done != kStateBytes ||
-	    std::memcmp(buf, kStateMagic, sizeof kStateMagic) != 0 || get_le(buf + 4, 4) != kStateVersion ||
-	    get_le(buf + 16, 4) != spool::crc32c(0, buf, 16)) {
+	if (!got.ok() || got.done != kStateBytes || std::memcmp(buf, kStateMagic, sizeof kStateMagic) != 0 ||
+	    get_le(buf + 4, 4) != kStateVersion || get_le(buf + 16, 4) != spool::crc32c(0, buf, 16)) {
 		spdlog::warn("spool {}: state file damaged; replaying from the oldest segment", options_.dir);
 		return false;
 	}
@@ -135,8 +134,8 @@ void Spool::save_state()
 	put_le(buf + 8, committed_, 8);
 	put_le(buf + 16, spool::crc32c(0, buf, 16), 4);
 
-	util::UniqueFd fd(
-		::openat(dir_fd_, kStateTmpName, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600));
+	util::UniqueFd fd(::openat(dir_fd_, kStateTmpName,
+				   O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600));
 	if (!fd.valid())
 		return disk_error("cannot create spool state");
 	const util::IoResult w = util::write_full(fd.get(), buf, sizeof buf);
@@ -309,8 +308,8 @@ bool Spool::write_buffer()
 	// pwrite at the end of the complete frames: a write that fails half way
 	// is written over by the next attempt, and readers never look past
 	// seg.size.
-	if (const util::IoResult w =
-		    util::pwrite_full(active_fd_, buffer_.data(), buffer_.size(), static_cast<off_t>(seg.size));
+	if (const util::IoResult w = util::pwrite_full(active_fd_, buffer_.data(), buffer_.size(),
+						       static_cast<off_t>(seg.size));
 	    !w.ok()) {
 		errno = w.error;
 		disk_error("cannot write spool segment");
