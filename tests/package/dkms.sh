@@ -1,21 +1,27 @@
 #!/usr/bin/env bash
 # package: dkms build — the host's real dkms builds smith.ko from the module sources the RPM
-# installs (/usr/src/smith-<version>), against Debian's 6.1 kernel headers, the kernel the VM
-# tests boot (the release linux-image-amd64 depends on, as tests/vm/fetch-kernel.sh finds it).
-# Nothing outside a temporary directory is touched: --dkmstree is temporary, and module signing
-# is off (dkms would otherwise create a key in /var/lib/dkms). The module is copied to
-# PKG_DIR/dkms/<release>/smith.ko for the VM tests.
-#   dkms.sh PKG_DIR SOURCE_DIR
+# installs (/usr/src/smith-<version>), against a kernel the VM tests boot, as
+# tests/vm/fetch-kernel.sh finds it: Debian's 6.1 headers, or CentOS 7.9's 3.10.0-1160.el7 build
+# tree from ../shared/kernels/el7. Nothing outside a temporary directory is touched: --dkmstree
+# is temporary, and module signing is off (dkms would otherwise create a key in /var/lib/dkms).
+# The module's vermagic must be the kernel's; it is copied to PKG_DIR/dkms/<release>/smith.ko for
+# the VM tests.
+#   dkms.sh PKG_DIR SOURCE_DIR [6.1|el7]
 . "$(dirname "$0")/common.sh"
 need_root "rpm --root"
 need_tools rpm dkms modinfo make
 load_packages "$1" "$2"
-release=$(apt-cache show --no-all-versions linux-image-amd64 2>/dev/null |
-	sed -n 's/^Depends: .*linux-image-\([^ ,]*-amd64\).*/\1/p' | head -n1)
-[ -n "$release" ] || release=$(ls /usr/src | sed -n 's/^linux-headers-\(6\.1\.[0-9-]*-amd64\)$/\1/p' | sort -V | tail -n1)
-[ -n "$release" ] || skip "no Debian 6.1 kernel release found (apt-cache, /usr/src)"
-kdir=/usr/src/linux-headers-$release
-[ -f "$kdir/Makefile" ] || skip "$kdir is not installed (linux-headers-$release; tests/vm/fetch-kernel.sh --kernel 6.1 installs it)"
+kernel=${3:-6.1}
+fetched=0
+vars=$("$SRC/tests/vm/fetch-kernel.sh" --kernel "$kernel") || fetched=$?
+[ "$fetched" != 3 ] || skip "CentOS 7's kernel is not beside this checkout: no ../shared/kernels/el7 (set SMITH_SHARED_DIR to the folder holding kernels/el7)"
+[ "$fetched" = 0 ] || fail "tests/vm/fetch-kernel.sh --kernel $kernel failed"
+eval "$vars"
+release=$RELEASE
+kdir=$KDIR
+# What the module's vermagic starts with: the tree's own kernel release.
+utsrelease=$(sed -n 's/^#define UTS_RELEASE "\(.*\)"$/\1/p' "$kdir/include/generated/utsrelease.h" 2>/dev/null)
+[ -n "$utsrelease" ] || fail "no UTS_RELEASE in $kdir/include/generated/utsrelease.h"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 R=$tmp/root
@@ -41,8 +47,8 @@ ko=$tmp/dkms/smith/$VERSION/$release/x86_64/module/smith.ko
 [ "$(modinfo -F version "$ko")" = "$VERSION" ] || fail "modinfo version: $(modinfo -F version "$ko")"
 [ "$(modinfo -F license "$ko")" = "GPL v2" ] || fail "modinfo license: $(modinfo -F license "$ko")"
 case "$(modinfo -F vermagic "$ko")" in
-"$release "*) ;;
-*) fail "modinfo vermagic: $(modinfo -F vermagic "$ko"), not $release" ;;
+"$utsrelease "*) ;;
+*) fail "modinfo vermagic: $(modinfo -F vermagic "$ko"), not $utsrelease" ;;
 esac
 [ "$(sign_file=/nonexistent dkms status "${dkms_args[@]}" 2>/dev/null)" = "smith/$VERSION, $release, x86_64: built" ] ||
 	fail "dkms status: $(dkms status "${dkms_args[@]}" 2>&1)"

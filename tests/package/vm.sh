@@ -1,18 +1,25 @@
 #!/usr/bin/env bash
 # vm: packaged binaries and DKMS module — the installed layout in a real kernel. The RPM's
 # /usr/bin/smithd and /usr/bin/smithctl, and the smith.ko that "package: dkms build" built from
-# the RPM's /usr/src/smith-<version> with dkms, boot in Debian's 6.1 kernel under QEMU
-# (tests/vm/run-vm.sh) with the guest checks of both backends, --backend=auto among them. The
-# guest image must hold no shared library: the binaries are static, and so are the test programs
-# of a SMITH_STATIC tree.
-#   vm.sh PKG_DIR SOURCE_DIR BUILD_DIR
+# the RPM's /usr/src/smith-<version> with dkms, boot under QEMU (tests/vm/run-vm.sh) with the
+# behaviour suite: in Debian's 6.1 against both backends, --backend=auto among them; in CentOS
+# 7.9's 3.10.0-1160.el7 against the module, which --backend=auto must choose there. The guest
+# image must hold no shared library: the binaries are static, and so are the test programs of a
+# SMITH_STATIC tree.
+#   vm.sh PKG_DIR SOURCE_DIR BUILD_DIR [6.1|el7]
 . "$(dirname "$0")/common.sh"
 need_root "QEMU, kernel headers"
 need_tools rpm2cpio cpio readelf
 load_packages "$1" "$2"
 BUILD_DIR=$3
-ko=$(ls "$PKG_DIR"/dkms/6.1.*/smith.ko 2>/dev/null | head -n1)
-[ -n "$ko" ] || fail "no DKMS-built smith.ko in $PKG_DIR/dkms: the 'package: dkms build' test did not make it"
+kernel=${4:-6.1}
+case "$kernel" in
+6.1) pattern="6.1.*" ;;
+el7) pattern="3.10.0-*.el7" ;;
+*) fail "unknown kernel '$kernel' (expected 6.1 or el7)" ;;
+esac
+ko=$(ls "$PKG_DIR"/dkms/$pattern/smith.ko 2>/dev/null | head -n1)
+[ -n "$ko" ] || fail "no DKMS-built smith.ko for $kernel in $PKG_DIR/dkms: the 'package: dkms build' test did not make it"
 release=$(basename "$(dirname "$ko")")
 
 root=$PKG_DIR/vm-root
@@ -26,7 +33,7 @@ for b in smithd smithctl; do
 done
 
 rc=0
-"$SRC/tests/vm/run-vm.sh" --kernel 6.1 --build-dir "$BUILD_DIR" --smith-bin-dir "$root/usr/bin" --smith-ko "$ko" || rc=$?
+"$SRC/tests/vm/run-vm.sh" --kernel "$kernel" --build-dir "$BUILD_DIR" --smith-bin-dir "$root/usr/bin" --smith-ko "$ko" || rc=$?
 [ "$rc" = 0 ] || exit "$rc"
 
 initrd=$BUILD_DIR/vm/$release/initramfs.cpio
