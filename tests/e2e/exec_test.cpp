@@ -28,6 +28,17 @@ std::string make_awkward_dir(const TempDir &base)
 	return dir;
 }
 
+// Every daemon reported exactly one execve of `pid`, half a second after its first.
+void check_one_exec_event(pid_t pid)
+{
+	std::this_thread::sleep_for(500ms);
+	for (Smithd *d : shared_daemons()) {
+		INFO("[" << d->label() << "]");
+		CHECK(d->count([pid](const Event &ev) { return ev.type() == "execve" && ev.pid() == pid; }) ==
+		      1);
+	}
+}
+
 EventPredicate exec_of(pid_t pid, const std::string &filename)
 {
 	return [pid, filename](const Event &e) {
@@ -88,14 +99,7 @@ TEST_CASE("execve: a successful exec is reported with its image and arguments an
 		},
 		child);
 
-	// One exec, one event.
-	std::this_thread::sleep_for(500ms);
-	for (Smithd *d : shared_daemons()) {
-		INFO("[" << d->label() << "]");
-		CHECK(d->count([child](const Event &ev) {
-			return ev.type() == "execve" && ev.pid() == child;
-		}) == 1);
-	}
+	check_one_exec_event(child); // one exec, one event
 }
 
 TEST_CASE("execve: LD_PRELOAD of the new image is reported", "[e2e]")
@@ -172,14 +176,7 @@ TEST_CASE("execve: a failed attempt is reported with -errno and the image of the
 		},
 		child);
 
-	// One attempt, one event.
-	std::this_thread::sleep_for(500ms);
-	for (Smithd *d : shared_daemons()) {
-		INFO("[" << d->label() << "]");
-		CHECK(d->count([child](const Event &ev) {
-			return ev.type() == "execve" && ev.pid() == child;
-		}) == 1);
-	}
+	check_one_exec_event(child); // one attempt, one event
 }
 
 TEST_CASE("execve: a unix socket on stdin and a closed stdout", "[e2e]")
