@@ -70,5 +70,6 @@ static __always_inline __u32 tail__ustr(__u8 *tail, __u32 off, const void *src, 
 #define build__mount		   struct mount
 #define build__real_mount(vfsmnt)  container_of(vfsmnt, struct mount, mnt)
 #define build__mount_vfs(m)	   __builtin_preserve_access_index(&(m)->mnt)
+#define build__loop(n, fn, ctx)	   bpf_loop(n, fn, ctx, 0)
 
 #include "smith/builder.h"

@@ -100,7 +100,7 @@ static __always_inline __u64 ring__submit_flags(__u64 size)
 									: BPF_RB_NO_WAKEUP;
 }
 
-/* 32-bit (compat) tasks use other syscall numbers and are not decoded yet. */
+/* thread_info.status: the task is in a syscall made through the 32-bit entry. */
 #define TS_COMPAT 0x0002
 
 static __always_inline void drop__count(__u32 hook)
@@ -153,6 +153,16 @@ static __always_inline void sock__source(struct sock *sk, __u16 family, struct s
 		bpf_core_read(inet->saddr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
 }
 
+/* Peer address and port of a connected socket. */
+static __always_inline void sock__dest(struct sock *sk, __u16 family, struct smith_inet *inet)
+{
+	inet->dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	if (family == AF_INET)
+		bpf_core_read(inet->daddr, 4, &sk->__sk_common.skc_daddr);
+	else
+		bpf_core_read(inet->daddr, 16, &sk->__sk_common.skc_v6_daddr);
+}
+
 /* Describes what `fd` of `task` refers to; a path goes to the tail. Returns bytes appended. */
 static __noinline __u32 fd__describe(struct task_struct *task, unsigned int fd, struct smith_fd *out,
 				     __u8 *tail, struct smith_walk *w)
@@ -186,11 +196,7 @@ static __noinline __u32 fd__describe(struct task_struct *task, unsigned int fd, 
 			out->inet.family = family;
 			out->inet.protocol = protocol;
 			sock__source(sk, family, &out->inet);
-			out->inet.dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
-			if (family == AF_INET)
-				bpf_core_read(out->inet.daddr, 4, &sk->__sk_common.skc_daddr);
-			else
-				bpf_core_read(out->inet.daddr, 16, &sk->__sk_common.skc_v6_daddr);
+			sock__dest(sk, family, &out->inet);
 			return 0;
 		}
 		out->kind = SMITH_FD_SOCKET;
@@ -311,10 +317,18 @@ int BPF_PROG(exec_success, struct task_struct *p, pid_t old_pid, struct linux_bi
 	return 0;
 }
 
-/* A failed execve/execveat: the caller's image, arguments read from its memory. */
-static __noinline int exec__failed(long ret, const char *filename, const char *const *argv,
-				   const char *const *envp, __u32 hook)
+/* The hook of exec__failed()'s `how`, and its bit for a call made through the 32-bit entry. */
+#define EXEC_HOW_HOOK	0xff
+#define EXEC_HOW_COMPAT (1u << 31)
+
+/*
+ * A failed execve/execveat: the caller's image, arguments read from its memory
+ * (arrays of 32-bit pointers for a compat call). `how`: the hook, and
+ * EXEC_HOW_COMPAT.
+ */
+static __noinline int exec__failed(long ret, __u64 filename, __u64 argv, __u64 envp, __u32 how)
 {
+	__u32 compat = (how & EXEC_HOW_COMPAT) != 0;
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct smith_scratch *s;
 	struct smith_execve *e;
@@ -332,42 +346,45 @@ static __noinline int exec__failed(long ret, const char *filename, const char *c
 	tail = s->exec.tail;
 	__builtin_memset(e, 0, sizeof(*e));
 
-	e->len[SMITH_EXEC_FILENAME] = tail__ustr(tail, off, filename, SMITH_STR_MAX);
+	if (compat)
+		e->flags |= SMITH_EXEC_COMPAT;
+	e->len[SMITH_EXEC_FILENAME] = tail__ustr(tail, off, (const void *)filename, SMITH_STR_MAX);
 	off += e->len[SMITH_EXEC_FILENAME];
 	s->walk.off = off;
-	e->len[SMITH_EXEC_ARGV] = argv__append_array(s, argv);
+	e->len[SMITH_EXEC_ARGV] = argv__append_array(s, argv, compat);
 	off += e->len[SMITH_EXEC_ARGV];
 
 	mm = BPF_CORE_READ(task, mm);
 	exe = BPF_CORE_READ(mm, exe_file);
 	off = exec__append_context(s, task, __builtin_preserve_access_index(&exe->f_path), off);
-	e->len[SMITH_EXEC_LD_PRELOAD] = env__ld_preload_array(s, off, envp, &e->flags);
+	e->len[SMITH_EXEC_LD_PRELOAD] = env__ld_preload_array(s, off, envp, compat, &e->flags);
 	off += e->len[SMITH_EXEC_LD_PRELOAD];
 	off = exec__append_cgroup_and_fds(s, task, off);
-	exec__submit(s, task, ret, off, hook);
+	exec__submit(s, task, ret, off, how & EXEC_HOW_HOOK);
 	return 0;
 }
 
-static __always_inline int connect__exit(struct task_struct *task, const struct pt_regs *regs, long ret)
+#define EINPROGRESS 115
+
+/*
+ * A connect on `fd` that returned `ret`. When it worked (0) or is under way
+ * (-EINPROGRESS), the destination is the one the socket holds: what the
+ * kernel connected, whatever the caller's memory says by now (another thread
+ * may have rewritten it since the kernel copied it). After a failure it is
+ * read from the caller's memory and flagged so; when even that cannot be
+ * read, the event still goes out, saying so.
+ */
+static __always_inline int connect__emit(struct task_struct *task, int fd, const void *uaddr, __u32 addrlen,
+					 long ret, __u32 flags, __u16 via)
 {
-	int fd = regs->di;
-	const void *uaddr = (const void *)regs->si;
-	__u32 addrlen = regs->dx;
 	struct sockaddr_in6 sa = {};
 	struct smith_connect *rec;
 	struct file *file;
 	struct sock *sk;
-	__u16 protocol;
+	__u16 protocol, family;
+	bool from_socket = ret == 0 || ret == -EINPROGRESS;
 
-	if (addrlen < sizeof(sa.sin6_family) || fd < 0)
-		return 0;
-	if (addrlen > sizeof(sa))
-		addrlen = sizeof(sa);
-	barrier_var(addrlen);
-	addrlen &= 0x1f;
-	if (addrlen > sizeof(sa) || bpf_probe_read_user(&sa, addrlen, uaddr))
-		return 0;
-	if (sa.sin6_family != AF_INET && sa.sin6_family != AF_INET6)
+	if (fd < 0)
 		return 0;
 	file = task__fd(task, fd);
 	if (!file)
@@ -376,8 +393,26 @@ static __always_inline int connect__exit(struct task_struct *task, const struct 
 	if (!sk)
 		return 0;
 	protocol = BPF_CORE_READ(sk, sk_protocol);
-	if (protocol != IPPROTO_TCP && protocol != IPPROTO_UDP)
+	family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	if ((protocol != IPPROTO_TCP && protocol != IPPROTO_UDP) || (family != AF_INET && family != AF_INET6))
 		return 0;
+	if (from_socket) {
+		/* A UDP "connect" to AF_UNSPEC dissolves the association: no destination, no event. */
+		if (!BPF_CORE_READ(sk, __sk_common.skc_dport))
+			return 0;
+	} else {
+		flags |= SMITH_CONNECT_DADDR_UNKNOWN;
+		if (addrlen > sizeof(sa))
+			addrlen = sizeof(sa);
+		barrier_var(addrlen);
+		addrlen &= 0x1f;
+		if (addrlen >= sizeof(sa.sin6_family) && addrlen <= sizeof(sa) &&
+		    !bpf_probe_read_user(&sa, addrlen, uaddr)) {
+			if (sa.sin6_family != AF_INET && sa.sin6_family != AF_INET6)
+				return 0; /* not a connection it could have made */
+			flags &= ~SMITH_CONNECT_DADDR_UNKNOWN;
+		}
+	}
 
 	rec = bpf_ringbuf_reserve(&events, sizeof(*rec), 0);
 	if (!rec) {
@@ -386,14 +421,25 @@ static __always_inline int connect__exit(struct task_struct *task, const struct 
 	}
 	hdr__fill(&rec->hdr, SMITH_REC_CONNECT, sizeof(*rec), sizeof(*rec), ret, task);
 	__builtin_memset(&rec->inet, 0, sizeof(rec->inet));
-	rec->inet.family = sa.sin6_family;
 	rec->inet.protocol = protocol;
-	rec->inet.dport = bpf_ntohs(sa.sin6_port);
-	if (sa.sin6_family == AF_INET)
-		__builtin_memcpy(rec->inet.daddr, &((struct sockaddr_in *)&sa)->sin_addr, 4);
-	else
-		__builtin_memcpy(rec->inet.daddr, &sa.sin6_addr, 16);
-	sock__source(sk, sa.sin6_family, &rec->inet);
+	if (from_socket) {
+		flags |= SMITH_CONNECT_DADDR_SOCKET;
+		rec->inet.family = family;
+		sock__dest(sk, family, &rec->inet);
+	} else if (!(flags & SMITH_CONNECT_DADDR_UNKNOWN)) {
+		rec->inet.family = sa.sin6_family;
+		rec->inet.dport = bpf_ntohs(sa.sin6_port);
+		if (sa.sin6_family == AF_INET)
+			__builtin_memcpy(rec->inet.daddr, &((struct sockaddr_in *)&sa)->sin_addr, 4);
+		else
+			__builtin_memcpy(rec->inet.daddr, &sa.sin6_addr, 16);
+	} else {
+		rec->inet.family = family;
+	}
+	sock__source(sk, rec->inet.family, &rec->inet);
+	rec->flags = flags;
+	rec->via = via;
+	rec->pad0 = 0;
 	bpf_ringbuf_submit(rec, ring__submit_flags(sizeof(*rec)));
 	return 0;
 }
@@ -409,8 +455,14 @@ int BPF_PROG(module_load, struct module *mod)
 	return 0;
 }
 
-static __noinline int module__emit(__u16 type, long ret, struct file *file, const char *uargs, __u32 hook)
+/*
+ * An init_module or finit_module call. `how`: the hook, and EXEC_HOW_COMPAT
+ * for a call made through the 32-bit entry. The record type follows the hook.
+ */
+static __noinline int module__emit(long ret, struct file *file, const char *uargs, __u32 how)
 {
+	__u32 hook = how & EXEC_HOW_HOOK;
+	__u16 type = hook == SMITH_HOOK_INIT_MODULE ? SMITH_REC_INIT_MODULE : SMITH_REC_FINIT_MODULE;
 	struct task_struct *task = bpf_get_current_task_btf();
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct smith_module *m;
@@ -426,6 +478,8 @@ static __noinline int module__emit(__u16 type, long ret, struct file *file, cons
 	m = &s->module.rec;
 	tail = s->module.tail;
 	__builtin_memset(m, 0, sizeof(*m));
+	if (how & EXEC_HOW_COMPAT)
+		m->flags |= SMITH_MODULE_COMPAT;
 
 	name = bpf_map_lookup_elem(&module_names, &tid);
 	if (name) {
@@ -456,46 +510,110 @@ static __noinline int module__emit(__u16 type, long ret, struct file *file, cons
 	return 0;
 }
 
+/* connect's args from socketcall(2)'s block of three 32-bit words: fd, address, length. */
+static __always_inline int connect__socketcall(struct task_struct *task, __u64 args, long ret)
+{
+	__u32 a[3] = {};
+
+	/*
+	 * Read from the caller's memory after the call: the fd it names is the one
+	 * used, unless the caller rewrote the block meanwhile. Where the kernel
+	 * offers function probes, the trampoline mode reads the kernel's own copy.
+	 */
+	if (bpf_probe_read_user(a, sizeof(a), (const void *)args))
+		return 0;
+	return connect__emit(task, (int)a[0], (const void *)(__u64)a[1], a[2], ret, SMITH_CONNECT_COMPAT,
+			     SMITH_VIA_SOCKETCALL);
+}
+
+/* A syscall made through the 32-bit entry (int $0x80, or a 32-bit process): i386 numbers and registers. */
+static __always_inline int sys_exit__compat(struct task_struct *task, const struct pt_regs *regs, long id,
+					    long ret)
+{
+	__u32 bx = regs->bx, cx = regs->cx, dx = regs->dx, si = regs->si;
+
+	switch (id) {
+	case SMITH_NR32_CONNECT: /* connect(fd, addr, addrlen) */
+		if (hook_enabled[SMITH_HOOK_CONNECT])
+			return connect__emit(task, (int)bx, (const void *)(__u64)cx, dx, ret,
+					     SMITH_CONNECT_COMPAT, SMITH_VIA_CONNECT);
+		return 0;
+	case SMITH_NR32_SOCKETCALL: /* socketcall(call, args) */
+		if (hook_enabled[SMITH_HOOK_CONNECT] && bx == SMITH_SOCKETCALL_CONNECT)
+			return connect__socketcall(task, cx, ret);
+		return 0;
+	case SMITH_NR32_EXECVE: /* execve(filename, argv, envp) */
+		if (hook_enabled[SMITH_HOOK_EXECVE] && ret < 0)
+			return exec__failed(ret, bx, cx, dx, SMITH_HOOK_EXECVE | EXEC_HOW_COMPAT);
+		return 0;
+	case SMITH_NR32_EXECVEAT: /* execveat(dirfd, filename, argv, envp, flags) */
+		if (hook_enabled[SMITH_HOOK_EXECVEAT] && ret < 0)
+			return exec__failed(ret, cx, dx, si, SMITH_HOOK_EXECVEAT | EXEC_HOW_COMPAT);
+		return 0;
+	case SMITH_NR32_INIT_MODULE: /* init_module(umod, len, uargs) */
+		if (hook_enabled[SMITH_HOOK_INIT_MODULE])
+			return module__emit(ret, NULL, (const char *)(__u64)dx,
+					    SMITH_HOOK_INIT_MODULE | EXEC_HOW_COMPAT);
+		return 0;
+	case SMITH_NR32_FINIT_MODULE: /* finit_module(fd, uargs, flags) */
+		if (hook_enabled[SMITH_HOOK_FINIT_MODULE])
+			return module__emit(ret, (int)bx >= 0 ? task__fd(task, (int)bx) : NULL,
+					    (const char *)(__u64)cx,
+					    SMITH_HOOK_FINIT_MODULE | EXEC_HOW_COMPAT);
+		return 0;
+	}
+	return 0;
+}
+
 SEC("tp_btf/sys_exit")
 int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 {
 	long id = regs->orig_ax;
 	struct task_struct *task;
 
-	/* Every syscall in the system passes here: leave at once unless it is ours. */
-	if (id != SMITH_NR_CONNECT && id != SMITH_NR_EXECVE && id != SMITH_NR_EXECVEAT &&
-	    id != SMITH_NR_INIT_MODULE && id != SMITH_NR_FINIT_MODULE)
-		return 0;
+	/* Every syscall in the system passes here: leave at once unless it is ours, in either numbering. */
+	switch (id) {
+	case SMITH_NR_CONNECT:
+	case SMITH_NR_EXECVE:
+	case SMITH_NR_EXECVEAT:
+	case SMITH_NR_INIT_MODULE:
+	case SMITH_NR_FINIT_MODULE:
+	case SMITH_NR32_CONNECT:
+	case SMITH_NR32_SOCKETCALL:
+	case SMITH_NR32_EXECVE:
+	case SMITH_NR32_EXECVEAT:
+	case SMITH_NR32_INIT_MODULE:
+	case SMITH_NR32_FINIT_MODULE: break;
+	default: return 0;
+	}
 	task = bpf_get_current_task_btf();
 	if (task->thread_info.status & TS_COMPAT)
-		return 0;
+		return sys_exit__compat(task, regs, id, ret);
 
 	switch (id) {
 	case SMITH_NR_CONNECT:
 		if (hook_enabled[SMITH_HOOK_CONNECT])
-			return connect__exit(task, regs, ret);
+			return connect__emit(task, regs->di, (const void *)regs->si, regs->dx, ret, 0,
+					     SMITH_VIA_CONNECT);
 		return 0;
 	case SMITH_NR_EXECVE:
-		if (hook_enabled[SMITH_HOOK_EXECVE])
-			return exec__failed(ret, (const char *)regs->di, (const char *const *)regs->si,
-					    (const char *const *)regs->dx, SMITH_HOOK_EXECVE);
+		if (hook_enabled[SMITH_HOOK_EXECVE] && ret < 0)
+			return exec__failed(ret, regs->di, regs->si, regs->dx, SMITH_HOOK_EXECVE);
 		return 0;
 	case SMITH_NR_EXECVEAT:
-		if (hook_enabled[SMITH_HOOK_EXECVEAT])
-			return exec__failed(ret, (const char *)regs->si, (const char *const *)regs->dx,
-					    (const char *const *)regs->r10, SMITH_HOOK_EXECVEAT);
+		if (hook_enabled[SMITH_HOOK_EXECVEAT] && ret < 0)
+			return exec__failed(ret, regs->si, regs->dx, regs->r10, SMITH_HOOK_EXECVEAT);
 		return 0;
 	case SMITH_NR_INIT_MODULE:
 		if (hook_enabled[SMITH_HOOK_INIT_MODULE])
-			return module__emit(SMITH_REC_INIT_MODULE, ret, NULL, (const char *)regs->dx,
-					    SMITH_HOOK_INIT_MODULE);
+			return module__emit(ret, NULL, (const char *)regs->dx, SMITH_HOOK_INIT_MODULE);
 		return 0;
 	case SMITH_NR_FINIT_MODULE:
 		if (hook_enabled[SMITH_HOOK_FINIT_MODULE]) {
 			int fd = regs->di;
 
-			return module__emit(SMITH_REC_FINIT_MODULE, ret, fd >= 0 ? task__fd(task, fd) : NULL,
-					    (const char *)regs->si, SMITH_HOOK_FINIT_MODULE);
+			return module__emit(ret, fd >= 0 ? task__fd(task, fd) : NULL, (const char *)regs->si,
+					    SMITH_HOOK_FINIT_MODULE);
 		}
 		return 0;
 	}

@@ -211,7 +211,7 @@ static void exec__failed(long ret, const struct exec_args *a, unsigned int hook)
 	e->len[SMITH_EXEC_FILENAME] = smith_tail_ustr(tail, off, a->filename, SMITH_STR_MAX);
 	off += e->len[SMITH_EXEC_FILENAME];
 	s->walk.off = off;
-	e->len[SMITH_EXEC_ARGV] = argv__append_array(s, a->argv);
+	e->len[SMITH_EXEC_ARGV] = argv__append_array(s, (unsigned long)a->argv, 0);
 	off += e->len[SMITH_EXEC_ARGV];
 
 	mm = current->mm;
@@ -219,7 +219,7 @@ static void exec__failed(long ret, const struct exec_args *a, unsigned int hook)
 	if (exe_file)
 		smith_kread(&exe, &exe_file->f_path, sizeof(exe));
 	off = exec__append_context(s, &exe, off);
-	e->len[SMITH_EXEC_LD_PRELOAD] = env__ld_preload_array(s, off, a->envp, &e->flags);
+	e->len[SMITH_EXEC_LD_PRELOAD] = env__ld_preload_array(s, off, (unsigned long)a->envp, 0, &e->flags);
 	off += e->len[SMITH_EXEC_LD_PRELOAD];
 	off = exec__append_cgroup_and_fds(s, off);
 	exec__submit(s, ret, off, hook);

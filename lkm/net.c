@@ -8,12 +8,15 @@
  * result, the socket's protocol (TCP and UDP only) and its source address
  * and port, bound by then.
  *
- * The entry handler cannot fault user pages in: when the address sits in a
- * page the caller has not touched yet (a fresh mapping, a page swapped out),
- * its read fails. The call is kept anyway, and the return handler reads the
- * address again: the syscall has copied it by then, so the page is there.
- * Should that fail too, the socket's own destination stands in, and the
- * connect is still reported: a call the kernel made is never lost because
+ * When the call worked (0) or is under way (-EINPROGRESS), the destination
+ * reported is the one the socket holds: what the kernel connected, whatever
+ * the caller's memory says (another thread may rewrite it during the call).
+ * After a failure it is the address the caller gave, copied at entry. The
+ * entry handler cannot fault user pages in: when the address sits in a page
+ * the caller has not touched yet, its read fails, the call is kept anyway,
+ * and the return handler reads again (the syscall has faulted the page in by
+ * then). Should that fail too, the event still goes out, saying the
+ * destination is not known: a call the kernel made is never lost because
  * user memory could not be read at that moment.
  */
 #include <linux/kprobes.h>
@@ -123,19 +126,15 @@ int smith_connect_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
 	struct connect_args *a = (struct connect_args *)ri->data;
 	long ret = regs_return_value(regs);
+	bool from_socket = ret == 0 || ret == -EINPROGRESS;
 	struct smith_connect *rec;
 	struct file *file;
 	struct sock *sk;
 	u16 protocol, family;
+	u32 flags = 0;
 
 	smith_enter();
 	smith_pending_dec();
-	if (!a->have_sa) {
-		/* Not readable at entry; the syscall has faulted the page in since. */
-		a->have_sa = !smith_uread(&a->sa, a->uaddr, a->addrlen);
-		if (a->have_sa && a->sa.sin6_family != AF_INET && a->sa.sin6_family != AF_INET6)
-			goto out;
-	}
 	file = smith_fd_get(a->fd);
 	if (!file)
 		goto out;
@@ -143,11 +142,22 @@ int smith_connect_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
 	if (!sk)
 		goto put;
 	protocol = sk->sk_protocol;
-	if (protocol != IPPROTO_TCP && protocol != IPPROTO_UDP)
+	family = sk->sk_family;
+	if ((protocol != IPPROTO_TCP && protocol != IPPROTO_UDP) || (family != AF_INET && family != AF_INET6))
 		goto put;
-	family = a->have_sa ? a->sa.sin6_family : sk->sk_family;
-	if (family != AF_INET && family != AF_INET6)
-		goto put;
+	if (from_socket) {
+		/* A UDP "connect" to AF_UNSPEC dissolves the association: no destination, no event. */
+		if (!inet_sk(sk)->inet_dport)
+			goto put;
+		flags |= SMITH_CONNECT_DADDR_SOCKET;
+	} else {
+		if (!a->have_sa) /* not readable at entry; the syscall has faulted the page in since */
+			a->have_sa = !smith_uread(&a->sa, a->uaddr, a->addrlen);
+		if (a->have_sa && a->sa.sin6_family != AF_INET && a->sa.sin6_family != AF_INET6)
+			goto put; /* not a connection it could have made */
+		if (!a->have_sa)
+			flags |= SMITH_CONNECT_DADDR_UNKNOWN;
+	}
 
 	preempt_disable();
 	smith_missed_fold();
@@ -155,18 +165,24 @@ int smith_connect_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
 	if (rec) {
 		smith_hdr_fill(&rec->hdr, SMITH_REC_CONNECT, sizeof(*rec), sizeof(*rec), ret);
 		memset(&rec->inet, 0, sizeof(rec->inet));
-		rec->inet.family = family;
 		rec->inet.protocol = protocol;
-		if (!a->have_sa) {
+		if (from_socket) {
+			rec->inet.family = family;
 			smith_sock_dest(sk, family, &rec->inet);
-		} else {
+		} else if (a->have_sa) {
+			rec->inet.family = a->sa.sin6_family;
 			rec->inet.dport = ntohs(a->sa.sin6_port);
-			if (family == AF_INET)
+			if (a->sa.sin6_family == AF_INET)
 				memcpy(rec->inet.daddr, &((const struct sockaddr_in *)&a->sa)->sin_addr, 4);
 			else
 				memcpy(rec->inet.daddr, &a->sa.sin6_addr, 16);
+		} else {
+			rec->inet.family = family;
 		}
-		smith_sock_source(sk, family, &rec->inet);
+		smith_sock_source(sk, rec->inet.family, &rec->inet);
+		rec->flags = flags;
+		rec->via = SMITH_VIA_CONNECT;
+		rec->pad0 = 0;
 		smith_ring_commit(rec);
 	}
 	preempt_enable();

@@ -79,6 +79,18 @@ struct smith_mount {
 #define build__mount		  struct smith_mount
 #define build__real_mount(vfsmnt) container_of(vfsmnt, struct smith_mount, mnt)
 #define build__mount_vfs(m)	  (&(m)->mnt)
+#define build__loop(n, fn, ctx)	  smith_loop(n, fn, ctx)
+
+/* bpf_loop()'s contract, for the shared builders: fn(i, ctx) until it returns non-zero, n calls at most. */
+static inline long smith_loop(u32 n, long (*fn)(u32 i, void *ctx), void *ctx)
+{
+	u32 i;
+
+	for (i = 0; i < n; i++)
+		if (fn(i, ctx))
+			return i + 1;
+	return n;
+}
 
 #include "smith/builder.h"
 

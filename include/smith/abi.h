@@ -52,7 +52,6 @@
 /* Bounds of the variable parts of a record. */
 #define SMITH_ARGV_MAX	   8192	 /* bytes of argv kept; more sets SMITH_EXEC_ARGV_TRUNCATED */
 #define SMITH_ARGC_MAX	   128	 /* argv entries read from a pointer array (failed execs) */
-#define SMITH_ENVC_MAX	   128	 /* environment entries scanned for LD_PRELOAD */
 #define SMITH_STR_MAX	   4096	 /* bytes kept of filename, LD_PRELOAD, params */
 #define SMITH_NAME_MAX	   256	 /* one path component (NAME_MAX + NUL) */
 #define SMITH_PATH_DEPTH   32	 /* components walked; deeper sets the truncated flag */
@@ -92,6 +91,10 @@ enum smith_hook {
 		SMITH_HOOK_MAX
 };
 #define SMITH_HOOKS_ALL ((1u << SMITH_HOOK_MAX) - 1)
+
+/* i386's socketcall(2), the other way in to connect for 32-bit callers: call 3, SYS_CONNECT. */
+#define SMITH_NR32_SOCKETCALL	 102
+#define SMITH_SOCKETCALL_CONNECT 3
 
 /* Syscall numbers of each hook: SMITH_NR_<ID> (x86_64) and SMITH_NR32_<ID> (i386). */
 enum smith_hook_nr {
@@ -167,6 +170,7 @@ struct smith_fd {
 #define SMITH_EXEC_ARGV_TRUNCATED (1u << 0) /* argv was longer than SMITH_ARGV_MAX or SMITH_ARGC_MAX */
 #define SMITH_EXEC_PATH_TRUNCATED (1u << 1) /* a path was deeper than SMITH_PATH_DEPTH */
 #define SMITH_EXEC_ENV_TRUNCATED  (1u << 2) /* the environment was not fully scanned for LD_PRELOAD */
+#define SMITH_EXEC_COMPAT	  (1u << 3) /* a failed call made through the 32-bit syscall entry */
 
 /* Tail strings of an execve record, in tail order (event_table.h). */
 enum smith_exec_str {
@@ -187,10 +191,31 @@ struct smith_execve {
 	/* tail follows */
 };
 
+/*
+ * Flags of a connect record: where the destination came from, and how the call
+ * was made. With neither DADDR flag, the destination is the caller's, read from
+ * its memory (after a call that failed; and always, in producers from before
+ * these flags).
+ */
+#define SMITH_CONNECT_DADDR_SOCKET  (1u << 0) /* from the socket the kernel connected (the call worked) */
+#define SMITH_CONNECT_DADDR_UNKNOWN (1u << 1) /* not known: the caller's memory could not be read */
+#define SMITH_CONNECT_COMPAT	    (1u << 2) /* made through the 32-bit syscall entry */
+
+/* The way into the kernel's connect (smith_connect.via). */
+enum smith_connect_via {
+	SMITH_VIA_CONNECT = 0,	  /* connect(2) */
+	SMITH_VIA_SOCKETCALL = 1, /* socketcall(2) SYS_CONNECT, the i386 multiplexer */
+	SMITH_VIA_IO_URING = 2,	  /* an io_uring IORING_OP_CONNECT */
+	SMITH_VIA_SENDTO = 3,	  /* sendto/sendmsg with MSG_FASTOPEN: data and SYN at once */
+	SMITH_VIA_OTHER = 4,	  /* another caller of TCP's connect inside the kernel */
+};
+
 struct smith_connect {
 	struct smith_rec_hdr hdr; /* hdr.retval: 0 or -errno (-115 EINPROGRESS) */
-	struct smith_inet
-		inet; /* daddr/dport as given by the caller; saddr/sport from the socket after the call */
+	struct smith_inet inet;	  /* daddr/dport: see flags; saddr/sport from the socket after the call */
+	__u32 flags;		  /* SMITH_CONNECT_* */
+	__u16 via;		  /* enum smith_connect_via */
+	__u16 pad0;
 };
 
 /* Tail strings of a module record, in tail order (event_table.h). */
@@ -201,8 +226,9 @@ enum smith_module_str {
 		SMITH_MODULE_STR_COUNT
 };
 
-#define SMITH_MODULE_PATH_TRUNCATED   (1u << 0)
-#define SMITH_MODULE_PARAMS_TRUNCATED (1u << 1)
+#define SMITH_MODULE_PATH_TRUNCATED   (1u << 0) /* the module's path was deeper than SMITH_PATH_DEPTH */
+#define SMITH_MODULE_PARAMS_TRUNCATED (1u << 1) /* the parameters were longer than SMITH_STR_MAX - 1 */
+#define SMITH_MODULE_COMPAT	      (1u << 2) /* made through the 32-bit syscall entry */
 
 struct smith_module {
 	struct smith_rec_hdr hdr; /* type SMITH_REC_INIT_MODULE or SMITH_REC_FINIT_MODULE */

@@ -23,6 +23,8 @@
  *                                  its first members, with mnt_parent, mnt_mountpoint, mnt)
  *   build__real_mount(vfsmnt)      the build__mount that embeds `vfsmnt`
  *   build__mount_vfs(m)            &m->mnt
+ *   build__loop(n, fn, ctx)        calls fn(i, ctx) for i = 0, 1, ... until it returns non-zero
+ *                                  or n calls were made; the number of calls (bpf_loop's contract)
  *   __user                         (empty where there is no such annotation)
  */
 #ifndef SMITH_BUILDER_H
@@ -34,6 +36,35 @@
 struct smith_walk {
 	__u32 off;	 /* write offset in the tail */
 	__u32 truncated; /* set when the last walk stopped early */
+};
+
+/*
+ * The environment is searched for LD_PRELOAD entry by entry, to its end: a
+ * user who pads it (thousands of variables, or one of megabytes) must not push
+ * LD_PRELOAD out of sight. An environment larger than ARG_MAX allows cannot be
+ * passed to execve, so SMITH_ENV_STEPS_MAX steps (each an entry, or 4 KiB of a
+ * longer one) cover any real one; past it, SMITH_EXEC_ENV_TRUNCATED says so.
+ */
+#define SMITH_ENV_STEPS_MAX (1u << 18)
+
+/*
+ * What a loop step (a callback of build__loop) gets: the scratch area, through
+ * the caller's stack (bpf_loop takes nothing else as its context).
+ */
+struct smith_loop_ctx {
+	struct smith_scratch *s;
+};
+
+/* State of one environment scan, for the steps (callbacks of build__loop). */
+struct smith_env_scan {
+	__u64 pos;	/* block: address of the next byte; array: index of the next entry */
+	__u64 end;	/* block: its end; array: the array's address */
+	__u32 off;	/* tail offset the value goes to */
+	__u32 len;	/* length of the value, once found */
+	__u32 found;	/* LD_PRELOAD was found */
+	__u32 done;	/* the whole environment was read */
+	__u32 in_entry; /* block: the next byte is inside an entry longer than the buffer */
+	__u32 compat;	/* array: 32-bit pointers */
 };
 
 /* Where a variable record is built, one per CPU. */
@@ -50,6 +81,7 @@ struct smith_scratch {
 	};
 	char env[SMITH_STR_MAX]; /* one environment entry under test */
 	struct smith_walk walk;
+	struct smith_env_scan scan;
 };
 
 /*
@@ -85,67 +117,127 @@ static __inline__ __attribute__((unused)) __u32 build__take_ld_preload(struct sm
 	return len & (SMITH_STR_MAX - 1);
 }
 
+/* One entry pointer of a user pointer array: 8 bytes, or 4 for a 32-bit (compat) caller. 0 or < 0. */
+static __inline__ __attribute__((unused)) int build__uptr(__u64 *p, __u64 array, __u64 i, __u32 compat)
+{
+	__u32 p32 = 0;
+	int err;
+
+	*p = 0;
+	if (!compat)
+		return build__uread(p, sizeof(*p), (const void __user *)(unsigned long)(array + i * 8));
+	err = build__uread(&p32, sizeof(p32), (const void __user *)(unsigned long)(array + i * 4));
+	*p = p32;
+	return err;
+}
+
+/* A step of env__ld_preload_block(): one entry, or the next 4 KiB of a long one. */
+static __attribute__((unused)) long env__block_step(__u32 i, void *ctx)
+{
+	struct smith_scratch *s = ((struct smith_loop_ctx *)ctx)->s;
+	struct smith_env_scan *sc = &s->scan;
+	long n;
+
+	if (sc->pos >= sc->end) {
+		sc->done = 1;
+		return 1;
+	}
+	n = build__ustr(s->env, sizeof(s->env), (const void __user *)(unsigned long)sc->pos);
+	if (n <= 0)
+		return 1; /* unreadable: the rest is not known */
+	if (!sc->in_entry && n > SMITH_LD_PRELOAD_PREFIX && build__is_ld_preload(s->env)) {
+		sc->len = build__take_ld_preload(s, sc->off, n);
+		sc->found = 1;
+		sc->done = n < (long)sizeof(s->env); /* a value longer than the buffer was cut */
+		return 1;
+	}
+	/* An entry longer than the buffer goes on from its last byte read. */
+	sc->in_entry = n == sizeof(s->env);
+	sc->pos += sc->in_entry ? n - 1 : n;
+	return 0;
+}
+
 /*
  * LD_PRELOAD from a contiguous environment block [start, end) (the new
- * image's), appended at off. At most SMITH_ENVC_MAX entries are looked at,
- * and an entry longer than SMITH_STR_MAX ends the scan: either sets
- * SMITH_EXEC_ENV_TRUNCATED in *flags. Returns the bytes appended.
+ * image's), appended at off; every entry is looked at. Sets
+ * SMITH_EXEC_ENV_TRUNCATED in *flags when the scan could not reach the end.
+ * Returns the bytes appended.
  */
 SMITH_BUILD __u32 env__ld_preload_block(struct smith_scratch *s, __u32 off, __u64 start, __u64 end,
 					__u32 *flags)
 {
-	int i;
+	struct smith_env_scan *sc = &s->scan;
+	struct smith_loop_ctx loop = {s};
 
-	for (i = 0; i < SMITH_ENVC_MAX; i++) {
-		long n;
+	sc->pos = start;
+	sc->end = end;
+	sc->off = off;
+	sc->len = 0;
+	sc->found = 0;
+	sc->done = 0;
+	sc->in_entry = 0;
+	build__loop(SMITH_ENV_STEPS_MAX, env__block_step, &loop);
+	if (!build__load(&sc->done))
+		*flags |= SMITH_EXEC_ENV_TRUNCATED;
+	return build__load(&sc->len);
+}
 
-		if (start >= end)
-			return 0;
-		n = build__ustr(s->env, sizeof(s->env), (const void __user *)(unsigned long)start);
-		if (n <= 0)
-			return 0;
-		if (n == sizeof(s->env)) {
-			/* an entry longer than the buffer: its end is unknown, stop here */
-			*flags |= SMITH_EXEC_ENV_TRUNCATED;
-			return 0;
-		}
-		if (n > SMITH_LD_PRELOAD_PREFIX && build__is_ld_preload(s->env))
-			return build__take_ld_preload(s, off, n);
-		start += n;
+/* A step of env__ld_preload_array(): one entry of the envp array. */
+static __attribute__((unused)) long env__array_step(__u32 i, void *ctx)
+{
+	struct smith_scratch *s = ((struct smith_loop_ctx *)ctx)->s;
+	struct smith_env_scan *sc = &s->scan;
+	__u64 p;
+	long n;
+
+	if (build__uptr(&p, sc->end, sc->pos, sc->compat) || !p) {
+		sc->done = 1; /* the end of the array, or an array that stops being readable */
+		return 1;
 	}
-	*flags |= SMITH_EXEC_ENV_TRUNCATED;
-	return 0;
+	sc->pos++;
+	/* The first bytes tell; only an entry that starts so is read whole. */
+	n = build__ustr(s->env, SMITH_LD_PRELOAD_PREFIX + 1, (const void __user *)(unsigned long)p);
+	if (n != SMITH_LD_PRELOAD_PREFIX + 1 || !build__is_ld_preload(s->env))
+		return 0;
+	n = build__ustr(s->env, sizeof(s->env), (const void __user *)(unsigned long)p);
+	if (n > SMITH_LD_PRELOAD_PREFIX) {
+		sc->len = build__take_ld_preload(s, sc->off, n);
+		sc->found = 1;
+		sc->done = n < (long)sizeof(s->env);
+	}
+	return 1;
 }
 
 /* LD_PRELOAD from a user envp array (a failed exec's argument), as env__ld_preload_block. */
-SMITH_BUILD __u32 env__ld_preload_array(struct smith_scratch *s, __u32 off,
-					const char __user *const __user *envp, __u32 *flags)
+SMITH_BUILD __u32 env__ld_preload_array(struct smith_scratch *s, __u32 off, __u64 envp, __u32 compat,
+					__u32 *flags)
 {
-	int i;
+	struct smith_env_scan *sc = &s->scan;
+	struct smith_loop_ctx loop = {s};
 
 	if (!envp)
 		return 0;
-	for (i = 0; i < SMITH_ENVC_MAX; i++) {
-		const char __user *p = 0;
-		long n;
-
-		if (build__uread(&p, sizeof(p), &envp[i]) || !p)
-			return 0;
-		n = build__ustr(s->env, sizeof(s->env), p);
-		if (n > SMITH_LD_PRELOAD_PREFIX && build__is_ld_preload(s->env))
-			return build__take_ld_preload(s, off, n);
-	}
-	*flags |= SMITH_EXEC_ENV_TRUNCATED;
-	return 0;
+	sc->pos = 0;
+	sc->end = envp;
+	sc->off = off;
+	sc->len = 0;
+	sc->found = 0;
+	sc->done = 0;
+	sc->compat = compat;
+	build__loop(SMITH_ENV_STEPS_MAX, env__array_step, &loop);
+	if (!build__load(&sc->done))
+		*flags |= SMITH_EXEC_ENV_TRUNCATED;
+	return build__load(&sc->len);
 }
 
 /*
- * argv from a user pointer array, appended at s->walk.off: each argument
- * followed by its NUL, at most SMITH_ARGC_MAX arguments, SMITH_NAME_MAX bytes
- * each, SMITH_ARGV_MAX in all. Counts the arguments in rec.argc, sets
- * SMITH_EXEC_ARGV_TRUNCATED when it cut, and returns the bytes appended.
+ * argv from a user pointer array (of 32-bit pointers for a compat caller),
+ * appended at s->walk.off: each argument followed by its NUL, at most
+ * SMITH_ARGC_MAX arguments, SMITH_NAME_MAX bytes each, SMITH_ARGV_MAX in all.
+ * Counts the arguments in rec.argc, sets SMITH_EXEC_ARGV_TRUNCATED when it
+ * cut, and returns the bytes appended.
  */
-SMITH_BUILD __u32 argv__append_array(struct smith_scratch *s, const char __user *const __user *argv)
+SMITH_BUILD __u32 argv__append_array(struct smith_scratch *s, __u64 argv, __u32 compat)
 {
 	struct smith_execve *e = &s->exec.rec;
 	__u32 start = s->walk.off;
@@ -154,15 +246,16 @@ SMITH_BUILD __u32 argv__append_array(struct smith_scratch *s, const char __user 
 	if (!argv)
 		goto out;
 	for (i = 0; i < SMITH_ARGC_MAX; i++) {
-		const char __user *p = 0;
+		__u64 p = 0;
 		__u32 off = build__load(&s->walk.off);
 		long n;
 
-		if (build__uread(&p, sizeof(p), &argv[i]) || !p)
+		if (build__uptr(&p, argv, i, compat) || !p)
 			goto out;
 		if (off - start > SMITH_ARGV_MAX - SMITH_NAME_MAX || off > SMITH_TAIL_LIMIT - SMITH_NAME_MAX)
 			break;
-		n = build__ustr((char *)build__tail_at(s->exec.tail, off), SMITH_NAME_MAX, p);
+		n = build__ustr((char *)build__tail_at(s->exec.tail, off), SMITH_NAME_MAX,
+				(const void __user *)(unsigned long)p);
 		if (n <= 0)
 			goto out;
 		if (n == SMITH_NAME_MAX)

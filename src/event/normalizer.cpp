@@ -51,6 +51,19 @@ std::string_view module_name_from_path(std::string_view path)
 	return name;
 }
 
+// A connect record's way in (enum smith_connect_via), as the event names it.
+std::string_view via_name(uint16_t via)
+{
+	switch (via) {
+	case SMITH_VIA_CONNECT: return "connect";
+	case SMITH_VIA_SOCKETCALL: return "socketcall";
+	case SMITH_VIA_IO_URING: return "io_uring";
+	case SMITH_VIA_SENDTO: return "sendto";
+	case SMITH_VIA_OTHER: return "other";
+	}
+	return "other";
+}
+
 // Process context written in the common fields, wherever it came from.
 struct ProcessView {
 	std::string_view exe;
@@ -193,23 +206,32 @@ void Normalizer::Impl::write_fields(JsonWriter &w, const DecodedRecord &r, const
 	w.field("stdout", std::string_view(stdout_text));
 	w.field("ld_preload", r.tail[SMITH_EXEC_LD_PRELOAD]);
 	w.field("retval", int64_t{r.hdr.retval});
+	w.field("env_truncated", (e.flags & SMITH_EXEC_ENV_TRUNCATED) != 0);
+	w.field("path_truncated", (e.flags & SMITH_EXEC_PATH_TRUNCATED) != 0);
+	w.field("compat", (e.flags & SMITH_EXEC_COMPAT) != 0);
 }
 
 void Normalizer::Impl::write_fields(JsonWriter &w, const DecodedRecord &r, const smith_connect &c)
 {
 	const smith_inet &in = c.inet;
+	const bool daddr_known = (c.flags & SMITH_CONNECT_DADDR_UNKNOWN) == 0;
 	char saddr[kIpTextMax];
 	char daddr[kIpTextMax];
 	w.field("family", family_name(in.family));
 	w.field("protocol", protocol_name(in.protocol));
 	w.field("saddr", format_ip(in.family, in.saddr, saddr));
 	w.field("sport", int64_t{in.sport});
-	w.field("daddr", format_ip(in.family, in.daddr, daddr));
-	w.field("dport", int64_t{in.dport});
+	w.field("daddr", daddr_known ? format_ip(in.family, in.daddr, daddr) : std::string_view());
+	w.field("dport", daddr_known ? int64_t{in.dport} : int64_t{-1});
 	w.field("retval", int64_t{r.hdr.retval});
+	w.field("daddr_source", (c.flags & SMITH_CONNECT_DADDR_SOCKET)	  ? std::string_view("socket")
+				: (c.flags & SMITH_CONNECT_DADDR_UNKNOWN) ? std::string_view("none")
+									  : std::string_view("user"));
+	w.field("via", via_name(c.via));
+	w.field("compat", (c.flags & SMITH_CONNECT_COMPAT) != 0);
 }
 
-void Normalizer::Impl::write_fields(JsonWriter &w, const DecodedRecord &r, const smith_module &)
+void Normalizer::Impl::write_fields(JsonWriter &w, const DecodedRecord &r, const smith_module &m)
 {
 	join_leaf_first_path(r.tail[SMITH_MODULE_PATH], module_path);
 	std::string_view name = r.tail[SMITH_MODULE_NAME];
@@ -219,6 +241,9 @@ void Normalizer::Impl::write_fields(JsonWriter &w, const DecodedRecord &r, const
 	w.field("module_path", std::string_view(module_path));
 	w.field("params", r.tail[SMITH_MODULE_PARAMS]);
 	w.field("retval", int64_t{r.hdr.retval});
+	w.field("module_path_truncated", (m.flags & SMITH_MODULE_PATH_TRUNCATED) != 0);
+	w.field("params_truncated", (m.flags & SMITH_MODULE_PARAMS_TRUNCATED) != 0);
+	w.field("compat", (m.flags & SMITH_MODULE_COMPAT) != 0);
 }
 
 NormalizeResult Normalizer::append_json(std::span<const std::byte> record, uint64_t seq, std::string &out)

@@ -23,7 +23,7 @@ static_assert(sizeof(smith_rec_hdr) == 192);
 static_assert(sizeof(smith_inet) == 40);
 static_assert(sizeof(smith_fd) == 56);
 static_assert(sizeof(smith_execve) == 336);
-static_assert(sizeof(smith_connect) == 232);
+static_assert(sizeof(smith_connect) == 240);
 static_assert(sizeof(smith_module) == 208);
 
 // The number of tail strings a record struct has: the extent of its len[] array (0 without one).

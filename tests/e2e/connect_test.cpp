@@ -7,11 +7,16 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sched.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cstring>
+#include <algorithm>
+#include <atomic>
+#include <map>
 #include <thread>
 
 using namespace smith::e2e;
@@ -36,6 +41,8 @@ EventPredicate connect_of(pid_t pid, const std::string &protocol, const std::str
 void check_connect_context(const Event &e, const Smithd &d)
 {
 	check_common(e, "connect", d);
+	CHECK(e.str("via") == "connect");
+	CHECK(e.boolean("compat") == false);
 	check_inherited_context(e);
 	CHECK(e.i64("pid") == getpid());
 	CHECK(e.i64("tid") == gettid());
@@ -86,6 +93,7 @@ TEST_CASE("connect: successful TCP and UDP connects over IPv4 and IPv6", "[e2e]"
 			CHECK(e.str("saddr") == c.daddr);
 			CHECK(e.i64("sport") == local.port);
 			CHECK(e.i64("retval") == 0);
+			CHECK(e.str("daddr_source") == "socket");
 		},
 		getpid());
 }
@@ -116,6 +124,7 @@ TEST_CASE("connect: a refused TCP connect is reported with -ECONNREFUSED", "[e2e
 			CHECK(e.str("daddr") == "127.0.0.1");
 			CHECK(e.i64("dport") == dport);
 			CHECK(e.i64("retval") == -111);
+			CHECK(e.str("daddr_source") == "user"); // a failed call: what the caller gave
 		},
 		getpid());
 }
@@ -142,6 +151,7 @@ TEST_CASE("connect: a non-blocking TCP connect reports the return value of the s
 			CHECK(e.str("daddr") == "127.0.0.1");
 			CHECK(e.i64("dport") == dport);
 			CHECK(e.i64("retval") == rc);
+			CHECK(e.str("daddr_source") == "socket");
 			CHECK(e.str("saddr") == "127.0.0.1");
 			CHECK(e.i64("sport") == local.port);
 		},
@@ -175,6 +185,7 @@ TEST_CASE("connect: a connect from a second thread carries the id of that thread
 			CHECK(e.i64("tid") == thread_tid);
 			CHECK(e.str("exe") == self_exe());
 			CHECK(e.i64("retval") == 0);
+			CHECK(e.str("daddr_source") == "socket");
 		},
 		getpid());
 }
@@ -202,6 +213,7 @@ TEST_CASE("connect: an IPv4-mapped IPv6 destination is reported as given", "[e2e
 			CHECK(e.str("saddr") == local.addr);
 			CHECK(e.i64("sport") == local.port);
 			CHECK(e.i64("retval") == 0);
+			CHECK(e.str("daddr_source") == "socket");
 		},
 		getpid());
 }
@@ -250,6 +262,7 @@ TEST_CASE("connect: an address in a page the caller never touched is reported", 
 			CHECK(e.i64("dport") == 9);
 			CHECK(e.str("saddr") == "127.0.0.1");
 			CHECK(e.i64("retval") == 0);
+			CHECK(e.str("daddr_source") == "socket");
 		},
 		getpid());
 }
@@ -294,6 +307,108 @@ TEST_CASE("connect: busybox nc, an ordinary program, is reported with its own im
 			CHECK(e.str("saddr") == "127.0.0.1");
 			CHECK(e.i64("sport") == peer.port);
 			CHECK(e.i64("retval") == 0);
+			CHECK(e.str("daddr_source") == "socket");
 		},
 		child);
+}
+
+// The Phantom attack (TOCTOU on syscall arguments, DEF CON 29): a second thread flips the port in the
+// sockaddr between two values while connect() runs, so that by the time a monitor reads the caller's
+// memory it may name the port that was not connected. Every event must name the port the kernel
+// connected (getpeername), and the attack must really have made memory and connection disagree.
+TEST_CASE("attack: a sockaddr rewritten during connect() does not change the port reported", "[e2e][attack]")
+{
+	shared_daemons();
+	constexpr uint16_t kPortA = 9, kPortB = 13; // discard and daytime: UDP connects need no listener
+	constexpr int kMaxCalls = 20000, kEnoughDisagreements = 50;
+	alignas(64) sockaddr_in shared_sin{};
+	shared_sin.sin_family = AF_INET;
+	shared_sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	shared_sin.sin_port = htons(kPortA);
+	std::atomic<bool> stop{false};
+	// The attacker and the victim call on different CPUs, so that the rewrite overlaps the syscall.
+	cpu_set_t cpus;
+	CPU_ZERO(&cpus);
+	CPU_SET(0, &cpus);
+	const bool pinned =
+		sysconf(_SC_NPROCESSORS_ONLN) > 1 && sched_setaffinity(0, sizeof cpus, &cpus) == 0;
+	std::thread flipper([&] {
+		if (pinned) {
+			cpu_set_t other;
+			CPU_ZERO(&other);
+			CPU_SET(1, &other);
+			sched_setaffinity(0, sizeof other, &other);
+		}
+		volatile uint16_t *port = &shared_sin.sin_port;
+		while (!stop.load(std::memory_order_relaxed))
+			*port = *port == htons(kPortA) ? htons(kPortB) : htons(kPortA);
+	});
+
+	// Every socket stays open until the end, so that no source port serves twice.
+	rlimit files{};
+	getrlimit(RLIMIT_NOFILE, &files);
+	files.rlim_cur = std::min<rlim_t>(files.rlim_max, kMaxCalls + 256);
+	setrlimit(RLIMIT_NOFILE, &files);
+	std::vector<Fd> sockets;
+	std::map<uint16_t, uint16_t> connected; // sport -> the dport the kernel connected
+	int disagreed = 0;			// calls after which memory named the other port
+	for (int i = 0; i < kMaxCalls && disagreed < kEnoughDisagreements; ++i) {
+		Fd s(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+		if (!s.valid())
+			break;
+		if (::connect(s.get(), reinterpret_cast<const sockaddr *>(&shared_sin), sizeof shared_sin) !=
+		    0)
+			continue;
+		const uint16_t in_memory = ntohs(shared_sin.sin_port);
+		const Endpoint peer = peer_endpoint(s.get());
+		connected[local_endpoint(s.get()).port] = peer.port;
+		disagreed += in_memory != peer.port;
+		sockets.push_back(std::move(s));
+	}
+	stop = true;
+	flipper.join();
+	if (pinned) {
+		CPU_ZERO(&cpus);
+		for (long c = 0; c < sysconf(_SC_NPROCESSORS_ONLN); ++c)
+			CPU_SET(c, &cpus);
+		sched_setaffinity(0, sizeof cpus, &cpus);
+	}
+	size_t to_a = 0, to_b = 0;
+	for (auto &[sport, dport] : connected)
+		(dport == kPortA ? to_a : to_b)++;
+	INFO(connected.size() << " connects: " << to_a << " to port " << kPortA << ", " << to_b << " to port "
+			      << kPortB << "; memory named the other port after " << disagreed);
+	REQUIRE(connected.size() == sockets.size());
+	REQUIRE(to_a > 0);
+	REQUIRE(to_b > 0);
+	REQUIRE(disagreed > 0);
+
+	// The last connect's event has arrived in every daemon once its own has.
+	const uint16_t last_sport = connected.rbegin()->first;
+	for (Smithd *d : shared_daemons()) {
+		INFO("[" << d->label() << "]");
+		d->wait_for(
+			"udp connect from port " + std::to_string(last_sport),
+			[&](const Event &e) {
+				return e.type() == "connect" && e.pid() == getpid() &&
+				       e.i64("sport") == last_sport;
+			},
+			event_timeout(), getpid());
+		std::this_thread::sleep_for(500ms);
+		size_t seen = 0, wrong = 0;
+		for (const Event &e : d->poll()) {
+			if (e.type() != "connect" || e.pid() != getpid())
+				continue;
+			auto it = connected.find(static_cast<uint16_t>(e.i64("sport")));
+			if (it == connected.end() || e.str("daddr") != "127.0.0.1")
+				continue;
+			++seen;
+			if (e.i64("dport") != it->second || e.str("daddr_source") != "socket")
+				++wrong;
+		}
+		INFO(seen << " events of " << connected.size() << " connects, " << wrong
+			  << " naming another port");
+		CHECK(seen == connected.size());
+		CHECK(wrong == 0);
+	}
 }

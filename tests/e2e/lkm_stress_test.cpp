@@ -125,7 +125,7 @@ TEST_CASE("lkm stress: rmmod while connects are blocked in the probed syscall", 
 	REQUIRE(load_module_from_file(smith_ko(), "") == 0);
 
 	// A listener whose accept queue is full: further SYNs are dropped, and blocking connects wait
-	// (here, at most 20 s: SO_SNDTIMEO bounds a blocking connect).
+	// (here, at most 5 s: SO_SNDTIMEO bounds a blocking connect).
 	Fd listener(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
 	REQUIRE(listener.valid());
 	sockaddr_in sin{};
@@ -149,7 +149,7 @@ TEST_CASE("lkm stress: rmmod while connects are blocked in the probed syscall", 
 		for (int i = 0; i < kBlocked; ++i)
 			blocked.push_back(spawn([port] {
 				int s = socket(AF_INET, SOCK_STREAM, 0);
-				timeval tv{20, 0};
+				timeval tv{5, 0};
 				setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
 				const int r = connect_to(s, AF_INET, "127.0.0.1", port);
 				_exit(r == 0 ? 0 : 1);

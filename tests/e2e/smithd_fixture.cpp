@@ -538,10 +538,14 @@ const std::vector<std::string> &expected_keys(const std::string &type)
 		return all;
 	};
 	static const std::vector<std::string> execve =
-		with({"filename", "argv", "argv_truncated", "stdin", "stdout", "ld_preload", "retval"});
+		with({"filename", "argv", "argv_truncated", "stdin", "stdout", "ld_preload", "retval",
+		      "env_truncated", "path_truncated", "compat"});
 	static const std::vector<std::string> connect =
-		with({"family", "protocol", "saddr", "sport", "daddr", "dport", "retval"});
-	static const std::vector<std::string> module = with({"module", "module_path", "params", "retval"});
+		with({"family", "protocol", "saddr", "sport", "daddr", "dport", "retval", "daddr_source",
+		      "via", "compat"});
+	static const std::vector<std::string> module =
+		with({"module", "module_path", "params", "retval", "module_path_truncated",
+		      "params_truncated", "compat"});
 	if (type == "execve")
 		return execve;
 	if (type == "connect")

@@ -26,11 +26,13 @@ inline std::vector<std::string> with_common(std::vector<std::string> extra)
 }
 
 inline const std::vector<std::string> kExecKeys =
-	with_common({"filename", "argv", "argv_truncated", "stdin", "stdout", "ld_preload", "retval"});
+	with_common({"filename", "argv", "argv_truncated", "stdin", "stdout", "ld_preload", "retval",
+		     "env_truncated", "path_truncated", "compat"});
 inline const std::vector<std::string> kConnectKeys =
-	with_common({"family", "protocol", "saddr", "sport", "daddr", "dport", "retval"});
-inline const std::vector<std::string> kModuleKeys =
-	with_common({"module", "module_path", "params", "retval"});
+	with_common({"family", "protocol", "saddr", "sport", "daddr", "dport", "retval", "daddr_source",
+		     "via", "compat"});
+inline const std::vector<std::string> kModuleKeys = with_common(
+	{"module", "module_path", "params", "retval", "module_path_truncated", "params_truncated", "compat"});
 
 // One parsed line; keeps the parser alive for the object's lifetime.
 struct ParsedLine {

@@ -245,6 +245,93 @@ TEST_CASE("connect: ipv4, ipv6 and mapped destinations", "[unit]")
 	}
 }
 
+TEST_CASE("connect: where the destination came from, the way in, and the 32-bit entry", "[unit]")
+{
+	Normalizer n(test_host());
+	ConnectSpec s;
+	s.inet = inet4(6, {10, 0, 0, 1}, 40000, {10, 0, 0, 2}, 443);
+
+	SECTION("the socket the kernel connected")
+	{
+		s.flags = SMITH_CONNECT_DADDR_SOCKET;
+		ParsedLine p(normalize(n, build_connect(s)));
+		CHECK(p.str("daddr_source") == "socket");
+		CHECK(p.str("daddr") == "10.0.0.2");
+		CHECK(p.i64("dport") == 443);
+		CHECK(p.str("via") == "connect");
+		CHECK(p.boolean("compat") == false);
+	}
+	SECTION("the caller's memory, after a failed call (and from producers before the flags)")
+	{
+		s.hdr.retval = -111;
+		ParsedLine p(normalize(n, build_connect(s)));
+		CHECK(p.str("daddr_source") == "user");
+		CHECK(p.str("daddr") == "10.0.0.2");
+		CHECK(p.i64("dport") == 443);
+	}
+	SECTION("not known: the event goes out, and says so")
+	{
+		s.hdr.retval = -14;
+		s.flags = SMITH_CONNECT_DADDR_UNKNOWN;
+		ParsedLine p(normalize(n, build_connect(s)));
+		CHECK(p.keys() == kConnectKeys);
+		CHECK(p.str("daddr_source") == "none");
+		CHECK(p.str("daddr") == "");
+		CHECK(p.i64("dport") == -1);
+		CHECK(p.str("saddr") == "10.0.0.1"); // the socket's own side is still known
+		CHECK(p.i64("retval") == -14);
+	}
+	SECTION("every way in, and compat")
+	{
+		s.flags = SMITH_CONNECT_DADDR_SOCKET | SMITH_CONNECT_COMPAT;
+		const std::pair<uint16_t, const char *> ways[] = {
+			{SMITH_VIA_CONNECT, "connect"},	  {SMITH_VIA_SOCKETCALL, "socketcall"},
+			{SMITH_VIA_IO_URING, "io_uring"}, {SMITH_VIA_SENDTO, "sendto"},
+			{SMITH_VIA_OTHER, "other"},	  {77, "other"}};
+		for (const auto &[via, name] : ways) {
+			s.via = via;
+			ParsedLine p(normalize(n, build_connect(s)));
+			INFO("via " << via);
+			CHECK(p.str("via") == name);
+			CHECK(p.boolean("compat") == true);
+		}
+	}
+}
+
+TEST_CASE("every truncation flag and the 32-bit entry reach the event", "[unit]")
+{
+	Normalizer n(test_host());
+	SECTION("execve")
+	{
+		ExecSpec s;
+		ParsedLine none(normalize(n, build_execve(s)));
+		CHECK(none.boolean("argv_truncated") == false);
+		CHECK(none.boolean("env_truncated") == false);
+		CHECK(none.boolean("path_truncated") == false);
+		CHECK(none.boolean("compat") == false);
+		s.flags = SMITH_EXEC_ARGV_TRUNCATED | SMITH_EXEC_ENV_TRUNCATED | SMITH_EXEC_PATH_TRUNCATED |
+			  SMITH_EXEC_COMPAT;
+		ParsedLine all(normalize(n, build_execve(s)));
+		CHECK(all.boolean("argv_truncated") == true);
+		CHECK(all.boolean("env_truncated") == true);
+		CHECK(all.boolean("path_truncated") == true);
+		CHECK(all.boolean("compat") == true);
+	}
+	SECTION("modules")
+	{
+		ModuleSpec s;
+		ParsedLine none(normalize(n, build_module(s)));
+		CHECK(none.boolean("module_path_truncated") == false);
+		CHECK(none.boolean("params_truncated") == false);
+		CHECK(none.boolean("compat") == false);
+		s.flags = SMITH_MODULE_PATH_TRUNCATED | SMITH_MODULE_PARAMS_TRUNCATED | SMITH_MODULE_COMPAT;
+		ParsedLine all(normalize(n, build_module(s)));
+		CHECK(all.boolean("module_path_truncated") == true);
+		CHECK(all.boolean("params_truncated") == true);
+		CHECK(all.boolean("compat") == true);
+	}
+}
+
 TEST_CASE("connect and module records take exe, cwd, tty, container from the execve", "[unit]")
 {
 	Normalizer n(test_host());

@@ -105,6 +105,8 @@ struct ExecSpec {
 struct ConnectSpec {
 	HeaderSpec hdr;
 	smith_inet inet{};
+	uint32_t flags = 0; // SMITH_CONNECT_*
+	uint16_t via = SMITH_VIA_CONNECT;
 };
 
 struct ModuleSpec {
@@ -191,6 +193,8 @@ inline std::vector<std::byte> build_connect(const ConnectSpec &s)
 	smith_connect c{};
 	fill_header(c.hdr, s.hdr, SMITH_REC_CONNECT);
 	c.inet = s.inet;
+	c.flags = s.flags;
+	c.via = s.via;
 	c.hdr.size = sizeof(c);
 	c.hdr.fixed = sizeof(c);
 	std::vector<std::byte> out(sizeof(c));
