@@ -92,6 +92,9 @@ std::string ebpf_unsupported_reason()
 		return "kernel has no BPF ring buffer map type (needs Linux 5.8 or later)";
 	if (ringbuf < 0)
 		return fmt::format("cannot probe BPF map types: {}", libbpf_error_text(ringbuf));
+	// The environment scan for LD_PRELOAD runs to the end of the environment with bpf_loop.
+	if (libbpf_probe_bpf_helper(BPF_PROG_TYPE_SOCKET_FILTER, BPF_FUNC_loop, nullptr) <= 0)
+		return "kernel has no bpf_loop helper (needs Linux 5.17 or later)";
 	return {};
 }
 

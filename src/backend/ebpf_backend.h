@@ -22,7 +22,7 @@ struct EbpfOptions {
 };
 
 // Why the eBPF backend cannot run on this kernel ("" if it can be tried):
-// BTF and the ring buffer map type are probed, not inferred from versions.
+// BTF, the ring buffer map type and the bpf_loop helper are probed, not inferred from versions.
 std::string ebpf_unsupported_reason();
 
 class EbpfBackend final : public Backend {
