@@ -43,6 +43,12 @@ std::string status_to_json(const StatusSnapshot &s)
 	w.field("kernel", std::string_view(s.kernel));
 	w.field("backend", std::string_view(s.backend));
 	w.field("backend_reason", std::string_view(s.backend_reason));
+	w.key("previous_run");
+	w.begin_object();
+	w.field("run_id", std::string_view(s.previous_run_id));
+	w.field("clean_stop", s.previous_run_clean);
+	w.end_object();
+	w.field("stopping", s.stopping);
 
 	w.key("hooks");
 	w.begin_array();

@@ -105,6 +105,10 @@ control::StatusSnapshot status_from_json(std::string_view json)
 	s.kernel = top.str("kernel");
 	s.backend = top.str("backend");
 	s.backend_reason = top.str("backend_reason");
+	const Fields previous = top.obj("previous_run");
+	s.previous_run_id = previous.str("run_id");
+	s.previous_run_clean = previous.boolean("clean_stop");
+	s.stopping = top.boolean("stopping");
 
 	size_t i = 0;
 	for (element e : top.arr("hooks")) {

@@ -30,6 +30,9 @@ std::optional<Config> parse_command_line(int argc, char **argv, int *exit_code)
 		app.add_option("--topic", config.topic, "kafka topic for events (default smith-events)");
 	auto *o_spool = app.add_option("--spool-dir", config.spool_dir,
 				       "spool directory (default /var/lib/smith/spool)");
+	auto *o_state = app.add_option("--state-file", config.state_file,
+				       "where whether the last run stopped cleanly is kept (default "
+				       "/var/lib/smith/smithd.state; \"\" keeps nothing)");
 	auto *o_heartbeat = app.add_option("--heartbeat-interval", config.heartbeat_interval,
 					   "seconds between heartbeats (0: off)");
 	auto *o_output = app.add_option("--output", config.output, "file sink path (implies --sink file)");
@@ -72,6 +75,7 @@ std::optional<Config> parse_command_line(int argc, char **argv, int *exit_code)
 	keep(o_ring, config.ringbuf_bytes, from_file.ringbuf_bytes);
 	keep(o_topic, config.topic, from_file.topic);
 	keep(o_spool, config.spool_dir, from_file.spool_dir);
+	keep(o_state, config.state_file, from_file.state_file);
 	keep(o_heartbeat, config.heartbeat_interval, from_file.heartbeat_interval);
 	keep(o_lkm_module, config.lkm_module, from_file.lkm_module);
 	if (o_lkm_module->count() > 0 && !config.lkm_module.empty()) // smithd chdirs to / as a daemon

@@ -111,6 +111,8 @@ void load_config_file(const std::string &path, bool required, Config &c)
 			c.heartbeat_interval = get<uint32_t>(path, key, v);
 		else if (key == "spool_dir")
 			c.spool_dir = get<std::string>(path, key, v);
+		else if (key == "state_file")
+			c.state_file = get<std::string>(path, key, v);
 		else if (key == "spool_max_bytes")
 			c.spool_max_bytes = get<uint64_t>(path, key, v);
 		else if (key == "kafka") {

@@ -39,6 +39,8 @@ struct Config {
 	std::string heartbeat_topic = "smith-heartbeat";
 	uint32_t heartbeat_interval = 30; // seconds between heartbeats; 0 turns them off
 	std::string spool_dir = "/var/lib/smith/spool";
+	// Whether the previous run stopped cleanly is kept here (run_state.h); "" keeps nothing.
+	std::string state_file = "/var/lib/smith/smithd.state";
 	uint64_t spool_max_bytes = 1ull << 30;
 };
 

@@ -96,11 +96,14 @@ void Pipeline::run(const std::atomic<bool> &stop, std::atomic<bool> &reopen)
 	sink_.flush();
 	if (recorder_)
 		recorder_->flush();
-	publish();
+	publish(true);
+	// The consumers of heartbeats learn that this run stopped, and that it stopped cleanly.
+	if (context_.heartbeat_interval.count() > 0)
+		sink_.heartbeat(status_json());
 	spdlog::info("pipeline stopped after {} events ({} records skipped)", seq_, decode_errors_);
 }
 
-void Pipeline::publish()
+void Pipeline::publish(bool stopping)
 {
 	auto now = std::chrono::steady_clock::now();
 	last_publish_ = now;
@@ -115,6 +118,9 @@ void Pipeline::publish()
 	s.kernel = context_.kernel;
 	s.backend = backend_.name();
 	s.backend_reason = context_.backend_reason;
+	s.previous_run_id = context_.previous_run_id;
+	s.previous_run_clean = context_.previous_run_clean;
+	s.stopping = stopping;
 	s.hooks = backend_.hooks();
 	s.received = received_;
 	s.sent = sent_;

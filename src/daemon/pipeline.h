@@ -26,6 +26,8 @@ struct StatusContext {
 	std::string backend_reason;
 	std::string kernel;
 	std::chrono::seconds heartbeat_interval{0}; // status to the sink's heartbeat this often; 0: never
+	std::string previous_run_id;		    // the run before this one (run_state.h)
+	bool previous_run_clean = true;
 };
 
 class Pipeline final : private backend::RecordHandler {
@@ -35,8 +37,16 @@ public:
 
 	// Runs until `stop` is set or the backend ends (replay). Sets of `reopen`
 	// are handled between batches (SIGHUP). On the way out: detach, drain what
-	// the kernel already queued, flush, publish the final status.
+	// the kernel already queued, flush, publish the final status (stopping:
+	// true), and send it as the last heartbeat when heartbeats are on.
 	void run(const std::atomic<bool> &stop, std::atomic<bool> &reopen);
+
+	// How the run before this one ended (run_state.h), for the status; before run().
+	void set_previous_run(std::string run_id, bool clean_stop)
+	{
+		context_.previous_run_id = std::move(run_id);
+		context_.previous_run_clean = clean_stop;
+	}
 
 	// The last published status as JSON; safe from any thread.
 	std::string status_json() const;
@@ -45,7 +55,7 @@ public:
 
 private:
 	void on_record(std::span<const std::byte> record) override;
-	void publish();
+	void publish(bool stopping = false);
 
 	backend::Backend &backend_;
 	event::Normalizer &normalizer_;

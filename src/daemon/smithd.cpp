@@ -20,6 +20,7 @@
 #include "daemon/control_server.h"
 #include "daemon/pid_file.h"
 #include "daemon/pipeline.h"
+#include "daemon/run_state.h"
 #include "daemon/systemd_notify.h"
 #include "event/normalizer.h"
 #include "sink/file_sink.h"
@@ -166,6 +167,13 @@ int run_daemon(Config &config)
 	ControlServer control(config.socket, [&pipeline] { return pipeline.status_json(); });
 	control.start();
 	PidFile pid_file(config.pid_file);
+	// Only now, with the control socket and the pid file this run's: a second instance that stops at
+	// either never touches the running one's record.
+	const bool record_run = !config.state_file.empty() && config.backend != "replay";
+	if (record_run) {
+		const PreviousRun prev = begin_run(config.state_file, host.run_id);
+		pipeline.set_previous_run(prev.run_id, prev.clean_stop);
+	}
 	spdlog::info("smithd {} running: run_id {}, sink {} {}, control socket {}", SMITH_VERSION,
 		     host.run_id, config.sink, config.sink == "file" ? config.output : "", config.socket);
 
@@ -176,6 +184,8 @@ int run_daemon(Config &config)
 	control.stop();
 	sink->close();
 	backend->stop();
+	if (record_run)
+		end_run(config.state_file, host.run_id);
 	spdlog::info("smithd stopped after {} events", pipeline.last_seq());
 	return 0;
 }

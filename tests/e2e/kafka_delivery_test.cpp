@@ -3,7 +3,10 @@
 // sink alone, so it runs on the host only, against its first backend.
 #include <catch2/catch.hpp>
 #include <simdjson.h>
+#include <signal.h>
 #include <unistd.h>
+
+#include <sstream>
 
 #include <atomic>
 #include <cstdlib>
@@ -322,4 +325,109 @@ TEST_CASE("kafka: events of a run stopped while the broker is away arrive after 
 	CHECK(count_marker(bb, marker_b) == static_cast<size_t>(execs_b));
 	check_contiguous(a);
 	check_contiguous(bb);
+}
+
+namespace {
+
+// The heartbeats of `run_id` on the heartbeat topic, in order, as JSON objects (minified text).
+std::vector<std::string> heartbeats_of(const std::string &run_id)
+{
+	auto r = run_command({SMITH_KAFKA_CONSUME_PATH, "--brokers", kBrokers, "--topic", "smith-heartbeat",
+			      "--from-beginning", "--idle-ms", "3000"},
+			     60s);
+	REQUIRE(r.exit_code == 0);
+	std::vector<std::string> out;
+	simdjson::dom::parser p;
+	std::istringstream lines(r.out);
+	for (std::string line; std::getline(lines, line);) {
+		simdjson::dom::element hb;
+		std::string_view id;
+		if (!line.empty() && p.parse(line).get(hb) == simdjson::SUCCESS &&
+		    hb["run_id"].get(id) == simdjson::SUCCESS && id == run_id)
+			out.push_back(line);
+	}
+	return out;
+}
+
+struct Beat {
+	bool stopping = false;
+	std::string previous_run_id;
+	bool previous_clean = true;
+};
+
+Beat beat_of(const std::string &json)
+{
+	simdjson::dom::parser p;
+	simdjson::dom::element hb = p.parse(json);
+	Beat b;
+	b.stopping = bool(hb["stopping"]);
+	b.previous_run_id = std::string(std::string_view(hb["previous_run"]["run_id"]));
+	b.previous_clean = bool(hb["previous_run"]["clean_stop"]);
+	return b;
+}
+
+} // namespace
+
+// Tamper evidence: a consumer reading only Kafka learns how each run ended.
+TEST_CASE(
+	"kafka: a clean stop's last heartbeat says so, and the start after a SIGKILL names the run that died",
+	"[e2e][sink][kafka]")
+{
+	Broker b;
+	TempDir spool, state;
+	const std::string topic = "smith-tamper-" + std::to_string(getpid());
+	SmithdOptions o = sink_daemon_options({"--brokers=" + kBrokers, "--topic=" + topic,
+					       "--spool-dir=" + spool.path(), "--heartbeat-interval=1"},
+					      false);
+	o.state_file = state.file("smithd.state");
+
+	std::string run_a, run_b, run_c;
+	{
+		Smithd a(o);
+		run_a = run_id_of(a);
+		std::this_thread::sleep_for(1500ms);
+		REQUIRE(a.terminate() == 0);
+	}
+	{
+		Smithd killed(o);
+		run_b = run_id_of(killed);
+		std::this_thread::sleep_for(1500ms);
+		REQUIRE(kill(killed.pid(), SIGKILL) == 0);
+		int code = 0;
+		for (int i = 0; i < 100 && !killed.exited(&code); ++i)
+			std::this_thread::sleep_for(50ms);
+		REQUIRE(code == 128 + SIGKILL);
+	}
+	{
+		Smithd c(o);
+		run_c = run_id_of(c);
+		CommandResult table = c.ctl({"status"});
+		INFO(table.out);
+		CHECK(table.out.find("previous run") != std::string::npos);
+		CHECK(table.out.find(run_b + " (ended without a clean stop)") != std::string::npos);
+		std::this_thread::sleep_for(1500ms);
+		REQUIRE(c.terminate() == 0);
+	}
+
+	const auto beats_a = heartbeats_of(run_a), beats_b = heartbeats_of(run_b),
+		   beats_c = heartbeats_of(run_c);
+	INFO("a: " << beats_a.size() << " heartbeats, b: " << beats_b.size() << ", c: " << beats_c.size());
+	REQUIRE(beats_a.size() >= 2);
+	REQUIRE(beats_b.size() >= 1);
+	REQUIRE(beats_c.size() >= 2);
+	// a: nothing recorded before it; its last heartbeat is the stop.
+	CHECK(beat_of(beats_a.front()).previous_run_id == "");
+	CHECK(beat_of(beats_a.back()).stopping == true);
+	for (size_t i = 0; i + 1 < beats_a.size(); ++i)
+		CHECK(beat_of(beats_a[i]).stopping == false);
+	// b: a stopped cleanly; b itself never said it was stopping.
+	CHECK(beat_of(beats_b.front()).previous_run_id == run_a);
+	CHECK(beat_of(beats_b.front()).previous_clean == true);
+	for (const auto &json : beats_b)
+		CHECK(beat_of(json).stopping == false);
+	// c: its first heartbeat names b, which ended without a clean stop.
+	const Beat first_c = beat_of(beats_c.front());
+	CHECK(first_c.previous_run_id == run_b);
+	CHECK(first_c.previous_clean == false);
+	CHECK(beat_of(beats_c.back()).stopping == true);
 }

@@ -675,7 +675,10 @@ void Smithd::start()
 					 "--foreground",
 					 "--socket=" + socket_path_,
 					 "--pid-file=" + pid_file_,
-					 "--config=" + options_.config};
+					 "--config=" + options_.config,
+					 "--state-file=" + (options_.state_file.empty()
+								    ? dir_.file("smithd.state")
+								    : options_.state_file)};
 	if (options_.file_sink) {
 		argv.push_back("--sink=file");
 		argv.push_back("--output=" + output_path_);

@@ -161,6 +161,7 @@ struct SmithdOptions {
 	bool hide_btf = false;		  // run in a mount namespace where /sys/kernel/btf/vmlinux is empty
 	std::string config = "/dev/null"; // --config=
 	std::string events_backend;	  // what its events must name; "": lkm for --backend=lkm, else ebpf
+	std::string state_file;		  // --state-file=; "": one in the daemon's own directory
 };
 
 class Smithd {
