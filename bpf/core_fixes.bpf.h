@@ -11,6 +11,8 @@
  *   before 5.0): read through bpf_core_field_exists, else "unset".
  * - The memory cgroup controller may be compiled out or unused (cgroup v2
  *   only): the cgroup leaf name falls back to the default hierarchy.
+ * - A task's boot-based start time is start_boottime since 5.5 (cf0cb7bba0d2
+ *   "sched: Rename task_struct::real_start_time"), real_start_time before.
  */
 #pragma once
 
@@ -24,6 +26,18 @@ static __always_inline __u32 task__sessionid(struct task_struct *task)
 	if (bpf_core_field_exists(task->sessionid))
 		return task->sessionid;
 	return SMITH_SESSIONID_UNSET;
+}
+
+struct task_struct___real_start_time {
+	u64 real_start_time;
+} __attribute__((preserve_access_index));
+
+/* A task's start, ns since boot (CLOCK_BOOTTIME): what /proc/PID/stat's starttime counts. */
+static __always_inline __u64 task__start_boottime(struct task_struct *task)
+{
+	if (bpf_core_field_exists(task->start_boottime))
+		return BPF_CORE_READ(task, start_boottime);
+	return BPF_CORE_READ((struct task_struct___real_start_time *)task, real_start_time);
 }
 
 /* The cgroup whose leaf name carries the container id: the memory

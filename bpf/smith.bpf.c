@@ -444,6 +444,28 @@ static __always_inline int connect__emit(struct task_struct *task, int fd, const
 	return 0;
 }
 
+/* A new process (clone without CLONE_THREAD): its parent gives it its image, cwd, tty and container. */
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(process_fork, struct task_struct *parent, struct task_struct *child)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct smith_fork *rec;
+
+	if (child->pid != child->tgid)
+		return 0; /* a thread: it shares its process's entry */
+	rec = bpf_ringbuf_reserve(&events, sizeof(*rec), 0);
+	if (!rec) {
+		drop__count(SMITH_HOOK_FORK);
+		return 0;
+	}
+	hdr__fill(&rec->hdr, SMITH_REC_FORK, sizeof(*rec), sizeof(*rec), 0, task);
+	rec->child_start_time = task__start_boottime(child);
+	rec->child_pid = child->tgid;
+	rec->pad0 = 0;
+	bpf_ringbuf_submit(rec, ring__submit_flags(sizeof(*rec)));
+	return 0;
+}
+
 SEC("tp_btf/module_load")
 int BPF_PROG(module_load, struct module *mod)
 {

@@ -41,7 +41,7 @@ static __always_inline void task__fill(struct smith_task *t, struct task_struct 
 	struct signal_struct *signal = task->signal;
 	struct nsproxy *ns = task->nsproxy;
 
-	t->start_time = task->group_leader->start_time;
+	t->start_time = task__start_boottime(task->group_leader);
 	t->cgroup_id = bpf_get_current_cgroup_id();
 	t->pid = task->tgid;
 	t->tid = task->pid;

@@ -13,6 +13,7 @@
  *   connect         kretprobe on connect
  *   init_module     kretprobe on init_module + tracepoint module_load (name)
  *   finit_module    kretprobe on finit_module + tracepoint module_load (name)
+ *   fork            tracepoint sched_process_fork (new processes, not threads)
  *
  * A hook is armed only when all its probes registered; otherwise whatever it
  * had registered is removed again, and it is reported unavailable when the
@@ -78,7 +79,7 @@ struct smith_tp {
 
 #define HOOK(h) (1u << (h))
 
-/* One kretprobe per hook, on its syscall. */
+/* One kretprobe per syscall hook, on its syscall. */
 static struct smith_kret smith_krets[] = {
 #define SMITH_X(ID, syscall, record, nr_x86_64, nr_i386, reports)                                            \
 	{#syscall,                                                                                           \
@@ -87,7 +88,7 @@ static struct smith_kret smith_krets[] = {
 	 smith_##syscall##_ret,                                                                              \
 	 &smith_##syscall##_data_size,                                                                       \
 	 SMITH_HOOK_##ID},
-	SMITH_HOOKS(SMITH_X)
+	SMITH_SYSCALL_HOOKS(SMITH_X)
 #undef SMITH_X
 };
 

@@ -153,6 +153,7 @@ static inline void smith_leave(void)
 /* task.c: struct smith_task and the record header */
 int smith_task_init(void);
 void smith_hdr_fill(struct smith_rec_hdr *h, u16 type, u16 fixed, u32 size, s64 retval);
+u64 smith_task_start(struct task_struct *task);
 struct file *smith_fd_get(unsigned int fd);
 void smith_fd_put(struct file *file);
 struct pt_regs;
@@ -170,7 +171,8 @@ void smith_sock_dest(struct sock *sk, u16 family, struct smith_inet *inet);
 int smith_path_init(void);
 u32 smith_path_append(u8 *tail, struct smith_walk *w, const struct path *path);
 
-/* exec.c, net.c, kmod.c: the handlers, one kretprobe per hook (event_table.h) and the tracepoints */
+/* exec.c, net.c, kmod.c, fork.c: the handlers, one kretprobe per syscall hook (event_table.h), and the
+ * tracepoints */
 struct kretprobe_instance;
 struct linux_binprm;
 struct module;
@@ -178,10 +180,11 @@ struct module;
 	int smith_##syscall##_entry(struct kretprobe_instance *ri, struct pt_regs *regs);                    \
 	int smith_##syscall##_ret(struct kretprobe_instance *ri, struct pt_regs *regs);                      \
 	extern const size_t smith_##syscall##_data_size;
-SMITH_HOOKS(SMITH_X)
+SMITH_SYSCALL_HOOKS(SMITH_X)
 #undef SMITH_X
 void smith_tp_sched_process_exec(void *data, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm);
 void smith_tp_module_load(void *data, struct module *mod);
+void smith_tp_sched_process_fork(void *data, struct task_struct *parent, struct task_struct *child);
 void smith_kmod_reset(void);
 
 #endif /* SMITH_LKM_H */

@@ -2,7 +2,7 @@
 /*
  * struct smith_task and the record header, with the meaning bpf/task.bpf.h
  * gives each field: ids as seen from the initial pid namespace, the
- * credentials of real_cred, the thread group leader's start_time, the
+ * credentials of real_cred, the thread group leader's boot-based start, the
  * namespaces' inode numbers, the audit session id, the cgroup v2 id.
  * Always filled for `current`, the task making the hooked call.
  */
@@ -71,12 +71,15 @@ int smith_task_init(void)
 	return 0;
 }
 
-static u64 task__start_time(struct task_struct *leader)
+/* A task's start, ns since boot (CLOCK_BOOTTIME): what /proc/PID/stat's starttime counts. */
+u64 smith_task_start(struct task_struct *task)
 {
-#ifdef HAVE_TASK_START_TIME_NS
-	return leader->start_time;
+#if defined(HAVE_TASK_START_BOOTTIME)
+	return task->start_boottime;
+#elif defined(HAVE_TASK_START_TIME_NS)
+	return task->real_start_time;
 #else
-	return timespec_to_ns(&leader->start_time);
+	return timespec_to_ns(&task->real_start_time);
 #endif
 }
 
@@ -138,7 +141,7 @@ static void task__fill(struct smith_task *t)
 
 	memset(t, 0, sizeof(*t));
 	rcu_read_lock();
-	t->start_time = task__start_time(task->group_leader);
+	t->start_time = smith_task_start(task->group_leader);
 	t->cgroup_id = task__cgroup_id(task);
 	t->pid = task->tgid;
 	t->tid = task->pid;

@@ -80,7 +80,11 @@ enum smith_rec_type {
 #define SMITH_X(ID, value, name, data_type, record) SMITH_REC_##ID = value,
 	SMITH_RECORD_TYPES(SMITH_X)
 #undef SMITH_X
+#define SMITH_X(ID, value, record) SMITH_REC_##ID = value,
+		SMITH_PROCESS_RECORD_TYPES(SMITH_X)
+#undef SMITH_X
 };
+/* The record types that become events (the first ones). */
 #define SMITH_REC_TYPE_COUNT (0 SMITH_RECORD_TYPES(SMITH_COUNT_ONE))
 
 /* Hooks (event_table.h), for per-hook drop counters and status. Values index counter arrays. */
@@ -106,7 +110,8 @@ enum smith_hook_nr {
 
 /* Task identity and context, filled from the calling task at the hook. */
 struct smith_task {
-	__u64 start_time; /* thread group leader's start, ns since boot: (pid, start_time) names a process */
+	__u64 start_time; /* thread group leader's start, ns since boot (CLOCK_BOOTTIME, as /proc/PID/stat
+			     counts it): (pid, start_time) names a process */
 	__u64 cgroup_id;  /* cgroup v2 id (kernfs node id) */
 	__u32 pid;	  /* thread group id, in the initial pid namespace */
 	__u32 tid;	  /* thread id, in the initial pid namespace */
@@ -216,6 +221,14 @@ struct smith_connect {
 	__u32 flags;		  /* SMITH_CONNECT_* */
 	__u16 via;		  /* enum smith_connect_via */
 	__u16 pad0;
+};
+
+/* A new process (not a thread): hdr.task is its parent, the task that forked it. */
+struct smith_fork {
+	struct smith_rec_hdr hdr;
+	__u64 child_start_time; /* the new process's start, as smith_task.start_time */
+	__u32 child_pid;	/* its pid (its thread group id), in the initial pid namespace */
+	__u32 pad0;
 };
 
 /* Tail strings of a module record, in tail order (event_table.h). */

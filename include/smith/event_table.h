@@ -21,7 +21,7 @@
 #define SMITH_EVENT_TABLE_H
 
 /*
- * Record types: X(ID, value, name, data_type, record)
+ * Record types that become events: X(ID, value, name, data_type, record)
  *   ID         SMITH_REC_<ID>, the value of smith_rec_hdr.type
  *   value      stable, from 1, contiguous
  *   name       the event's "type" in schema v1, and its name in status
@@ -35,23 +35,39 @@
 	X(FINIT_MODULE, 4, "finit_module", 313, smith_module)
 
 /*
- * Hooks: X(ID, syscall, record, nr_x86_64, nr_i386, reports)
+ * Record types that only tell the daemon about processes, and become no event:
+ * X(ID, value, record), values after the event types'.
+ *   FORK  a new process: it starts with its parent's image, cwd, tty and
+ *         container, which the daemon copies to it, so that a process that
+ *         never execs is known by what it runs
+ */
+#define SMITH_PROCESS_RECORD_TYPES(X) X(FORK, 5, smith_fork)
+
+/*
+ * Hooks: X(ID, name, record, nr_x86_64, nr_i386, reports)
  *   ID         SMITH_HOOK_<ID>: the index of per-hook counters (drops) and
  *              status rows, in this order
- *   syscall    the syscall hooked: the hook's name in status and logs, the
- *              module's parameter hook_<syscall> and its kretprobe on
- *              __x64_sys_<syscall> or sys_<syscall> (whichever the kernel has)
+ *   name       the hook's name in status and logs, and the module's
+ *              parameter hook_<name>; for a syscall hook, the syscall, whose
+ *              kretprobe smith.ko puts on __x64_sys_<name> or sys_<name>
+ *              (whichever the kernel has)
  *   record     the record type (ID above) the hook produces
- *   nr_x86_64  the syscall's number for 64-bit tasks
+ *   nr_x86_64  the syscall's number for 64-bit tasks (-1: not a syscall hook)
  *   nr_i386    its number for 32-bit tasks (int $0x80)
  *   reports    what the hook reports, for the module parameter's description
+ *
+ * SMITH_SYSCALL_HOOKS are the hooks on a syscall, SMITH_TASK_HOOKS those on
+ * what happens to tasks (tracepoints only); SMITH_HOOKS is both, in index order.
  */
-#define SMITH_HOOKS(X)                                                                                       \
+#define SMITH_SYSCALL_HOOKS(X)                                                                               \
 	X(EXECVE, execve, EXECVE, 59, 11, "successful execs of both calls and failed execve calls")          \
 	X(EXECVEAT, execveat, EXECVE, 322, 358, "failed execveat calls")                                     \
 	X(CONNECT, connect, CONNECT, 42, 362, "connect calls")                                               \
 	X(INIT_MODULE, init_module, INIT_MODULE, 175, 128, "init_module calls")                              \
 	X(FINIT_MODULE, finit_module, FINIT_MODULE, 313, 350, "finit_module calls")
+#define SMITH_TASK_HOOKS(X)                                                                                  \
+	X(FORK, fork, FORK, -1, -1, "new processes (fork, vfork, clone without CLONE_THREAD)")
+#define SMITH_HOOKS(X) SMITH_SYSCALL_HOOKS(X) SMITH_TASK_HOOKS(X)
 
 /* The bit of hook ID in a mask of hooks. */
 #define SMITH_HOOK_BIT(ID) (1u << SMITH_HOOK_##ID)
@@ -64,6 +80,7 @@
  */
 #define SMITH_BPF_PROGRAMS(X)                                                                                \
 	X(exec_success, SMITH_HOOK_BIT(EXECVE) | SMITH_HOOK_BIT(EXECVEAT))                                   \
+	X(process_fork, SMITH_HOOK_BIT(FORK))                                                                \
 	X(module_load, SMITH_HOOK_BIT(INIT_MODULE) | SMITH_HOOK_BIT(FINIT_MODULE))                           \
 	X(sys_exit, SMITH_HOOK_BIT(EXECVE) | SMITH_HOOK_BIT(EXECVEAT) | SMITH_HOOK_BIT(CONNECT) |            \
 			    SMITH_HOOK_BIT(INIT_MODULE) | SMITH_HOOK_BIT(FINIT_MODULE))
@@ -76,6 +93,7 @@
  */
 #define SMITH_LKM_TRACEPOINTS(X)                                                                             \
 	X(sched_process_exec, SMITH_HOOK_BIT(EXECVE))                                                        \
+	X(sched_process_fork, SMITH_HOOK_BIT(FORK))                                                          \
 	X(module_load, SMITH_HOOK_BIT(INIT_MODULE) | SMITH_HOOK_BIT(FINIT_MODULE))
 
 /*

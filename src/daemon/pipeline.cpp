@@ -56,6 +56,8 @@ void Pipeline::on_record(std::span<const std::byte> record)
 				     decode_errors_);
 		return;
 	}
+	if (!r.event)
+		return; // a record about processes: it keeps no seq
 	seq_++;
 	const size_t type = control::event_type_index(r.type);
 	received_[type]++;

@@ -12,6 +12,7 @@
 #include "event/tty.h"
 #include "event/user_cache.h"
 
+#include <algorithm>
 #include <array>
 #include <cstring>
 
@@ -98,6 +99,8 @@ struct Normalizer::Impl {
 		return process_from_cache(rec.hdr.task);
 	}
 	ProcessView process_from_cache(const smith_task &task);
+	// A new process starts with its parent's image, cwd, tty and container.
+	void note_fork(const DecodedRecord &rec, const smith_fork &f);
 
 	HostInfo host;			 // fixed for the run
 	ProcessCache processes;		 // (pid, start_time) -> exe, cwd, tty, container id
@@ -144,13 +147,33 @@ ProcessView Normalizer::Impl::process_from_cache(const smith_task &task)
 {
 	const ProcessInfo *p = processes.find(task.pid, task.start_time);
 	if (p == nullptr) {
-		// Not seen exec'ing (started before this run): ask procfs once. A
-		// process that has already exited yields "" and that is kept too.
+		// Neither seen exec'ing nor forked from a process known here (it started
+		// before this run): ask procfs once, if the pid there still is this
+		// process. One that has already exited yields "", and that is kept too.
 		ProcessInfo &fresh = processes.upsert(task.pid, task.start_time);
-		read_process_info(proc_root, task.pid, fresh);
+		read_process_info(proc_root, task.pid, task.start_time, fresh);
 		p = &fresh;
 	}
 	return {p->exe, p->cwd, p->tty, p->container_id()};
+}
+
+void Normalizer::Impl::note_fork(const DecodedRecord &r, const smith_fork &f)
+{
+	// Copied out first: making the child's entry may move the parent's.
+	const ProcessView parent = process_from_cache(r.hdr.task);
+	exe.assign(parent.exe);
+	cwd.assign(parent.cwd);
+	tty.assign(parent.tty);
+	const std::string_view cid = parent.container_id; // a view into the parent's entry
+	std::array<char, 64> cid_copy{};
+	const size_t cid_len = std::min(cid.size(), cid_copy.size());
+	std::memcpy(cid_copy.data(), cid.data(), cid_len);
+
+	ProcessInfo &child = processes.upsert(f.child_pid, f.child_start_time);
+	child.exe.assign(exe);
+	child.cwd.assign(cwd);
+	child.tty.assign(tty);
+	child.set_container_id({cid_copy.data(), cid_len});
 }
 
 void Normalizer::Impl::write_common(JsonWriter &w, const DecodedRecord &r, const TypeInfo &ti, uint64_t seq,
@@ -253,12 +276,17 @@ NormalizeResult Normalizer::append_json(std::span<const std::byte> record, uint6
 	if (const DecodeResult d = decode_record(record, r); !d.ok)
 		return {false, SMITH_REC_EXECVE, d.error};
 
+	if (r.type == SMITH_REC_FORK) {
+		im.note_fork(r, r.as<smith_fork>());
+		return {true, r.type, {}, false};
+	}
 	JsonWriter w(out);
 	switch (r.type) {
 #define SMITH_X(ID, value, name, data_type, record)                                                          \
 	case SMITH_REC_##ID: im.write_event<record>(w, r, seq); break;
 		SMITH_RECORD_TYPES(SMITH_X)
 #undef SMITH_X
+	default: break;
 	}
 	out.push_back('\n');
 	return {true, r.type, {}};

@@ -29,6 +29,7 @@ struct NormalizeResult {
 	bool ok = false;
 	smith_rec_type type = SMITH_REC_EXECVE; // valid when ok
 	std::string_view error;			// why the record was rejected, when !ok (static text)
+	bool event = true;			// a JSON event was appended (a fork record makes none)
 };
 
 class Normalizer {
@@ -40,8 +41,11 @@ public:
 
 	// Decodes one raw record (struct smith_rec_hdr first, as include/smith/abi.h
 	// defines) and appends exactly one schema v1 JSON object and '\n' to `out`,
-	// with the given seq. A malformed record (short, wrong ABI version, unknown
-	// type, lengths past its end) appends nothing and returns ok=false.
+	// with the given seq. A record that only tells about processes (a fork)
+	// updates what the normalizer knows of them and appends nothing
+	// (event=false; seq is not used). A malformed record (short, wrong ABI
+	// version, unknown type, lengths past its end) appends nothing and returns
+	// ok=false.
 	// Once warm it does no heap allocation; enrichment caches fill on first sight.
 	NormalizeResult append_json(std::span<const std::byte> record, uint64_t seq, std::string &out);
 

@@ -54,6 +54,10 @@ DecodeResult decode_record(std::span<const std::byte> record, DecodedRecord &out
 	case SMITH_REC_##ID: result = decode_as<record_struct>(record, out); break;
 		SMITH_RECORD_TYPES(SMITH_X)
 #undef SMITH_X
+#define SMITH_X(ID, value, record_struct)                                                                    \
+	case SMITH_REC_##ID: result = decode_as<record_struct>(record, out); break;
+		SMITH_PROCESS_RECORD_TYPES(SMITH_X)
+#undef SMITH_X
 	default: return fail("unknown record type");
 	}
 	out.type = static_cast<smith_rec_type>(out.hdr.type);

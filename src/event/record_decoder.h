@@ -25,6 +25,7 @@ static_assert(sizeof(smith_fd) == 56);
 static_assert(sizeof(smith_execve) == 336);
 static_assert(sizeof(smith_connect) == 240);
 static_assert(sizeof(smith_module) == 208);
+static_assert(sizeof(smith_fork) == 208);
 
 // The number of tail strings a record struct has: the extent of its len[] array (0 without one).
 template <class Record> constexpr size_t tail_string_count()
@@ -39,6 +40,9 @@ template <class Record> constexpr size_t tail_string_count()
 inline constexpr size_t kMaxFixedSize = std::max({
 #define SMITH_X(ID, value, name, data_type, record) sizeof(record),
 	SMITH_RECORD_TYPES(SMITH_X)
+#undef SMITH_X
+#define SMITH_X(ID, value, record) sizeof(record),
+		SMITH_PROCESS_RECORD_TYPES(SMITH_X)
 #undef SMITH_X
 });
 inline constexpr size_t kMaxTailStrings = std::max({

@@ -1,16 +1,18 @@
-// connect: IPv4 and IPv6, TCP and UDP, successful, refused and non-blocking calls; an address the caller
-// never touched; an ordinary program.
+// connect: IPv4 and IPv6, TCP and UDP, successful, refused and non-blocking calls; a process that never
+// execs; an address the caller never touched; an ordinary program.
 #include "backends.h"
 
 #include <catch2/catch.hpp>
 
 #include <fcntl.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sched.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -188,6 +190,90 @@ TEST_CASE("connect: a connect from a second thread carries the id of that thread
 			CHECK(e.str("daddr_source") == "socket");
 		},
 		getpid());
+}
+
+TEST_CASE("attack: a process that forks and never execs is known by its image after it and its parent exited",
+	  "[e2e][attack]")
+{
+	// A payload that runs as a forked copy of its parent (a shell's subshell, a server's worker, a
+	// beacon that double-forks) never execs: smithd learns its image from the fork, not from procfs. The
+	// daemons are stopped while the grandchild connects and it and its parent exit, so by the time they
+	// read the connect procfs holds neither.
+	const std::vector<Smithd *> ds = shared_daemons();
+	struct Resume {
+		const std::vector<Smithd *> &ds;
+		~Resume()
+		{
+			for (Smithd *d : ds)
+				kill(d->pid(), SIGCONT);
+		}
+	} resume{ds};
+	for (Smithd *d : ds)
+		REQUIRE(kill(d->pid(), SIGSTOP) == 0);
+
+	struct Report {
+		pid_t child = 0;
+		pid_t grandchild = 0;
+		uint16_t sport = 0;
+		int rc = 1;
+	};
+	int pipefd[2];
+	REQUIRE(pipe2(pipefd, O_CLOEXEC) == 0);
+	Fd rd(pipefd[0]);
+	Fd wr(pipefd[1]);
+	const pid_t child = fork();
+	REQUIRE(child >= 0);
+	if (child == 0) {
+		// Only async-signal-safe calls from here: this test program has threads.
+		const pid_t grandchild = fork();
+		if (grandchild == 0) {
+			Report r{getppid(), getpid(), 0, 1};
+			const int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+			sockaddr_in to{};
+			to.sin_family = AF_INET;
+			to.sin_port = htons(9);
+			to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+			r.rc = connect(s, reinterpret_cast<const sockaddr *>(&to), sizeof(to));
+			sockaddr_in local{};
+			socklen_t len = sizeof(local);
+			getsockname(s, reinterpret_cast<sockaddr *>(&local), &len);
+			r.sport = ntohs(local.sin_port);
+			_exit(write(wr.get(), &r, sizeof(r)) == sizeof(r) ? 0 : 1);
+		}
+		int status = 0;
+		_exit(grandchild > 0 && waitpid(grandchild, &status, 0) == grandchild && status == 0 ? 0 : 1);
+	}
+	int status = 0;
+	REQUIRE(waitpid(child, &status, 0) == child);
+	REQUIRE(status == 0);
+	Report r;
+	REQUIRE(read(rd.get(), &r, sizeof(r)) == sizeof(r));
+	REQUIRE(r.rc == 0);
+	REQUIRE(r.child == child);
+	REQUIRE(kill(r.grandchild, 0) == -1); // gone: procfs has nothing to say about it
+	REQUIRE(access(("/proc/" + std::to_string(child)).c_str(), F_OK) == -1);
+	for (Smithd *d : ds)
+		REQUIRE(kill(d->pid(), SIGCONT) == 0);
+
+	expect_in_every_backend(
+		"udp connect to 127.0.0.1:9 from the forked grandchild " + std::to_string(r.grandchild),
+		[&](const Event &e) {
+			return e.type() == "connect" && e.pid() == r.grandchild && e.i64("sport") == r.sport;
+		},
+		[&](const Event &e, const Smithd &d) {
+			check_common(e, "connect", d);
+			check_inherited_context(e);
+			CHECK(e.i64("pid") == r.grandchild);
+			CHECK(e.i64("tid") == r.grandchild);
+			CHECK(e.i64("ppid") == child);
+			CHECK(e.str("comm") == self_comm());
+			CHECK(e.str("exe") == self_exe());
+			CHECK(e.str("cwd") == current_dir());
+			CHECK(e.str("daddr") == "127.0.0.1");
+			CHECK(e.i64("dport") == 9);
+			CHECK(e.i64("retval") == 0);
+		},
+		r.grandchild);
 }
 
 TEST_CASE("connect: an IPv4-mapped IPv6 destination is reported as given", "[e2e]")

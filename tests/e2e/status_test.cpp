@@ -119,7 +119,7 @@ TEST_CASE("status: hooks and sink and counters agree with the output file", "[e2
 			CHECK(get_u64(hook, "kernel_drops") == 0);
 		}
 		CHECK(hook_names == std::vector<std::string>{"execve", "execveat", "connect", "init_module",
-							     "finit_module"});
+							     "finit_module", "fork"});
 
 		simdjson::dom::element sink = st["sink"].value();
 		CHECK(get_str(sink, "type") == "file");
@@ -187,7 +187,8 @@ TEST_CASE("status: the table for people names the backend and the hooks", "[e2e]
 			 << "\nstdout: " << table.out << "\nstderr: " << table.err);
 		CHECK(table.exit_code == 0);
 		CHECK(table.out.find(d->expected_backend()) != std::string::npos);
-		for (const char *hook : {"execve", "execveat", "connect", "init_module", "finit_module"})
+		for (const char *hook :
+		     {"execve", "execveat", "connect", "init_module", "finit_module", "fork"})
 			CHECK(table.out.find(hook) != std::string::npos);
 	}
 }

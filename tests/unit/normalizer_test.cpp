@@ -50,6 +50,18 @@ std::string normalize(Normalizer &n, const std::vector<std::byte> &rec, uint64_t
 	return out;
 }
 
+// This process's start, ns after boot, from /proc/self/stat's starttime (field 22).
+uint64_t self_start_ns()
+{
+	std::ifstream f("/proc/self/stat");
+	std::string stat((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+	std::istringstream rest(stat.substr(stat.rfind(')') + 2));
+	std::string field;
+	for (int i = 3; i <= 22; ++i)
+		rest >> field;
+	return std::stoull(field) * (1000000000ULL / static_cast<uint64_t>(sysconf(_SC_CLK_TCK)));
+}
+
 std::string user_of(uint32_t uid)
 {
 	const passwd *pw = getpwuid(uid);
@@ -332,6 +344,59 @@ TEST_CASE("every truncation flag and the 32-bit entry reach the event", "[unit]"
 	}
 }
 
+TEST_CASE("a process that forked and never exec'd is known by its parent's image", "[unit]")
+{
+	Normalizer n(test_host());
+	ExecSpec parent;
+	parent.hdr.task.pid = kNoSuchPid;
+	parent.hdr.task.start_time = 700;
+	parent.exe = "/usr/sbin/sshd";
+	parent.cwd = "/";
+	parent.tty = "";
+	parent.cgroup = "docker-" + kCid + ".scope";
+	normalize(n, build_execve(parent));
+
+	ForkSpec f;
+	f.hdr.task = parent.hdr.task;
+	f.child_pid = kNoSuchPid + 1;
+	f.child_start_time = 900;
+	std::string out = "before\n";
+	const NormalizeResult fr = n.append_json(as_span(build_fork(f)), 1, out);
+	CHECK(fr.ok);
+	CHECK(fr.event == false); // no event of its own
+	CHECK(out == "before\n");
+
+	// The child connects, and has long exited by the time its record is read: no /proc to ask.
+	ConnectSpec c;
+	c.hdr.task.pid = f.child_pid;
+	c.hdr.task.tid = f.child_pid;
+	c.hdr.task.ppid = kNoSuchPid;
+	c.hdr.task.start_time = 900;
+	c.inet = inet4(6, {10, 0, 0, 1}, 1, {10, 0, 0, 2}, 2);
+	ParsedLine p(normalize(n, build_connect(c)));
+	CHECK(p.str("exe") == "/usr/sbin/sshd");
+	CHECK(p.str("cwd") == "/");
+	CHECK(p.str("container_id") == kCid);
+
+	// A thread of the child is the same process: same entry.
+	c.hdr.task.tid = f.child_pid + 7;
+	ParsedLine t(normalize(n, build_connect(c)));
+	CHECK(t.str("exe") == "/usr/sbin/sshd");
+
+	// The child's own exec replaces what it inherited; the parent keeps its own.
+	ExecSpec child_exec;
+	child_exec.hdr.task = c.hdr.task;
+	child_exec.exe = "/bin/bash";
+	child_exec.cgroup = "docker-" + kCid + ".scope";
+	normalize(n, build_execve(child_exec));
+	ParsedLine after(normalize(n, build_connect(c)));
+	CHECK(after.str("exe") == "/bin/bash");
+	ConnectSpec pc = c;
+	pc.hdr.task = parent.hdr.task;
+	ParsedLine par(normalize(n, build_connect(pc)));
+	CHECK(par.str("exe") == "/usr/sbin/sshd");
+}
+
 TEST_CASE("connect and module records take exe, cwd, tty, container from the execve", "[unit]")
 {
 	Normalizer n(test_host());
@@ -382,6 +447,7 @@ TEST_CASE("connect from a process never seen exec'ing reads procfs", "[unit]")
 	Normalizer n(test_host());
 	ConnectSpec c;
 	c.hdr.task.pid = static_cast<uint32_t>(getpid());
+	c.hdr.task.start_time = self_start_ns();
 	c.inet = inet4(6, {127, 0, 0, 1}, 1, {127, 0, 0, 1}, 2);
 	ParsedLine p(normalize(n, build_connect(c)));
 	CHECK(p.str("exe") == std::filesystem::read_symlink("/proc/self/exe").string());
@@ -390,6 +456,19 @@ TEST_CASE("connect from a process never seen exec'ing reads procfs", "[unit]")
 	std::stringstream cg;
 	cg << f.rdbuf();
 	CHECK(p.str("container_id") == container_id_from_proc_cgroup(cg.str()));
+}
+
+TEST_CASE("a pid that now names another process lends nothing from procfs", "[unit]")
+{
+	Normalizer n(test_host());
+	ConnectSpec c;
+	c.hdr.task.pid = static_cast<uint32_t>(getpid());
+	c.hdr.task.start_time = self_start_ns() + 5000000000ULL; // the pid's earlier owner
+	c.inet = inet4(6, {127, 0, 0, 1}, 1, {127, 0, 0, 1}, 2);
+	ParsedLine p(normalize(n, build_connect(c)));
+	CHECK(p.str("exe") == "");
+	CHECK(p.str("cwd") == "");
+	CHECK(p.u64("pid") == static_cast<uint64_t>(getpid()));
 }
 
 TEST_CASE("init_module and finit_module", "[unit]")

@@ -9,6 +9,9 @@
 #include <fstream>
 #include <random>
 #include <unistd.h>
+
+#include <iterator>
+#include <sstream>
 #include <utility>
 
 using namespace smith::event;
@@ -111,6 +114,20 @@ struct FakeProc {
 	static void write(const std::filesystem::path &p, const std::string &s) { std::ofstream(p) << s; }
 };
 
+// A /proc/<pid>/stat line with tty_nr (field 7) and starttime (field 22, clock ticks since boot).
+std::string stat_line(uint32_t pid, const std::string &comm, uint32_t tty_nr, uint64_t start_ticks)
+{
+	return std::to_string(pid) + " (" + comm + ") S 1 " + std::to_string(pid) + " " +
+	       std::to_string(pid) + " " + std::to_string(tty_nr) + " " + std::to_string(pid) +
+	       " 4194560 0 0 0 0 0 0 0 0 20 0 1 0 " + std::to_string(start_ticks) + " 1000 100\n";
+}
+
+// The start time, ns since boot, of a process that started `ticks` clock ticks after boot.
+uint64_t start_ns(uint64_t ticks)
+{
+	return ticks * (1000000000ULL / static_cast<uint64_t>(sysconf(_SC_CLK_TCK)));
+}
+
 } // namespace
 
 TEST_CASE("procfs fallback reads exe, cwd, tty and container id", "[unit]")
@@ -121,12 +138,12 @@ TEST_CASE("procfs fallback reads exe, cwd, tty and container id", "[unit]")
 	std::filesystem::create_symlink("/opt/app/bin/server (deleted)", d / "exe");
 	std::filesystem::create_symlink("/srv/da ta", d / "cwd");
 	// comm with spaces and parentheses; tty_nr 34821 = pts/5
-	FakeProc::write(d / "stat", "123 (my (odd) comm) S 1 123 123 34821 123 4194560 0 0 0 0\n");
+	FakeProc::write(d / "stat", stat_line(123, "my (odd) comm", 34821, 5000));
 	FakeProc::write(d / "cgroup", "12:pids:/\n4:memory:/kubepods/besteffort/podx/" + id + "\n0::/\n");
 
 	ProcessInfo info;
 	info.exe = "stale";
-	read_process_info(fp.root.string(), 123, info);
+	CHECK(read_process_info(fp.root.string(), 123, start_ns(5000), info));
 	CHECK(info.exe == "/opt/app/bin/server (deleted)");
 	CHECK(info.cwd == "/srv/da ta");
 	CHECK(info.tty == "pts/5");
@@ -134,9 +151,9 @@ TEST_CASE("procfs fallback reads exe, cwd, tty and container id", "[unit]")
 
 	// Serial console, host cgroup.
 	const auto d2 = fp.dir(124);
-	FakeProc::write(d2 / "stat", "124 (getty) S 1 124 124 1088 124\n"); // 4:64 = ttyS0
+	FakeProc::write(d2 / "stat", stat_line(124, "getty", 1088, 77)); // 4:64 = ttyS0
 	FakeProc::write(d2 / "cgroup", "0::/system.slice/serial-getty@ttyS0.service\n");
-	read_process_info(fp.root.string(), 124, info);
+	CHECK(read_process_info(fp.root.string(), 124, start_ns(77), info));
 	CHECK(info.exe == "");
 	CHECK(info.cwd == "");
 	CHECK(info.tty == "ttyS0");
@@ -146,17 +163,45 @@ TEST_CASE("procfs fallback reads exe, cwd, tty and container id", "[unit]")
 	info.exe = "stale";
 	info.tty = "stale";
 	info.set_container_id(id);
-	read_process_info(fp.root.string(), 999, info);
+	CHECK_FALSE(read_process_info(fp.root.string(), 999, start_ns(1), info));
 	CHECK(info.exe == "");
 	CHECK(info.cwd == "");
 	CHECK(info.tty == "");
 	CHECK(info.container_id() == "");
 }
 
+TEST_CASE("procfs fallback: a pid now held by another process lends it nothing", "[unit]")
+{
+	FakeProc fp;
+	const auto d = fp.dir(321);
+	std::filesystem::create_symlink("/usr/sbin/sshd", d / "exe");
+	std::filesystem::create_symlink("/", d / "cwd");
+	FakeProc::write(d / "stat", stat_line(321, "sshd", 0, 900000)); // started much later
+	FakeProc::write(d / "cgroup", "0::/\n");
+
+	ProcessInfo info;
+	info.exe = "stale";
+	// The process the record names started at tick 500: the pid was reused since.
+	CHECK_FALSE(read_process_info(fp.root.string(), 321, start_ns(500), info));
+	CHECK(info.exe == "");
+	CHECK(info.cwd == "");
+	// One tick of rounding either way is the same process.
+	CHECK(read_process_info(fp.root.string(), 321, start_ns(900001), info));
+	CHECK(info.exe == "/usr/sbin/sshd");
+	CHECK(read_process_info(fp.root.string(), 321, start_ns(899999), info));
+}
+
 TEST_CASE("procfs fallback on this very process", "[unit]")
 {
+	std::ifstream stat("/proc/self/stat");
+	std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+	std::istringstream fields(text.substr(text.rfind(')') + 2));
+	std::string field;
+	for (int i = 3; i <= 22; ++i)
+		fields >> field; // field 22: starttime
 	ProcessInfo info;
-	read_process_info("/proc", static_cast<uint32_t>(getpid()), info);
+	CHECK(read_process_info("/proc", static_cast<uint32_t>(getpid()), start_ns(std::stoull(field)),
+				info));
 	CHECK(info.exe == std::filesystem::read_symlink("/proc/self/exe").string());
 	CHECK(info.cwd == std::filesystem::current_path().string());
 }

@@ -214,6 +214,25 @@ inline std::vector<std::byte> build_module(const ModuleSpec &s)
 	return assemble(m, m.len, tails);
 }
 
+struct ForkSpec {
+	HeaderSpec hdr; // the parent
+	uint32_t child_pid = 5000;
+	uint64_t child_start_time = 2222;
+};
+
+inline std::vector<std::byte> build_fork(const ForkSpec &s)
+{
+	smith_fork f{};
+	fill_header(f.hdr, s.hdr, SMITH_REC_FORK);
+	f.child_pid = s.child_pid;
+	f.child_start_time = s.child_start_time;
+	f.hdr.size = sizeof(f);
+	f.hdr.fixed = sizeof(f);
+	std::vector<std::byte> out(sizeof(f));
+	std::memcpy(out.data(), &f, sizeof(f));
+	return out;
+}
+
 // Endpoint helpers (addresses in network byte order, ports in host order).
 inline smith_inet inet4(uint8_t protocol, std::array<uint8_t, 4> s, uint16_t sport, std::array<uint8_t, 4> d,
 			uint16_t dport)
