@@ -223,6 +223,23 @@ struct smith_connect {
 	__u16 pad0;
 };
 
+/*
+ * Connect events a process's budget held back (include/smith/budget.h), in the
+ * context of that process: hdr.task names it, hdr.retval is 0. Sent before
+ * the first connect event the process is allowed again, at most once per
+ * SMITH_BUDGET_REPORT_NS while it keeps being held back, and when it exits.
+ * Each connect call is either a connect event or counted in exactly one of
+ * these records.
+ */
+struct smith_connect_suppressed {
+	struct smith_rec_hdr hdr;
+	__u64 suppressed; /* connect calls not reported since the last such record */
+	__u64 first_ts;	  /* the first of them, ns since boot (as hdr.ts) */
+	__u64 last_ts;	  /* the last of them */
+	__u32 rate;	  /* the budget: connect events per second, sustained */
+	__u32 burst;	  /* and at once */
+};
+
 /* A new process (not a thread): hdr.task is its parent, the task that forked it. */
 struct smith_fork {
 	struct smith_rec_hdr hdr;

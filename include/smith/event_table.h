@@ -25,14 +25,16 @@
  *   ID         SMITH_REC_<ID>, the value of smith_rec_hdr.type
  *   value      stable, from 1, contiguous
  *   name       the event's "type" in schema v1, and its name in status
- *   data_type  the event's "data_type": the x86_64 syscall number (AgentSmith-HIDS, Elkeid)
+ *   data_type  the event's "data_type": the x86_64 syscall number (AgentSmith-HIDS, Elkeid);
+ *              1000 + that number for what is about a syscall without being one
  *   record     the struct of abi.h that is the record's fixed part
  */
 #define SMITH_RECORD_TYPES(X)                                                                                \
 	X(EXECVE, 1, "execve", 59, smith_execve)                                                             \
 	X(CONNECT, 2, "connect", 42, smith_connect)                                                          \
 	X(INIT_MODULE, 3, "init_module", 175, smith_module)                                                  \
-	X(FINIT_MODULE, 4, "finit_module", 313, smith_module)
+	X(FINIT_MODULE, 4, "finit_module", 313, smith_module)                                                \
+	X(CONNECT_SUPPRESSED, 5, "connect_suppressed", 1042, smith_connect_suppressed)
 
 /*
  * Record types that only tell the daemon about processes, and become no event:
@@ -41,7 +43,7 @@
  *         container, which the daemon copies to it, so that a process that
  *         never execs is known by what it runs
  */
-#define SMITH_PROCESS_RECORD_TYPES(X) X(FORK, 5, smith_fork)
+#define SMITH_PROCESS_RECORD_TYPES(X) X(FORK, 6, smith_fork)
 
 /*
  * Hooks: X(ID, name, record, nr_x86_64, nr_i386, reports)

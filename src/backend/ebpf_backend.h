@@ -8,7 +8,10 @@
 #include <string>
 #include <vector>
 
+#include <linux/types.h>
+
 #include "backend/backend.h"
+#include "smith/budget.h"
 
 namespace smith::backend {
 
@@ -19,6 +22,9 @@ struct EbpfOptions {
 	uint32_t wakeup_bytes = 0;
 	// The longest a record waits for the reader when no wakeup comes.
 	std::chrono::milliseconds poll_interval{10};
+	// Each process's budget of connect events (include/smith/budget.h); rate 0: none.
+	uint32_t connect_budget_rate = SMITH_BUDGET_RATE_DEFAULT;
+	uint32_t connect_budget_burst = SMITH_BUDGET_BURST_DEFAULT;
 };
 
 // Why the eBPF backend cannot run on this kernel ("" if it can be tried):

@@ -18,6 +18,9 @@
 
 #include <string>
 
+#include <linux/types.h>
+
+#include "smith/budget.h"
 #include "smith/lkm_ring.h"
 
 namespace smith::backend {
@@ -25,6 +28,9 @@ namespace smith::backend {
 struct LkmOptions {
 	std::string module_path;	       // smith.ko to load with finit_module; "" = modprobe smith
 	uint32_t ring_kb = 0;		       // ring_kb= module parameter; 0 = the module's default
+	// Each process's budget of connect events (include/smith/budget.h); rate 0: none.
+	uint32_t connect_budget_rate = SMITH_BUDGET_RATE_DEFAULT;
+	uint32_t connect_budget_burst = SMITH_BUDGET_BURST_DEFAULT;
 	std::string device = SMITH_LKM_DEVICE; // the character device
 	std::string module_name = SMITH_LKM_MODULE_NAME; // for /sys/module, modprobe and delete_module
 };

@@ -103,7 +103,11 @@ void load_config_file(const std::string &path, bool required, Config &c)
 			if (!lkm_ring_kb_ok(c.lkm_ring_kb))
 				throw ConfigError(fmt::format("{}: {}", where(path, v),
 							      lkm_ring_kb_error(c.lkm_ring_kb)));
-		} else if (key == "topic")
+		} else if (key == "connect_budget_rate")
+			c.connect_budget_rate = get<uint32_t>(path, key, v);
+		else if (key == "connect_budget_burst")
+			c.connect_budget_burst = get<uint32_t>(path, key, v);
+		else if (key == "topic")
 			c.topic = get<std::string>(path, key, v);
 		else if (key == "heartbeat_topic")
 			c.heartbeat_topic = get<std::string>(path, key, v);
@@ -155,6 +159,12 @@ void validate(const Config &c)
 					      c.ringbuf_bytes));
 	if (!lkm_ring_kb_ok(c.lkm_ring_kb))
 		throw ConfigError(lkm_ring_kb_error(c.lkm_ring_kb));
+	if (c.connect_budget_rate > 1000000000u)
+		throw ConfigError(fmt::format("connect_budget_rate {} must be at most 1000000000 (events per "
+					      "second), or 0 to turn the budget off",
+					      c.connect_budget_rate));
+	if (c.connect_budget_rate > 0 && c.connect_budget_burst == 0)
+		throw ConfigError("connect_budget_burst must be at least 1 while connect_budget_rate is set");
 	if (!c.lkm_module.empty() && c.lkm_module.front() != '/')
 		throw ConfigError(fmt::format("lkm_module '{}' must be an absolute path", c.lkm_module));
 	if (c.sink == "stdout" && !c.foreground)

@@ -3,10 +3,13 @@
 #pragma once
 
 #include <cstdint>
+#include <linux/types.h>
 #include <map>
 #include <optional>
 #include <stdexcept>
 #include <string>
+
+#include "smith/budget.h"
 
 namespace smith::daemon {
 
@@ -31,6 +34,10 @@ struct Config {
 	std::string replay;			       // replay backend input file
 	std::string lkm_module;	  // smith.ko to load when /dev/smith is absent ("" = modprobe)
 	uint32_t lkm_ring_kb = 0; // smith.ko ring_kb= parameter; 0 = the module's default
+	// Each process's budget of connect events (include/smith/budget.h): per second, and at once.
+	// A rate of 0 turns it off.
+	uint32_t connect_budget_rate = SMITH_BUDGET_RATE_DEFAULT;
+	uint32_t connect_budget_burst = SMITH_BUDGET_BURST_DEFAULT;
 	bool foreground = false;
 
 	// The kafka sink.

@@ -144,9 +144,13 @@ int run_daemon(Config &config)
 	} else {
 		backend::EbpfOptions ebpf;
 		ebpf.ringbuf_bytes = config.ringbuf_bytes;
+		ebpf.connect_budget_rate = config.connect_budget_rate;
+		ebpf.connect_budget_burst = config.connect_budget_burst;
 		backend::LkmOptions lkm;
 		lkm.module_path = config.lkm_module;
 		lkm.ring_kb = config.lkm_ring_kb;
+		lkm.connect_budget_rate = config.connect_budget_rate;
+		lkm.connect_budget_burst = config.connect_budget_burst;
 		auto choice = backend::choose_backend(config.backend, ebpf, lkm);
 		backend = std::move(choice.backend);
 		reason = choice.reason;

@@ -91,6 +91,7 @@ struct Normalizer::Impl {
 	void write_fields(JsonWriter &w, const DecodedRecord &rec, const smith_execve &e);
 	void write_fields(JsonWriter &w, const DecodedRecord &rec, const smith_connect &c);
 	void write_fields(JsonWriter &w, const DecodedRecord &rec, const smith_module &m);
+	void write_fields(JsonWriter &w, const DecodedRecord &rec, const smith_connect_suppressed &s);
 	// The process an event's common fields describe: an execve record carries it; for the
 	// others it comes from what earlier execs (or procfs) said about the process.
 	ProcessView process_of(const DecodedRecord &rec, const smith_execve &e);
@@ -267,6 +268,19 @@ void Normalizer::Impl::write_fields(JsonWriter &w, const DecodedRecord &r, const
 	w.field("module_path_truncated", (m.flags & SMITH_MODULE_PATH_TRUNCATED) != 0);
 	w.field("params_truncated", (m.flags & SMITH_MODULE_PARAMS_TRUNCATED) != 0);
 	w.field("compat", (m.flags & SMITH_MODULE_COMPAT) != 0);
+}
+
+void Normalizer::Impl::write_fields(JsonWriter &w, const DecodedRecord &r, const smith_connect_suppressed &s)
+{
+	const auto epoch = [this](uint64_t boot_ns) {
+		return boot_ns == 0 ? uint64_t{0} : boot_ns + static_cast<uint64_t>(host.boot_to_epoch_ns);
+	};
+	w.field("suppressed", uint64_t{s.suppressed});
+	w.field("first_ts", epoch(s.first_ts));
+	w.field("last_ts", epoch(s.last_ts));
+	w.field("budget_rate", uint64_t{s.rate});
+	w.field("budget_burst", uint64_t{s.burst});
+	w.field("retval", int64_t{r.hdr.retval});
 }
 
 NormalizeResult Normalizer::append_json(std::span<const std::byte> record, uint64_t seq, std::string &out)

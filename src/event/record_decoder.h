@@ -26,6 +26,7 @@ static_assert(sizeof(smith_execve) == 336);
 static_assert(sizeof(smith_connect) == 240);
 static_assert(sizeof(smith_module) == 208);
 static_assert(sizeof(smith_fork) == 208);
+static_assert(sizeof(smith_connect_suppressed) == 224);
 
 // The number of tail strings a record struct has: the extent of its len[] array (0 without one).
 template <class Record> constexpr size_t tail_string_count()

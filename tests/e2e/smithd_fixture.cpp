@@ -546,8 +546,12 @@ const std::vector<std::string> &expected_keys(const std::string &type)
 	static const std::vector<std::string> module =
 		with({"module", "module_path", "params", "retval", "module_path_truncated",
 		      "params_truncated", "compat"});
+	static const std::vector<std::string> connect_suppressed =
+		with({"suppressed", "first_ts", "last_ts", "budget_rate", "budget_burst", "retval"});
 	if (type == "execve")
 		return execve;
+	if (type == "connect_suppressed")
+		return connect_suppressed;
 	if (type == "connect")
 		return connect;
 	if (type == "init_module" || type == "finit_module")

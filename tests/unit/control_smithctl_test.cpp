@@ -123,11 +123,12 @@ TEST_CASE("format_status shows header, hooks, events and sink", "[unit][ctl]")
 		"execve       attached            12345\n"
 		"init_module  unavailable             0  no modules\n"
 		"\n"
-		"TYPE          RECEIVED  SENT\n"
-		"execve               7     7\n"
-		"connect              8     8\n"
-		"init_module          0     0\n"
-		"finit_module         1     1\n"
+		"TYPE                RECEIVED  SENT\n"
+		"execve                     7     7\n"
+		"connect                    8     8\n"
+		"init_module                0     0\n"
+		"finit_module               1     1\n"
+		"connect_suppressed         0     0\n"
 		"\n"
 		"sink:          kafka\n"
 		"target:        b1:9092,b2:9092\n"
@@ -194,8 +195,8 @@ TEST_CASE("status_from_json rejects what is not a status", "[unit][ctl]")
 			  Contains("\"pid\" is not an integer"));
 	CHECK_THROWS_WITH(ctl::status_from_json(replaced("\"decode_errors\":5", "\"decode_errors\":-5")),
 			  Contains("\"decode_errors\" is not an unsigned integer"));
-	CHECK_THROWS_WITH(ctl::status_from_json(replaced("\"finit_module\":1}}", "\"x\":1}}")),
-			  Contains("\"events.sent.finit_module\" is missing"));
+	CHECK_THROWS_WITH(ctl::status_from_json(replaced("\"connect_suppressed\":0}}", "\"x\":0}}")),
+			  Contains("\"events.sent.connect_suppressed\" is missing"));
 	CHECK_THROWS_WITH(ctl::status_from_json(replaced("{\"name\":\"init_module\",", "{")),
 			  Contains("\"hooks[1].name\" is missing"));
 	CHECK_THROWS_WITH(ctl::status_from_json(replaced("\"hooks\":[", "\"hooks\":[1,")),

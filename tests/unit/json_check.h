@@ -33,6 +33,8 @@ inline const std::vector<std::string> kConnectKeys =
 		     "via", "compat"});
 inline const std::vector<std::string> kModuleKeys = with_common(
 	{"module", "module_path", "params", "retval", "module_path_truncated", "params_truncated", "compat"});
+inline const std::vector<std::string> kConnectSuppressedKeys =
+	with_common({"suppressed", "first_ts", "last_ts", "budget_rate", "budget_burst", "retval"});
 
 // One parsed line; keeps the parser alive for the object's lifetime.
 struct ParsedLine {

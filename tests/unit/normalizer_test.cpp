@@ -471,6 +471,39 @@ TEST_CASE("a pid that now names another process lends nothing from procfs", "[un
 	CHECK(p.u64("pid") == static_cast<uint64_t>(getpid()));
 }
 
+TEST_CASE("connect_suppressed names the process and counts what its budget held back", "[unit]")
+{
+	Normalizer n(test_host());
+	ExecSpec e;
+	e.hdr.task.pid = 4242;
+	e.hdr.task.start_time = 777;
+	e.exe = "/usr/bin/flood";
+	normalize(n, build_execve(e));
+
+	SuppressedSpec s;
+	s.hdr.task.pid = 4242;
+	s.hdr.task.start_time = 777;
+	s.hdr.ts = 3000000000;
+	s.suppressed = 123456;
+	s.first_ts = 1000000000;
+	s.last_ts = 2999999999;
+	s.rate = 5000;
+	s.burst = 10000;
+	ParsedLine p(normalize(n, build_connect_suppressed(s)));
+	CHECK(p.keys() == kConnectSuppressedKeys);
+	CHECK(p.str("type") == "connect_suppressed");
+	CHECK(p.i64("data_type") == 1042);
+	CHECK(p.i64("pid") == 4242);
+	CHECK(p.str("exe") == "/usr/bin/flood");
+	CHECK(p.u64("suppressed") == 123456);
+	CHECK(p.u64("first_ts") == 1000000000 + kBootToEpoch);
+	CHECK(p.u64("last_ts") == 2999999999 + kBootToEpoch);
+	CHECK(p.u64("ts") == 3000000000 + kBootToEpoch);
+	CHECK(p.u64("budget_rate") == 5000);
+	CHECK(p.u64("budget_burst") == 10000);
+	CHECK(p.i64("retval") == 0);
+}
+
 TEST_CASE("init_module and finit_module", "[unit]")
 {
 	Normalizer n(test_host());

@@ -233,6 +233,31 @@ inline std::vector<std::byte> build_fork(const ForkSpec &s)
 	return out;
 }
 
+struct SuppressedSpec {
+	HeaderSpec hdr; // the process held back
+	uint64_t suppressed = 0;
+	uint64_t first_ts = 0;
+	uint64_t last_ts = 0;
+	uint32_t rate = 0;
+	uint32_t burst = 0;
+};
+
+inline std::vector<std::byte> build_connect_suppressed(const SuppressedSpec &s)
+{
+	smith_connect_suppressed c{};
+	fill_header(c.hdr, s.hdr, SMITH_REC_CONNECT_SUPPRESSED);
+	c.suppressed = s.suppressed;
+	c.first_ts = s.first_ts;
+	c.last_ts = s.last_ts;
+	c.rate = s.rate;
+	c.burst = s.burst;
+	c.hdr.size = sizeof(c);
+	c.hdr.fixed = sizeof(c);
+	std::vector<std::byte> out(sizeof(c));
+	std::memcpy(out.data(), &c, sizeof(c));
+	return out;
+}
+
 // Endpoint helpers (addresses in network byte order, ports in host order).
 inline smith_inet inet4(uint8_t protocol, std::array<uint8_t, 4> s, uint16_t sport, std::array<uint8_t, 4> d,
 			uint16_t dport)

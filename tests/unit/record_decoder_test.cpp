@@ -145,7 +145,7 @@ TEST_CASE("malformed records are rejected with a reason", "[unit]")
 	}
 	SECTION("unknown type")
 	{
-		for (const uint16_t t : {0, 6, 0xffff}) {
+		for (const uint16_t t : {0, 7, 0xffff}) {
 			poke<__u16>(exec, offsetof(smith_rec_hdr, type), t);
 			const auto r = decode_record(as_span(exec), d);
 			CHECK_FALSE(r.ok);
