@@ -12,6 +12,7 @@
 #include <linux/timer.h>
 #include <linux/poll.h>
 #include <linux/sched.h>
+#include <linux/thread_info.h>
 #ifdef HAVE_LINUX_SCHED_SIGNAL_H
 #include <linux/sched/signal.h>
 #endif
@@ -76,5 +77,34 @@ typedef unsigned int smith_poll_t;
 #else
 #define SMITH_MEMCG_ID mem_cgroup_subsys_id
 #endif
+
+/*
+ * The flag that makes a task's syscalls pass the sys_enter/sys_exit
+ * tracepoints: a bit of thread_info.syscall_work since 5.11 (generic entry),
+ * TIF_SYSCALL_TRACEPOINT before.
+ */
+#ifdef HAVE_SYSCALL_WORK
+#define smith_task_sys_traced(t) test_task_syscall_work(t, SYSCALL_TRACEPOINT)
+#define smith_task_sys_trace(t)	 set_task_syscall_work(t, SYSCALL_TRACEPOINT)
+#else
+#define smith_task_sys_traced(t) test_tsk_thread_flag(t, TIF_SYSCALL_TRACEPOINT)
+#define smith_task_sys_trace(t)	 set_tsk_thread_flag(t, TIF_SYSCALL_TRACEPOINT)
+#endif
+
+/*
+ * The current task is in a syscall made through the 32-bit entry (int $0x80,
+ * or any syscall of a 32-bit process): TS_COMPAT in thread_info.status, set at
+ * that entry and cleared only on the way back to user mode, after the
+ * sys_exit tracepoint. Spelled the same on 3.10 and 6.x; without
+ * CONFIG_IA32_EMULATION there is no such entry.
+ */
+static inline bool smith_in_compat_syscall(void)
+{
+#if defined(CONFIG_IA32_EMULATION) && defined(TS_COMPAT)
+	return current_thread_info()->status & TS_COMPAT;
+#else
+	return false;
+#endif
+}
 
 #endif /* SMITH_LKM_COMPAT_H */

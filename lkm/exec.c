@@ -7,13 +7,15 @@
  *     mm's arg_start..arg_end, exe the new image's file, LD_PRELOAD from the
  *     new environment block;
  *   - a failed attempt is reported when the syscall returns an error (the
- *     kretprobe's return handler): filename, argv and envp read from the
- *     caller's memory through the pointers saved at entry, exe the caller's.
+ *     sys_exit probe, syscall.c): filename, argv and envp read from the
+ *     caller's memory through the saved argument registers (arrays of 32-bit
+ *     pointers for a call made through the 32-bit entry, flagged compat),
+ *     exe the caller's; a failed exec leaves that memory as it was.
  * Records are built in this CPU's scratch buffer, then copied into the ring
  * with their exact size.
  */
 #include <linux/binfmts.h>
-#include <linux/kprobes.h>
+#include <linux/elf.h>
 #include <linux/sched.h>
 #include <linux/mm_types.h>
 #include <linux/fs.h>
@@ -24,15 +26,6 @@
 #include <linux/rcupdate.h>
 #include <net/sock.h>
 #include "smith.h"
-
-struct exec_args {
-	const char __user *filename;
-	const char __user *const __user *argv;
-	const char __user *const __user *envp;
-};
-
-const size_t smith_execve_data_size = sizeof(struct exec_args);
-const size_t smith_execveat_data_size = sizeof(struct exec_args);
 
 /* Describes what `fd` of the current task refers to; a path goes to the tail. Returns bytes appended. */
 static u32 fd__describe(unsigned int fd, struct smith_fd *out, u8 *tail, struct smith_walk *w)
@@ -141,11 +134,16 @@ static void exec__submit(struct smith_scratch *s, s64 retval, u32 off, unsigned 
 	smith_hdr_fill(&s->exec.rec.hdr, SMITH_REC_EXECVE, sizeof(struct smith_execve), size, retval);
 	if (size > sizeof(struct smith_execve) + SMITH_TAIL_LIMIT) /* cannot happen: appends are bounded */
 		return;
-	smith_missed_fold();
 	smith_ring_output(&s->exec.rec, size, hook);
 }
 
-/* The sched_process_exec tracepoint: a successful exec, seen from the new image. */
+/*
+ * The sched_process_exec tracepoint: a successful exec, seen from the new
+ * image. Flagged compat when that is a 32-bit program, as the BPF program
+ * flags it: once an exec worked the kernel keeps nothing of the entry it came
+ * by, and bprm->buf holds the first bytes of the image it loaded (the
+ * interpreter's, for a script), whose ELF class says.
+ */
 void smith_tp_sched_process_exec(void *data, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
 	struct smith_scratch *s;
@@ -156,12 +154,16 @@ void smith_tp_sched_process_exec(void *data, struct task_struct *p, pid_t old_pi
 	u8 *tail;
 	u32 off = 0;
 
+	if (!smith_hook_on(SMITH_HOOK_EXECVE))
+		return;
 	smith_enter();
 	preempt_disable();
 	s = smith_scratch_get();
 	e = &s->exec.rec;
 	tail = s->exec.tail;
 	memset(e, 0, sizeof(*e));
+	if (bprm->buf[EI_CLASS] == ELFCLASS32)
+		e->flags |= SMITH_EXEC_COMPAT;
 
 	e->len[SMITH_EXEC_FILENAME] = smith_tail_kstr(tail, off, bprm->filename, SMITH_STR_MAX);
 	off += e->len[SMITH_EXEC_FILENAME];
@@ -196,8 +198,13 @@ void smith_tp_sched_process_exec(void *data, struct task_struct *p, pid_t old_pi
 	smith_leave();
 }
 
-/* A failed execve/execveat: the caller's image, arguments read from its memory. */
-static void exec__failed(long ret, const struct exec_args *a, unsigned int hook)
+/*
+ * A failed execve/execveat (sys_exit, ret < 0): the caller's image, arguments
+ * read from its memory (arrays of 32-bit pointers for a compat call).
+ * Preemption is disabled.
+ */
+void smith_exec_failed(long ret, unsigned long filename, unsigned long argv, unsigned long envp, bool compat,
+		       unsigned int hook)
 {
 	struct smith_scratch *s = smith_scratch_get();
 	struct smith_execve *e = &s->exec.rec;
@@ -208,10 +215,13 @@ static void exec__failed(long ret, const struct exec_args *a, unsigned int hook)
 	u32 off = 0;
 
 	memset(e, 0, sizeof(*e));
-	e->len[SMITH_EXEC_FILENAME] = smith_tail_ustr(tail, off, a->filename, SMITH_STR_MAX);
+	if (compat)
+		e->flags |= SMITH_EXEC_COMPAT;
+	e->len[SMITH_EXEC_FILENAME] =
+		smith_tail_ustr(tail, off, (const char __user *)filename, SMITH_STR_MAX);
 	off += e->len[SMITH_EXEC_FILENAME];
 	s->walk.off = off;
-	e->len[SMITH_EXEC_ARGV] = argv__append_array(s, (unsigned long)a->argv, 0);
+	e->len[SMITH_EXEC_ARGV] = argv__append_array(s, argv, compat);
 	off += e->len[SMITH_EXEC_ARGV];
 
 	mm = current->mm;
@@ -219,63 +229,8 @@ static void exec__failed(long ret, const struct exec_args *a, unsigned int hook)
 	if (exe_file)
 		smith_kread(&exe, &exe_file->f_path, sizeof(exe));
 	off = exec__append_context(s, &exe, off);
-	e->len[SMITH_EXEC_LD_PRELOAD] = env__ld_preload_array(s, off, (unsigned long)a->envp, 0, &e->flags);
+	e->len[SMITH_EXEC_LD_PRELOAD] = env__ld_preload_array(s, off, envp, compat, &e->flags);
 	off += e->len[SMITH_EXEC_LD_PRELOAD];
 	off = exec__append_cgroup_and_fds(s, off);
 	exec__submit(s, ret, off, hook);
-}
-
-static int exec__entry(struct kretprobe_instance *ri, bool at)
-{
-	struct exec_args *a = (struct exec_args *)ri->data;
-	struct pt_regs *u = smith_user_regs();
-
-	smith_enter();
-	if (at) { /* execveat(dirfd, filename, argv, envp, flags) */
-		a->filename = (const char __user *)u->si;
-		a->argv = (const char __user *const __user *)u->dx;
-		a->envp = (const char __user *const __user *)u->r10;
-	} else { /* execve(filename, argv, envp) */
-		a->filename = (const char __user *)u->di;
-		a->argv = (const char __user *const __user *)u->si;
-		a->envp = (const char __user *const __user *)u->dx;
-	}
-	smith_pending_inc();
-	smith_leave();
-	return 0;
-}
-
-int smith_execve_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
-{
-	return exec__entry(ri, false);
-}
-
-int smith_execveat_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
-{
-	return exec__entry(ri, true);
-}
-
-static int exec__ret(struct kretprobe_instance *ri, struct pt_regs *regs, unsigned int hook)
-{
-	long ret = regs_return_value(regs);
-
-	smith_enter();
-	smith_pending_dec();
-	if (ret < 0) {
-		preempt_disable();
-		exec__failed(ret, (const struct exec_args *)ri->data, hook);
-		preempt_enable();
-	}
-	smith_leave();
-	return 0;
-}
-
-int smith_execve_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
-{
-	return exec__ret(ri, regs, SMITH_HOOK_EXECVE);
-}
-
-int smith_execveat_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
-{
-	return exec__ret(ri, regs, SMITH_HOOK_EXECVEAT);
 }

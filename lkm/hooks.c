@@ -1,41 +1,48 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * The probes behind each hook, arming and disarming, and the accounting that
- * makes unloading safe. The probes come from the event table
- * (include/smith/event_table.h): a kretprobe on each hook's syscall, and the
- * tracepoints of SMITH_LKM_TRACEPOINTS:
+ * makes unloading safe. The probes are the tracepoints of the event table's
+ * SMITH_LKM_TRACEPOINTS (include/smith/event_table.h):
  *
  *   hook            probes
- *   execve          tracepoint sched_process_exec (successful execs of both
- *                   calls, in the new image: the point the BPF program uses)
- *                   + kretprobe on execve (failed attempts)
- *   execveat        kretprobe on execveat (failed attempts)
- *   connect         kretprobe on connect
- *   init_module     kretprobe on init_module + tracepoint module_load (name)
- *   finit_module    kretprobe on finit_module + tracepoint module_load (name)
- *   fork            tracepoint sched_process_fork (new processes, not threads)
+ *   execve          sched_process_exec (successful execs of both calls, in
+ *                   the new image: the point the BPF program uses)
+ *                   + sys_exit (failed attempts)
+ *   execveat        sys_exit (failed attempts)
+ *   connect         sys_exit (connect(2), i386 connect and socketcall(SYS_CONNECT))
+ *                   + inet_sock_set_state (TCP connections started without
+ *                   connect(): io_uring, sendto(MSG_FASTOPEN), the kernel;
+ *                   before 4.16 a kprobe on tcp_set_state() stands in)
+ *                   + sched_process_exit (the budget's last count)
+ *   init_module     sys_exit + module_load (the module's name)
+ *   finit_module    sys_exit + module_load (the module's name)
+ *   fork            sched_process_fork (new processes, not threads)
+ *
+ * sys_exit is the raw syscall tracepoint: one probe sees the end of every
+ * syscall, in both numberings (x86_64, and i386 through int $0x80 or a
+ * 32-bit process), with the saved user registers and the return value, and
+ * leaves at once unless the syscall is one of the hooks' (syscall.c). Unlike a
+ * kretprobe it keeps nothing per call in flight, so no number of calls blocked
+ * in the kernel can exhaust it; the price is that every syscall of every task
+ * takes the kernel's slow exit path while a reader is attached (README).
  *
  * A hook is armed only when all its probes registered; otherwise whatever it
  * had registered is removed again, and it is reported unavailable when the
- * kernel lacks what it probes (no such symbol or tracepoint: execveat on
- * 3.10, the module syscalls without CONFIG_MODULES), failed otherwise.
- *
- * Syscall symbols differ between kernels (sys_execve; __x64_sys_execve for
- * the pt_regs wrappers of 4.17+), so each kretprobe tries both in turn.
- * Handlers read the call's arguments from the registers saved at syscall
- * entry (task_pt_regs), which is the same under either calling convention.
+ * kernel lacks what it probes (a syscall this kernel has no number for:
+ * execveat on 3.10; a missing tracepoint), failed otherwise. A probe serving
+ * several hooks reports only for those armed (smith_hooks_on).
  *
  * Safe unloading (AgentSmith's SAFE_EXIT):
  *   - a reader's open file holds a module reference: no rmmod while open;
- *   - disarm unregisters every probe (the kprobe core waits for handlers
- *     running on other CPUs), then waits until the per-CPU count of running
- *     handlers (smith_running) is zero on every CPU;
- *   - kretprobe instances still pending at unregister (calls that entered
- *     and have not returned: a blocking connect, say) are counted
- *     (smith_pending) and logged. The kprobe core detaches them from the
- *     module's struct kretprobe at unregister and never calls the module's
- *     handler for them again, so their return after rmmod is harmless;
- *   - tracepoint probes are followed by tracepoint_synchronize_unregister();
+ *   - disarm clears smith_hooks_on, unregisters every probe, waits for
+ *     tracepoint_synchronize_unregister() (and the kprobe core waits for its
+ *     handlers), then until the per-CPU count of running handlers
+ *     (smith_running) is zero on every CPU. A call blocked in the kernel
+ *     holds nothing of the module's: it returns through a tracepoint that no
+ *     longer calls smith;
+ *   - sys_exit goes last, after the probes that flag new tasks for it
+ *     (fork.c) are gone, so that the kernel's own unregistration clears
+ *     every flag;
  *   - the rings' irq_work and timers are synced last.
  */
 #include <linux/kprobes.h>
@@ -44,10 +51,11 @@
 #include <linux/delay.h>
 #include <linux/string.h>
 #include <linux/slab.h>
+#include <asm/unistd.h>
 #include "smith.h"
 
 DEFINE_PER_CPU(long, smith_running);
-DEFINE_PER_CPU(long, smith_pending);
+u32 smith_hooks_on;
 
 static struct smith_scratch *smith_scratch; /* one per possible CPU */
 
@@ -56,44 +64,35 @@ struct smith_scratch *smith_scratch_get(void)
 	return &smith_scratch[smp_processor_id()];
 }
 
-struct smith_kret {
-	const char *what;
-	const char *symbols[3]; /* candidates, tried in order, NULL-terminated */
-	kretprobe_handler_t entry;
-	kretprobe_handler_t ret;
-	const size_t *data_size;
-	unsigned int hook;  /* the hook it serves */
-	const char *symbol; /* the candidate that registered */
-	bool registered;
-	unsigned long missed_seen; /* nmissed already counted as drops */
-	struct kretprobe rp;
-};
-
 struct smith_tp {
-	const char *name;
+	const char *name; /* the tracepoint */
 	void *probe;
-	u32 hooks;
+	u32 hooks;	   /* the hooks that need it */
+	struct kprobe *kp; /* where the kernel lacks the tracepoint: the kprobe that stands in */
 	bool registered;
 	struct tracepoint *tp;
 };
 
 #define HOOK(h) (1u << (h))
 
-/* One kretprobe per syscall hook, on its syscall. */
-static struct smith_kret smith_krets[] = {
-#define SMITH_X(ID, syscall, record, nr_x86_64, nr_i386, reports)                                            \
-	{#syscall,                                                                                           \
-	 {"__x64_sys_" #syscall, "sys_" #syscall, NULL},                                                     \
-	 smith_##syscall##_entry,                                                                            \
-	 smith_##syscall##_ret,                                                                              \
-	 &smith_##syscall##_data_size,                                                                       \
-	 SMITH_HOOK_##ID},
-	SMITH_SYSCALL_HOOKS(SMITH_X)
-#undef SMITH_X
+#ifndef HAVE_TRACE_INET_SOCK_SET_STATE
+/*
+ * Before 4.16 TCP has no inet_sock_set_state tracepoint: a kprobe (not a
+ * kretprobe: nothing is kept per call) on tcp_set_state(sk, state), which
+ * every TCP state change goes through, stands in (net.c).
+ */
+static struct kprobe smith_kp_tcp_set_state = {
+	.symbol_name = "tcp_set_state",
+	.pre_handler = smith_kp_tcp_set_state_pre,
 };
+#define SMITH_TP_KPROBE(tracepoint)                                                                          \
+	(!strcmp(#tracepoint, "inet_sock_set_state") ? &smith_kp_tcp_set_state : NULL)
+#else
+#define SMITH_TP_KPROBE(tracepoint) NULL
+#endif
 
 static struct smith_tp smith_tps[] = {
-#define SMITH_X(tracepoint, hooks) {#tracepoint, smith_tp_##tracepoint, hooks},
+#define SMITH_X(tracepoint, hooks) {#tracepoint, smith_tp_##tracepoint, hooks, SMITH_TP_KPROBE(tracepoint)},
 	SMITH_LKM_TRACEPOINTS(SMITH_X)
 #undef SMITH_X
 };
@@ -105,94 +104,26 @@ static const char *const smith_hook_names[SMITH_HOOK_MAX] = {
 };
 
 /*
- * maxactive bounds the calls a kretprobe follows at once; more are missed
- * (counted as drops). connect and execve can block for long, so they get
- * room; module loads are rare and short.
+ * Syscall hooks whose syscall this kernel has no number for: execveat before
+ * 3.19 (CentOS 7's tree has no __NR_execveat), the module syscalls without
+ * CONFIG_MODULES.
  */
-static int kret__maxactive(const struct smith_kret *k)
+static u32 hooks__missing_syscalls(void)
 {
-	if (k->hook == SMITH_HOOK_INIT_MODULE || k->hook == SMITH_HOOK_FINIT_MODULE)
-		return 16;
-	return max_t(int, 64, 16 * num_possible_cpus());
-}
+	u32 missing = 0;
 
-/*
- * Counts kretprobe misses (no free instance, or a reentrant hit) as drops of
- * their hook, in the ring of the CPU that notices them. Called before each
- * record is written, for every hook: a hook that misses every call still
- * shows its losses as soon as any record is produced.
- */
-void smith_missed_fold(void)
-{
-	int i;
-
-	for (i = 0; i < ARRAY_SIZE(smith_krets); i++) {
-		struct smith_kret *k = &smith_krets[i];
-		unsigned long missed, seen;
-
-		if (!READ_ONCE(k->registered))
-			continue;
-#ifdef HAVE_KPROBE_FAULT_HANDLER
-		/*
-		 * Before 5.14 (ec6aba3d2be1) a page fault inside a probe's
-		 * handler also counts in kp.nmissed, and the nofault reads of
-		 * user and kernel memory make such faults: there only the
-		 * instances the kretprobe had none left for (rp.nmissed) are
-		 * misses. The other kind, a reentrant hit, cannot come from
-		 * smith's handlers, which call no hooked syscall.
-		 */
-		missed = READ_ONCE(k->rp.nmissed);
-#else
-		missed = READ_ONCE(k->rp.nmissed) + READ_ONCE(k->rp.kp.nmissed);
+#ifndef __NR_execveat
+	missing |= HOOK(SMITH_HOOK_EXECVEAT);
 #endif
-		seen = READ_ONCE(k->missed_seen);
-		if (missed != seen && cmpxchg(&k->missed_seen, seen, missed) == seen)
-			smith_ring_count_drops(k->hook, missed - seen);
-	}
+#ifndef CONFIG_MODULES
+	missing |= HOOK(SMITH_HOOK_INIT_MODULE) | HOOK(SMITH_HOOK_FINIT_MODULE);
+#endif
+	return missing;
 }
 
-/*
- * Registers the kretprobe on the first candidate symbol that takes it.
- * -ENOENT when the kernel has none of them; else the first other error.
- */
-static int kret__register(struct smith_kret *k)
+static bool tp__is_sys_exit(const struct smith_tp *t)
 {
-	int err = -ENOENT;
-	int i;
-
-	for (i = 0; k->symbols[i]; i++) {
-		int r;
-
-		memset(&k->rp, 0, sizeof(k->rp));
-		k->rp.kp.symbol_name = k->symbols[i];
-		k->rp.entry_handler = k->entry;
-		k->rp.handler = k->ret;
-		k->rp.data_size = *k->data_size;
-		k->rp.maxactive = kret__maxactive(k);
-		r = register_kretprobe(&k->rp);
-		if (!r) {
-			k->symbol = k->symbols[i];
-			k->registered = true;
-			k->missed_seen = 0;
-			return 0;
-		}
-		if (err == -ENOENT)
-			err = r;
-	}
-	if (err == -ENOENT)
-		pr_info("hook %s: this kernel has no %s or %s\n", k->what, k->symbols[0], k->symbols[1]);
-	else
-		pr_warn("hook %s: cannot probe %s: %d\n", k->what, k->symbols[0], err);
-	return err;
-}
-
-static void kret__unregister(struct smith_kret *k)
-{
-	if (!k->registered)
-		return;
-	unregister_kretprobe(&k->rp);
-	k->registered = false;
-	k->symbol = NULL;
+	return t->probe == (void *)smith_tp_sys_exit;
 }
 
 #ifdef HAVE_TRACEPOINT_STRUCT
@@ -205,10 +136,27 @@ static void tp__find(struct tracepoint *tp, void *priv)
 }
 #endif
 
+/* 0, -ENOENT when the kernel has no such tracepoint, or the error. */
 static int tp__register(struct smith_tp *t)
 {
 	int err;
 
+	if (t->kp) {
+		const char *symbol = t->kp->symbol_name;
+		kprobe_pre_handler_t pre = t->kp->pre_handler;
+
+		/* A struct kprobe is registered afresh each time: nothing of the last session stays. */
+		memset(t->kp, 0, sizeof(*t->kp));
+		t->kp->symbol_name = symbol;
+		t->kp->pre_handler = pre;
+		err = register_kprobe(t->kp);
+		if (err) {
+			pr_warn("%s: cannot probe %s: %d\n", t->name, symbol, err);
+			return err;
+		}
+		t->registered = true;
+		return 0;
+	}
 #ifdef HAVE_TRACEPOINT_STRUCT
 	t->tp = NULL;
 	for_each_kernel_tracepoint(tp__find, t);
@@ -228,16 +176,54 @@ static int tp__register(struct smith_tp *t)
 	return 0;
 }
 
+/* Unregisters; the caller waits (tracepoint_synchronize_unregister) before anything the probe uses goes. */
 static void tp__unregister(struct smith_tp *t)
 {
 	if (!t->registered)
 		return;
+	if (t->kp)
+		unregister_kprobe(t->kp); /* waits for running handlers */
+	else
 #ifdef HAVE_TRACEPOINT_STRUCT
-	tracepoint_probe_unregister(t->tp, t->probe, NULL);
+		tracepoint_probe_unregister(t->tp, t->probe, NULL);
 #else
-	tracepoint_probe_unregister(t->name, t->probe, NULL);
+		tracepoint_probe_unregister(t->name, t->probe, NULL);
 #endif
 	t->registered = false;
+}
+
+/*
+ * Unregisters the probes that `keep` does not want, sys_exit last: the
+ * probes that flag new tasks for it (fork.c) must be gone before the kernel's
+ * unregistration clears the flags. Sleeps.
+ */
+static void hooks__remove(u32 keep)
+{
+	struct smith_tp *sys_exit = NULL;
+	bool any = false;
+	int i;
+
+	for (i = 0; i < ARRAY_SIZE(smith_tps); i++)
+		if (tp__is_sys_exit(&smith_tps[i]) && !(smith_tps[i].hooks & keep))
+			WRITE_ONCE(smith_sys_exit_live, false);
+	for (i = 0; i < ARRAY_SIZE(smith_tps); i++) {
+		struct smith_tp *t = &smith_tps[i];
+
+		if (!t->registered || (t->hooks & keep))
+			continue;
+		if (tp__is_sys_exit(t)) {
+			sys_exit = t;
+			continue;
+		}
+		any |= !t->kp;
+		tp__unregister(t);
+	}
+	if (any)
+		tracepoint_synchronize_unregister();
+	if (sys_exit) {
+		tp__unregister(sys_exit);
+		tracepoint_synchronize_unregister();
+	}
 }
 
 static long percpu_sum(long __percpu *v)
@@ -252,103 +238,87 @@ static long percpu_sum(long __percpu *v)
 /* Removes every probe and waits until no handler runs. Sleeps. */
 static void hooks__remove_all(void)
 {
-	struct kretprobe *rps[ARRAY_SIZE(smith_krets)];
-	bool any_tp = false;
-	long pending;
-	int i, n = 0, waited, cpu;
+	int waited;
 
-	/* One batch: the kprobe core waits for running handlers once for all of them. */
-	for (i = 0; i < ARRAY_SIZE(smith_krets); i++)
-		if (smith_krets[i].registered)
-			rps[n++] = &smith_krets[i].rp;
-	if (n)
-		unregister_kretprobes(rps, n);
-	for (i = 0; i < ARRAY_SIZE(smith_krets); i++) {
-		smith_krets[i].registered = false;
-		smith_krets[i].symbol = NULL;
-	}
-	for (i = 0; i < ARRAY_SIZE(smith_tps); i++) {
-		any_tp |= smith_tps[i].registered;
-		tp__unregister(&smith_tps[i]);
-	}
-	if (any_tp)
-		tracepoint_synchronize_unregister();
+	WRITE_ONCE(smith_hooks_on, 0);
+	hooks__remove(0);
 	for (waited = 0; percpu_sum(&smith_running); waited++) {
 		if (waited == 10000)
 			pr_warn("still waiting for running handlers to finish\n");
 		msleep(1);
 	}
-	pending = percpu_sum(&smith_pending);
-	if (pending)
-		pr_info("%ld hooked calls were in flight at disarm; their return probes are retired by the "
-			"kernel without calling smith\n",
-			pending);
-	/* Those instances will not come back to us: start the next arm from zero. */
-	for_each_possible_cpu(cpu) * per_cpu_ptr(&smith_pending, cpu) = 0;
 	smith_rings_quiesce();
+}
+
+/* "sys_exit, inet_sock_set_state" : the probes of `hook` that registered, for the log. */
+static void hooks__probe_names(unsigned int hook, char *buf, size_t size)
+{
+	size_t n = 0;
+	int i;
+
+	buf[0] = 0;
+	for (i = 0; i < ARRAY_SIZE(smith_tps) && n < size; i++) {
+		const struct smith_tp *t = &smith_tps[i];
+
+		if (!t->registered || !(t->hooks & HOOK(hook)))
+			continue;
+		n += scnprintf(buf + n, size - n, "%s%s%s%s", n ? ", " : "", t->kp ? "kprobe " : "",
+			       t->kp ? t->kp->symbol_name : t->name, t->kp ? " for " : "");
+		if (t->kp)
+			n += scnprintf(buf + n, size - n, "%s", t->name);
+	}
 }
 
 int smith_hooks_arm(void)
 {
-	u32 wanted = 0, failed = 0, disabled = 0, armed = 0, missing = 0;
-	int err;
+	u32 wanted = 0, failed = 0, disabled = 0, armed = 0, missing;
+	char probes[160];
 	unsigned int h;
-	int i;
+	int i, err;
 
+	WRITE_ONCE(smith_hooks_on, 0);
 	smith_kmod_reset();
+	smith_budget_reset();
 	for (h = 0; h < SMITH_HOOK_MAX; h++) {
 		if (smith_hook_param(h))
 			wanted |= HOOK(h);
 		else
 			disabled |= HOOK(h);
 	}
+	missing = hooks__missing_syscalls() & wanted;
+	wanted &= ~missing;
 	for (i = 0; i < ARRAY_SIZE(smith_tps); i++) {
-		if (!(smith_tps[i].hooks & wanted))
+		struct smith_tp *t = &smith_tps[i];
+
+		if (!(t->hooks & wanted))
 			continue;
-		err = tp__register(&smith_tps[i]);
+		err = tp__register(t);
 		if (err == -ENOENT)
-			missing |= smith_tps[i].hooks & wanted;
+			missing |= t->hooks & wanted;
 		else if (err)
-			failed |= smith_tps[i].hooks & wanted;
-	}
-	for (i = 0; i < ARRAY_SIZE(smith_krets); i++) {
-		if (!(HOOK(smith_krets[i].hook) & wanted))
-			continue;
-		err = kret__register(&smith_krets[i]);
-		if (err == -ENOENT)
-			missing |= HOOK(smith_krets[i].hook);
-		else if (err)
-			failed |= HOOK(smith_krets[i].hook);
+			failed |= t->hooks & wanted;
+		else if (tp__is_sys_exit(t))
+			WRITE_ONCE(smith_sys_exit_live, true);
 	}
 	failed &= ~missing;
 	armed = wanted & ~failed & ~missing;
 
 	/* A probe none of whose hooks is armed is not left behind. */
-	for (i = 0; i < ARRAY_SIZE(smith_krets); i++)
-		if (smith_krets[i].registered && !(HOOK(smith_krets[i].hook) & armed))
-			kret__unregister(&smith_krets[i]);
-	for (i = 0; i < ARRAY_SIZE(smith_tps); i++)
-		if (smith_tps[i].registered && !(smith_tps[i].hooks & armed)) {
-			tp__unregister(&smith_tps[i]);
-			tracepoint_synchronize_unregister();
-		}
+	hooks__remove(armed);
 
 	smith_info->hooks_armed = armed;
 	smith_info->hooks_disabled = disabled;
 	smith_info->hooks_failed = failed;
 	smith_info->hooks_unavailable = missing;
+	WRITE_ONCE(smith_hooks_on, armed);
 	for (h = 0; h < SMITH_HOOK_MAX; h++) {
-		const char *sym = NULL;
-
-		for (i = 0; i < ARRAY_SIZE(smith_krets); i++)
-			if (smith_krets[i].hook == h && smith_krets[i].registered)
-				sym = smith_krets[i].symbol;
+		hooks__probe_names(h, probes, sizeof(probes));
 		pr_info("hook %s: %s%s%s\n", smith_hook_names[h],
 			(armed & HOOK(h))      ? "armed"
 			: (disabled & HOOK(h)) ? "disabled"
 			: (missing & HOOK(h))  ? "unavailable (the kernel has no such syscall or tracepoint)"
 					       : "failed",
-			sym ? " on " : "", sym ? sym : "");
+			(armed & HOOK(h)) ? " on " : "", (armed & HOOK(h)) ? probes : "");
 	}
 	return 0;
 }

@@ -1,31 +1,22 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * init_module and finit_module records. The syscall's kretprobe gives the
- * result, the parameter string (saved pointer, read at return) and, for
- * finit_module, the file behind the fd. The module's name is known only
- * once the kernel has parsed the image: the module_load tracepoint (the one
- * the BPF program uses) notes it for the calling thread, and the return
- * handler takes it. A load that fails before that point has no name.
+ * init_module and finit_module records. The syscall's exit (the sys_exit
+ * probe, syscall.c) gives the result, the parameter string (read from the
+ * caller's memory through the saved argument) and, for finit_module, the file
+ * behind the fd. The module's name is known only once the kernel has parsed
+ * the image: the module_load tracepoint (the one the BPF program uses) notes
+ * it for the calling thread, and the syscall's exit takes it. A load that
+ * fails before that point has no name.
  *
  * The notes live in a small fixed table keyed by thread id: no allocation
  * in atomic context, no lock (a slot is claimed with cmpxchg on its tid and
- * only its owner thread reads or frees it). Entry clears any note a previous
- * call of the same thread left behind.
+ * only its owner thread reads or frees it). Every exit of a module syscall
+ * takes its thread's notes, reported or not, so none outlives its call.
  */
-#include <linux/kprobes.h>
 #include <linux/module.h>
 #include <linux/file.h>
 #include <linux/fs.h>
 #include "smith.h"
-
-struct module_args {
-	const char __user *uargs;
-	int fd; /* finit_module's, -1 for init_module */
-	u32 pad0;
-};
-
-const size_t smith_init_module_data_size = sizeof(struct module_args);
-const size_t smith_finit_module_data_size = sizeof(struct module_args);
 
 #define MODNAME_SLOTS 64
 
@@ -59,6 +50,8 @@ void smith_tp_module_load(void *data, struct module *mod)
 	pid_t tid = current->pid;
 	int i;
 
+	if (!(READ_ONCE(smith_hooks_on) & (SMITH_HOOK_BIT(INIT_MODULE) | SMITH_HOOK_BIT(FINIT_MODULE))))
+		return;
 	smith_enter();
 	for (i = 0; i < MODNAME_SLOTS; i++) {
 		struct modname_slot *slot = &modname_slots[i];
@@ -71,54 +64,41 @@ void smith_tp_module_load(void *data, struct module *mod)
 	smith_leave();
 }
 
-static int module__entry(struct kretprobe_instance *ri, bool finit)
+/*
+ * An init_module or finit_module call returned `ret` (sys_exit; preemption
+ * disabled). `fd` is finit_module's (-1 for init_module), `uargs` the caller's
+ * parameter string. The thread's note of the module's name is taken whether
+ * or not the hook is armed.
+ */
+void smith_module_exit(unsigned int hook, long ret, int fd, unsigned long uargs, bool compat)
 {
-	struct module_args *a = (struct module_args *)ri->data;
-	struct pt_regs *u = smith_user_regs();
-
-	smith_enter();
-	modname__forget(current->pid);
-	if (finit) { /* finit_module(fd, uargs, flags) */
-		a->fd = (int)u->di;
-		a->uargs = (const char __user *)u->si;
-	} else { /* init_module(umod, len, uargs) */
-		a->fd = -1;
-		a->uargs = (const char __user *)u->dx;
-	}
-	smith_pending_inc();
-	smith_leave();
-	return 0;
-}
-
-int smith_init_module_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
-{
-	return module__entry(ri, false);
-}
-
-int smith_finit_module_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
-{
-	return module__entry(ri, true);
-}
-
-static void module__emit(u16 type, long ret, const struct module_args *a, unsigned int hook)
-{
-	struct smith_scratch *s = smith_scratch_get();
-	struct smith_module *m = &s->module.rec;
-	u8 *tail = s->module.tail;
+	struct smith_scratch *s;
+	struct smith_module *m;
+	u16 type = hook == SMITH_HOOK_INIT_MODULE ? SMITH_REC_INIT_MODULE : SMITH_REC_FINIT_MODULE;
 	struct modname_slot *slot;
 	struct file *file = NULL;
+	u8 *tail;
 	u32 off = 0;
 	u64 size;
 
+	if (!smith_hook_on(hook)) {
+		modname__forget(current->pid);
+		return;
+	}
+	s = smith_scratch_get();
+	m = &s->module.rec;
+	tail = s->module.tail;
 	memset(m, 0, sizeof(*m));
+	if (compat)
+		m->flags |= SMITH_MODULE_COMPAT;
 	slot = modname__find(current->pid);
 	if (slot) {
 		m->len[SMITH_MODULE_NAME] = smith_tail_kstr(tail, off, slot->name, SMITH_MODNAME_LEN);
 		off += m->len[SMITH_MODULE_NAME];
 		modname__forget(current->pid);
 	}
-	if (a->fd >= 0)
-		file = smith_fd_get(a->fd);
+	if (fd >= 0)
+		file = smith_fd_get(fd);
 	if (file) {
 		s->walk.off = off;
 		m->len[SMITH_MODULE_PATH] = smith_path_append(tail, &s->walk, &file->f_path);
@@ -127,7 +107,7 @@ static void module__emit(u16 type, long ret, const struct module_args *a, unsign
 		off += m->len[SMITH_MODULE_PATH];
 		smith_fd_put(file);
 	}
-	m->len[SMITH_MODULE_PARAMS] = smith_tail_ustr(tail, off, a->uargs, SMITH_STR_MAX);
+	m->len[SMITH_MODULE_PARAMS] = smith_tail_ustr(tail, off, (const char __user *)uargs, SMITH_STR_MAX);
 	if (m->len[SMITH_MODULE_PARAMS] == SMITH_STR_MAX - 1)
 		m->flags |= SMITH_MODULE_PARAMS_TRUNCATED;
 	off += m->len[SMITH_MODULE_PARAMS];
@@ -136,29 +116,7 @@ static void module__emit(u16 type, long ret, const struct module_args *a, unsign
 	smith_hdr_fill(&m->hdr, type, sizeof(*m), size, ret);
 	if (size > sizeof(*m) + SMITH_TAIL_LIMIT) /* cannot happen: appends are bounded */
 		return;
-	smith_missed_fold();
 	smith_ring_output(m, size, hook);
-}
-
-static int module__ret(struct kretprobe_instance *ri, struct pt_regs *regs, u16 type, unsigned int hook)
-{
-	smith_enter();
-	smith_pending_dec();
-	preempt_disable();
-	module__emit(type, regs_return_value(regs), (const struct module_args *)ri->data, hook);
-	preempt_enable();
-	smith_leave();
-	return 0;
-}
-
-int smith_init_module_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
-{
-	return module__ret(ri, regs, SMITH_REC_INIT_MODULE, SMITH_HOOK_INIT_MODULE);
-}
-
-int smith_finit_module_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
-{
-	return module__ret(ri, regs, SMITH_REC_FINIT_MODULE, SMITH_HOOK_FINIT_MODULE);
 }
 
 /* Called at arm: notes of a previous session are void. */

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * smith.ko: kprobe/tracepoint fallback of the smith collector for kernels
+ * smith.ko: the tracepoint fallback of the smith collector for kernels
  * without BTF or the BPF ring buffer (CentOS 7's 3.10 above all). It emits
  * the raw records of include/smith/abi.h, the same bytes as bpf/, into the
  * per-CPU rings of include/smith/lkm_ring.h, which smithd maps from
@@ -29,16 +29,16 @@ module_param_named(wakeup_ms, smith_wakeup_ms, uint, 0444);
 MODULE_PARM_DESC(wakeup_ms, "otherwise wake it this many ms after a record arrives, 1 to 60000 (default 10)");
 
 /* hook_<syscall>: one switch per hook of the event table (include/smith/event_table.h). */
-static bool smith_hook_on[SMITH_HOOK_MAX] = {[0 ... SMITH_HOOK_MAX - 1] = true};
+static bool smith_hook_param_on[SMITH_HOOK_MAX] = {[0 ... SMITH_HOOK_MAX - 1] = true};
 #define SMITH_X(ID, syscall, record, nr_x86_64, nr_i386, reports)                                            \
-	module_param_named(hook_##syscall, smith_hook_on[SMITH_HOOK_##ID], bool, 0644);                      \
+	module_param_named(hook_##syscall, smith_hook_param_on[SMITH_HOOK_##ID], bool, 0644);                \
 	MODULE_PARM_DESC(hook_##syscall, "report " reports " (default on; read at open)");
 SMITH_HOOKS(SMITH_X)
 #undef SMITH_X
 
 bool smith_hook_param(unsigned int hook)
 {
-	return hook < SMITH_HOOK_MAX && READ_ONCE(smith_hook_on[hook]);
+	return hook < SMITH_HOOK_MAX && READ_ONCE(smith_hook_param_on[hook]);
 }
 
 struct smith_step {
@@ -51,6 +51,7 @@ struct smith_step {
 static const struct smith_step smith_steps[] = {
 	{"rings", smith_rings_init, smith_rings_exit},
 	{"scratch buffers", smith_hooks_init, smith_hooks_exit},
+	{"connect budgets", smith_budget_init, smith_budget_exit},
 	{"task context", smith_task_init, NULL},
 	{"path walk check", smith_path_init, NULL},
 	{"device", smith_dev_init, smith_dev_exit},
@@ -69,7 +70,8 @@ static void __init smith_check_layouts(void)
 	BUILD_BUG_ON(offsetof(struct smith_lkm_ring_ctl, tail) != 128);
 	BUILD_BUG_ON(sizeof(struct smith_lkm_info) > 4096);
 	BUILD_BUG_ON(sizeof(struct smith_rec_hdr) % 8 || sizeof(struct smith_execve) % 8 ||
-		     sizeof(struct smith_connect) % 8 || sizeof(struct smith_module) % 8);
+		     sizeof(struct smith_connect) % 8 || sizeof(struct smith_module) % 8 ||
+		     sizeof(struct smith_connect_suppressed) % 8 || sizeof(struct smith_fork) % 8);
 	BUILD_BUG_ON(sizeof(struct smith_execve) + SMITH_TAIL_LIMIT > SMITH_REC_MAX);
 	BUILD_BUG_ON(sizeof(struct smith_module) + SMITH_TAIL_LIMIT > SMITH_REC_MAX);
 	BUILD_BUG_ON(SMITH_REC_MAX > 64 * 1024); /* the smallest ring (ring_kb=64) holds any record */

@@ -1,25 +1,30 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * connect records, and the socket reads execve's fd descriptions share.
+ * connect records, and the socket reads execve's fd descriptions share. Every
+ * connect event first asks the process's budget (budget.c).
  *
- * connect(fd, addr, addrlen): the entry handler copies the address the
- * caller gave (at most a sockaddr_in6, as the BPF program reads it) and
- * keeps the call for AF_INET and AF_INET6; the return handler adds the
- * result, the socket's protocol (TCP and UDP only) and its source address
- * and port, bound by then.
+ * connect(2), i386 connect and socketcall(SYS_CONNECT) are reported when the
+ * call returns (the sys_exit probe, syscall.c), as bpf/smith.bpf.c's
+ * connect__emit() reports them: for an AF_INET/AF_INET6 socket, TCP or UDP,
+ * the result and the socket's source address and port, bound by then. When the
+ * call worked (0) or is under way (-EINPROGRESS), the destination reported is
+ * the one the socket holds: what the kernel connected, whatever the caller's
+ * memory says (another thread may rewrite it during the call). After a failure
+ * it is read from the caller's memory, and when that cannot be read the event
+ * still goes out, saying the destination is not known.
  *
- * When the call worked (0) or is under way (-EINPROGRESS), the destination
- * reported is the one the socket holds: what the kernel connected, whatever
- * the caller's memory says (another thread may rewrite it during the call).
- * After a failure it is the address the caller gave, copied at entry. The
- * entry handler cannot fault user pages in: when the address sits in a page
- * the caller has not touched yet, its read fails, the call is kept anyway,
- * and the return handler reads again (the syscall has faulted the page in by
- * then). Should that fail too, the event still goes out, saying the
- * destination is not known: a call the kernel made is never lost because
- * user memory could not be read at that moment.
+ * A TCP connection can also start without connect(): io_uring's
+ * IORING_OP_CONNECT, sendto/sendmsg with MSG_FASTOPEN, or the kernel's own
+ * sockets. Every TCP connection goes through SYN_SENT, so that transition is
+ * reported too (inet_sock_set_state; a kprobe on tcp_set_state() before 4.16),
+ * unless the task is inside one of the connect calls above, whose exit reports
+ * it. The kernel picks the source port just after entering SYN_SENT, so the
+ * socket may not hold one yet: the record says what the socket holds then.
  */
 #include <linux/kprobes.h>
+#include <linux/ptrace.h>
+#include <linux/hardirq.h>
+#include <net/tcp_states.h>
 #include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/mount.h>
@@ -32,17 +37,6 @@
 #include <linux/ipv6.h>
 #endif
 #include "smith.h"
-
-struct connect_args {
-	const void __user *uaddr; /* the caller's address */
-	int fd;
-	u32 addrlen; /* bytes of it to read: at most a sockaddr_in6 */
-	u32 have_sa; /* sa holds what the caller gave */
-	u32 pad0;
-	struct sockaddr_in6 sa; /* as given, zero past addrlen */
-};
-
-const size_t smith_connect_data_size = sizeof(struct connect_args);
 
 /*
  * The socket behind a file, or NULL. A socket inode's file on sockfs (an
@@ -95,49 +89,57 @@ void smith_sock_dest(struct sock *sk, u16 family, struct smith_inet *inet)
 #endif
 }
 
-int smith_connect_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
+/* The budget's word, then the record: the destination from the socket or the caller's sockaddr. */
+static void connect__emit(struct sock *sk, u16 family, u16 protocol, const struct sockaddr_in6 *sa, long ret,
+			  u32 flags, u16 via)
 {
-	struct connect_args *a = (struct connect_args *)ri->data;
-	struct pt_regs *u = smith_user_regs();
-	int fd = (int)u->di;
-	const void __user *uaddr = (const void __user *)u->si;
-	u32 addrlen = (u32)u->dx;
-	int keep = 1;
+	struct smith_connect *rec;
 
-	smith_enter();
-	if (addrlen < sizeof(a->sa.sin6_family) || fd < 0)
-		goto out;
-	if (addrlen > sizeof(a->sa))
-		addrlen = sizeof(a->sa);
-	a->uaddr = uaddr;
-	a->fd = fd;
-	a->addrlen = addrlen;
-	a->have_sa = !smith_uread(&a->sa, uaddr, addrlen);
-	if (a->have_sa && a->sa.sin6_family != AF_INET && a->sa.sin6_family != AF_INET6)
-		goto out;
-	keep = 0;
-	smith_pending_inc();
-out:
-	smith_leave();
-	return keep; /* non-zero: no return probe for this call */
+	if (!smith_budget_connect())
+		return;
+	rec = smith_ring_reserve(sizeof(*rec), SMITH_HOOK_CONNECT);
+	if (!rec)
+		return;
+	smith_hdr_fill(&rec->hdr, SMITH_REC_CONNECT, sizeof(*rec), sizeof(*rec), ret);
+	memset(&rec->inet, 0, sizeof(rec->inet));
+	rec->inet.protocol = protocol;
+	if (flags & SMITH_CONNECT_DADDR_SOCKET) {
+		rec->inet.family = family;
+		smith_sock_dest(sk, family, &rec->inet);
+	} else if (!(flags & SMITH_CONNECT_DADDR_UNKNOWN)) {
+		rec->inet.family = sa->sin6_family;
+		rec->inet.dport = ntohs(sa->sin6_port);
+		if (sa->sin6_family == AF_INET)
+			memcpy(rec->inet.daddr, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+		else
+			memcpy(rec->inet.daddr, &sa->sin6_addr, 16);
+	} else {
+		rec->inet.family = family;
+	}
+	smith_sock_source(sk, rec->inet.family, &rec->inet);
+	rec->flags = flags;
+	rec->via = via;
+	rec->pad0 = 0;
+	smith_ring_commit(rec);
 }
 
-int smith_connect_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
+/*
+ * A connect on `fd` that returned `ret` (sys_exit; preemption disabled).
+ * `uaddr` and `addrlen` are the caller's arguments, read only after a failure.
+ */
+void smith_connect_exit(int fd, unsigned long uaddr, u32 addrlen, long ret, u32 flags, u16 via)
 {
-	struct connect_args *a = (struct connect_args *)ri->data;
-	long ret = regs_return_value(regs);
+	struct sockaddr_in6 sa;
 	bool from_socket = ret == 0 || ret == -EINPROGRESS;
-	struct smith_connect *rec;
 	struct file *file;
 	struct sock *sk;
 	u16 protocol, family;
-	u32 flags = 0;
 
-	smith_enter();
-	smith_pending_dec();
-	file = smith_fd_get(a->fd);
+	if (fd < 0)
+		return;
+	file = smith_fd_get(fd);
 	if (!file)
-		goto out;
+		return;
 	sk = smith_file_sock(file);
 	if (!sk)
 		goto put;
@@ -145,50 +147,90 @@ int smith_connect_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
 	family = sk->sk_family;
 	if ((protocol != IPPROTO_TCP && protocol != IPPROTO_UDP) || (family != AF_INET && family != AF_INET6))
 		goto put;
+	memset(&sa, 0, sizeof(sa));
 	if (from_socket) {
 		/* A UDP "connect" to AF_UNSPEC dissolves the association: no destination, no event. */
 		if (!inet_sk(sk)->inet_dport)
 			goto put;
 		flags |= SMITH_CONNECT_DADDR_SOCKET;
 	} else {
-		if (!a->have_sa) /* not readable at entry; the syscall has faulted the page in since */
-			a->have_sa = !smith_uread(&a->sa, a->uaddr, a->addrlen);
-		if (a->have_sa && a->sa.sin6_family != AF_INET && a->sa.sin6_family != AF_INET6)
-			goto put; /* not a connection it could have made */
-		if (!a->have_sa)
-			flags |= SMITH_CONNECT_DADDR_UNKNOWN;
-	}
-
-	preempt_disable();
-	smith_missed_fold();
-	rec = smith_ring_reserve(sizeof(*rec), SMITH_HOOK_CONNECT);
-	if (rec) {
-		smith_hdr_fill(&rec->hdr, SMITH_REC_CONNECT, sizeof(*rec), sizeof(*rec), ret);
-		memset(&rec->inet, 0, sizeof(rec->inet));
-		rec->inet.protocol = protocol;
-		if (from_socket) {
-			rec->inet.family = family;
-			smith_sock_dest(sk, family, &rec->inet);
-		} else if (a->have_sa) {
-			rec->inet.family = a->sa.sin6_family;
-			rec->inet.dport = ntohs(a->sa.sin6_port);
-			if (a->sa.sin6_family == AF_INET)
-				memcpy(rec->inet.daddr, &((const struct sockaddr_in *)&a->sa)->sin_addr, 4);
-			else
-				memcpy(rec->inet.daddr, &a->sa.sin6_addr, 16);
-		} else {
-			rec->inet.family = family;
+		flags |= SMITH_CONNECT_DADDR_UNKNOWN;
+		if (addrlen > sizeof(sa))
+			addrlen = sizeof(sa);
+		if (addrlen >= sizeof(sa.sin6_family) &&
+		    !smith_uread(&sa, (const void __user *)uaddr, addrlen)) {
+			if (sa.sin6_family != AF_INET && sa.sin6_family != AF_INET6)
+				goto put; /* not a connection it could have made */
+			flags &= ~SMITH_CONNECT_DADDR_UNKNOWN;
 		}
-		smith_sock_source(sk, rec->inet.family, &rec->inet);
-		rec->flags = flags;
-		rec->via = SMITH_VIA_CONNECT;
-		rec->pad0 = 0;
-		smith_ring_commit(rec);
 	}
-	preempt_enable();
+	connect__emit(sk, family, protocol, &sa, ret, flags, via);
 put:
 	smith_fd_put(file);
-out:
+}
+
+/*
+ * socketcall(SYS_CONNECT, args) of a 32-bit caller: connect's arguments are
+ * three 32-bit words in the caller's memory (fd, address, length), read after
+ * the call, as the BPF program reads them; a block that cannot be read gives
+ * no event.
+ */
+void smith_connect_socketcall_exit(unsigned long args, long ret)
+{
+	u32 a[3];
+
+	if (smith_uread(a, (const void __user *)args, sizeof(a)))
+		return;
+	smith_connect_exit((int)a[0], a[1], a[2], ret, SMITH_CONNECT_COMPAT, SMITH_VIA_SOCKETCALL);
+}
+
+/*
+ * A TCP socket enters SYN_SENT in the current task (preemption disabled):
+ * reported unless the task is inside a connect call, whose sys_exit reports
+ * it. Everything comes from the socket: the kernel holds it locked and has
+ * set the destination and the source address; the source port may still be 0.
+ */
+void smith_connect_syn_sent(const struct sock *csk)
+{
+	struct sock *sk = (struct sock *)csk;
+	bool in_connect;
+	u16 family, via;
+	u32 flags = SMITH_CONNECT_DADDR_SOCKET;
+
+	if (!smith_hook_on(SMITH_HOOK_CONNECT) || in_interrupt() || !sk)
+		return;
+	family = sk->sk_family;
+	if (sk->sk_protocol != IPPROTO_TCP || (family != AF_INET && family != AF_INET6))
+		return;
+	via = smith_connect_via_current(&in_connect);
+	if (in_connect)
+		return;
+	if (smith_in_compat_syscall())
+		flags |= SMITH_CONNECT_COMPAT;
+	connect__emit(sk, family, IPPROTO_TCP, NULL, 0, flags, via);
+}
+
+/* Every TCP state change (4.16+): the new state is SYN_SENT when a connection starts. */
+void smith_tp_inet_sock_set_state(void *data, const struct sock *sk, const int oldstate, const int newstate)
+{
+	if (newstate != TCP_SYN_SENT)
+		return;
+	smith_enter();
+	preempt_disable();
+	smith_connect_syn_sent(sk);
+	preempt_enable();
+	smith_leave();
+}
+
+#ifndef HAVE_TRACE_INET_SOCK_SET_STATE
+/* tcp_set_state(sk, state), before 4.16: the kprobe that stands in for inet_sock_set_state (hooks.c). */
+int smith_kp_tcp_set_state_pre(struct kprobe *p, struct pt_regs *regs)
+{
+	if ((int)regs->si != TCP_SYN_SENT)
+		return 0;
+	smith_enter();
+	smith_connect_syn_sent((const struct sock *)regs->di);
 	smith_leave();
 	return 0;
 }
+#endif

@@ -35,8 +35,6 @@ unsigned long smith_area_bytes;
 struct smith_lkm_info *smith_info;
 DECLARE_WAIT_QUEUE_HEAD(smith_wq);
 
-#define SMITH_RING_TIMER 0 /* bit of smith_ring.flags: a timer wakeup is scheduled */
-
 struct smith_ring {
 	struct smith_lkm_ring_ctl *ctl; /* the control page, in the shared area */
 	u8 *data;			/* ring_bytes of data, in the shared area */
@@ -44,7 +42,7 @@ struct smith_ring {
 	u64 rsv_head;			/* head of the record being written (reserve to commit) */
 	u32 rsv_bytes;			/* its aligned size */
 	u64 rsv_tail;			/* tail seen by that reserve */
-	unsigned long flags;		/* SMITH_RING_TIMER */
+	atomic_t timer_set;		/* 1: a timer wakeup is scheduled */
 	struct irq_work work;		/* wakes the reader or arms the timer, out of the hot path */
 	struct timer_list timer;	/* wakeup_ms after the first waiting record */
 };
@@ -71,14 +69,14 @@ static void ring__work(struct irq_work *work)
 
 	if (unread >= ring__wake_at())
 		wake_up_interruptible(&smith_wq);
-	if (test_bit(SMITH_RING_TIMER, &r->flags) && !timer_pending(&r->timer))
+	if (atomic_read(&r->timer_set) && !timer_pending(&r->timer))
 		mod_timer(&r->timer, jiffies + msecs_to_jiffies(smith_wakeup_ms));
 }
 
 static void ring__timer_fire(struct smith_ring *r)
 {
-	clear_bit(SMITH_RING_TIMER, &r->flags);
-	smp_mb(); /* a commit racing with us either sees the bit clear or is seen here */
+	atomic_set(&r->timer_set, 0);
+	smp_mb(); /* a commit racing with us either sees it clear or is seen here */
 	if (ring__unread(r))
 		wake_up_interruptible(&smith_wq);
 }
@@ -185,7 +183,7 @@ void smith_rings_quiesce(void)
 
 		irq_work_sync(&r->work);
 		smith_timer_delete_sync(&r->timer);
-		clear_bit(SMITH_RING_TIMER, &r->flags);
+		atomic_set(&r->timer_set, 0);
 	}
 }
 
@@ -264,7 +262,9 @@ void smith_ring_commit(void *rec)
 	r->head = head;
 	WRITE_ONCE(r->ctl->records, r->ctl->records + 1);
 	smp_store_release(&r->ctl->head, head);
-	if (crossed || !test_and_set_bit(SMITH_RING_TIMER, &r->flags))
+	/* An atomic exchange, not test_and_set_bit(): 3.10's makes binutils 2.40 warn (a bts without suffix).
+	 */
+	if (crossed || !atomic_xchg(&r->timer_set, 1))
 		irq_work_queue(&r->work);
 }
 

@@ -119,25 +119,20 @@ void smith_hooks_exit(void);
 int smith_hooks_arm(void);
 void smith_hooks_disarm(void);
 struct smith_scratch *smith_scratch_get(void);
-void smith_missed_fold(void);
-
-DECLARE_PER_CPU(long, smith_running);
-DECLARE_PER_CPU(long, smith_pending);
 
 /*
- * Calls that entered with a kretprobe instance and have not returned yet:
- * incremented by an entry handler that keeps its instance, decremented by
- * the return handler (maybe on another CPU: only the sum means anything).
+ * The hooks armed (1 << enum smith_hook): set once every probe of the session
+ * is registered, cleared before any is removed. A probe that serves several
+ * hooks (sys_exit) reports only for those set here.
  */
-static inline void smith_pending_inc(void)
+extern u32 smith_hooks_on;
+
+static inline bool smith_hook_on(unsigned int hook)
 {
-	this_cpu_inc(smith_pending);
+	return READ_ONCE(smith_hooks_on) & (1u << hook);
 }
 
-static inline void smith_pending_dec(void)
-{
-	this_cpu_dec(smith_pending);
-}
+DECLARE_PER_CPU(long, smith_running);
 
 /* Brackets every handler: disarm waits until no CPU runs one. */
 static inline void smith_enter(void)
@@ -171,20 +166,41 @@ void smith_sock_dest(struct sock *sk, u16 family, struct smith_inet *inet);
 int smith_path_init(void);
 u32 smith_path_append(u8 *tail, struct smith_walk *w, const struct path *path);
 
-/* exec.c, net.c, kmod.c, fork.c: the handlers, one kretprobe per syscall hook (event_table.h), and the
- * tracepoints */
-struct kretprobe_instance;
+/* syscall.c: the sys_exit probe, and what the current task is in the middle of */
+struct pt_regs;
+void smith_tp_sys_exit(void *data, struct pt_regs *regs, long ret);
+u16 smith_connect_via_current(bool *in_connect);
+
+/* exec.c, net.c, kmod.c, fork.c, budget.c: what each hook reports (event_table.h) */
 struct linux_binprm;
 struct module;
-#define SMITH_X(ID, syscall, record, nr_x86_64, nr_i386, reports)                                            \
-	int smith_##syscall##_entry(struct kretprobe_instance *ri, struct pt_regs *regs);                    \
-	int smith_##syscall##_ret(struct kretprobe_instance *ri, struct pt_regs *regs);                      \
-	extern const size_t smith_##syscall##_data_size;
-SMITH_SYSCALL_HOOKS(SMITH_X)
-#undef SMITH_X
+struct task_struct;
+void smith_exec_failed(long ret, unsigned long filename, unsigned long argv, unsigned long envp, bool compat,
+		       unsigned int hook);
+void smith_connect_exit(int fd, unsigned long uaddr, u32 addrlen, long ret, u32 flags, u16 via);
+void smith_connect_socketcall_exit(unsigned long args, long ret);
+void smith_connect_syn_sent(const struct sock *sk);
+void smith_module_exit(unsigned int hook, long ret, int fd, unsigned long uargs, bool compat);
 void smith_tp_sched_process_exec(void *data, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm);
 void smith_tp_module_load(void *data, struct module *mod);
 void smith_tp_sched_process_fork(void *data, struct task_struct *parent, struct task_struct *child);
+void smith_tp_sched_process_exit(void *data, struct task_struct *p);
+void smith_tp_inet_sock_set_state(void *data, const struct sock *sk, const int oldstate, const int newstate);
+#ifndef HAVE_TRACE_INET_SOCK_SET_STATE
+struct kprobe;
+int smith_kp_tcp_set_state_pre(struct kprobe *p, struct pt_regs *regs);
+#endif
 void smith_kmod_reset(void);
+
+/* fork.c: the syscall-tracepoint flag of tasks the kernel does not flag itself */
+extern bool smith_sys_exit_live;
+
+/* budget.c: each process's budget of connect events (include/smith/budget.h) */
+extern unsigned int smith_budget_rate;
+extern unsigned int smith_budget_burst;
+int smith_budget_init(void);
+void smith_budget_exit(void);
+void smith_budget_reset(void);
+bool smith_budget_connect(void);
 
 #endif /* SMITH_LKM_H */

@@ -50,9 +50,9 @@
  *   ID         SMITH_HOOK_<ID>: the index of per-hook counters (drops) and
  *              status rows, in this order
  *   name       the hook's name in status and logs, and the module's
- *              parameter hook_<name>; for a syscall hook, the syscall, whose
- *              kretprobe smith.ko puts on __x64_sys_<name> or sys_<name>
- *              (whichever the kernel has)
+ *              parameter hook_<name>; for a syscall hook, the syscall, which
+ *              both producers recognise by its numbers at the sys_exit
+ *              tracepoint
  *   record     the record type (ID above) the hook produces
  *   nr_x86_64  the syscall's number for 64-bit tasks (-1: not a syscall hook)
  *   nr_i386    its number for 32-bit tasks (int $0x80)
@@ -88,15 +88,28 @@
 			    SMITH_HOOK_BIT(INIT_MODULE) | SMITH_HOOK_BIT(FINIT_MODULE))
 
 /*
- * The tracepoints smith.ko probes, besides each hook's kretprobe:
- * X(tracepoint, hooks)
+ * The tracepoints smith.ko probes: X(tracepoint, hooks)
  *   tracepoint  the kernel tracepoint; its probe is smith_tp_<tracepoint>
- *   hooks       the mask of hooks that need it
+ *   hooks       the mask of hooks that need it; probes are registered in this
+ *               order when one of them is wanted
+ *
+ * sys_exit serves every syscall hook (the raw syscall tracepoint, as the BPF
+ * program sys_exit); sched_process_fork also flags the new tasks the kernel
+ * leaves out of it (3.10: children of kernel threads), so every syscall hook
+ * needs it; sched_process_exit sends a process's last budget count;
+ * inet_sock_set_state sees the TCP connections started without connect()
+ * (before 4.16, a kprobe on tcp_set_state stands in).
  */
 #define SMITH_LKM_TRACEPOINTS(X)                                                                             \
 	X(sched_process_exec, SMITH_HOOK_BIT(EXECVE))                                                        \
-	X(sched_process_fork, SMITH_HOOK_BIT(FORK))                                                          \
-	X(module_load, SMITH_HOOK_BIT(INIT_MODULE) | SMITH_HOOK_BIT(FINIT_MODULE))
+	X(sched_process_fork, SMITH_HOOK_BIT(FORK) | SMITH_HOOK_BIT(EXECVE) | SMITH_HOOK_BIT(EXECVEAT) |     \
+				      SMITH_HOOK_BIT(CONNECT) | SMITH_HOOK_BIT(INIT_MODULE) |                \
+				      SMITH_HOOK_BIT(FINIT_MODULE))                                          \
+	X(module_load, SMITH_HOOK_BIT(INIT_MODULE) | SMITH_HOOK_BIT(FINIT_MODULE))                           \
+	X(sys_exit, SMITH_HOOK_BIT(EXECVE) | SMITH_HOOK_BIT(EXECVEAT) | SMITH_HOOK_BIT(CONNECT) |            \
+			    SMITH_HOOK_BIT(INIT_MODULE) | SMITH_HOOK_BIT(FINIT_MODULE))                      \
+	X(sched_process_exit, SMITH_HOOK_BIT(CONNECT))                                                       \
+	X(inet_sock_set_state, SMITH_HOOK_BIT(CONNECT))
 
 /*
  * Tail strings of an execve record, in tail order: X(ID, what)

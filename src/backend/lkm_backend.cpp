@@ -172,9 +172,9 @@ std::vector<control::HookStatus> LkmBackend::hooks() const
 				s.reason = "smithd is stopping";
 		} else if (missing & bit) {
 			s.state = "unavailable";
-			s.reason =
-				fmt::format("kernel has no {} syscall to probe (no __x64_sys_{} or sys_{})",
-					    s.name, s.name, s.name);
+			s.reason = fmt::format("kernel has no {} syscall to probe (none in the kernel tree "
+					       "smith.ko was built for)",
+					       s.name);
 		} else if (failed & bit) {
 			s.state = "failed";
 			s.reason = "probe failed to register (the kernel log says why)";

@@ -3,7 +3,7 @@
 # KDIR=<build tree>) against a kernel's build tree, with nothing the compiler warns about:
 #   - conftest.sh's answers (lkm/conftest.h) are exactly the HAVE_* set pinned in
 #     tests/lkm/have-<kernel>.txt: a harness that breaks, or a kernel that changes, shows here;
-#   - the build prints no warning and no error;
+#   - the build prints no warning and no error (the assembler's "Warning:" included);
 #   - for el7, also with -std=gnu89, the dialect of CentOS 7's gcc 4.8.5.
 #
 #   build.sh KERNEL [--gnu89]        KERNEL: 6.1, 6.12 or el7 (tests/vm/fetch-kernel.sh)
@@ -44,7 +44,7 @@ if [ "$status" != 0 ] || [ ! -f "$tmp/lkm/smith.ko" ]; then
 	cat "$tmp/build.log"
 	fail "building smith.ko against $KDIR${flags:+ with $flags} failed"
 fi
-if grep -E 'warning:|error:' "$tmp/build.log"; then
+if grep -iE 'warning:|error:' "$tmp/build.log"; then
 	fail "the build against $KDIR${flags:+ with $flags} printed the warnings above"
 fi
 
