@@ -61,6 +61,17 @@ std::string finit_module_advice(int err)
 	}
 }
 
+// The module parameters smithd sets at load: ring_kb when configured, and the connect budget.
+std::vector<std::string> module_params(const LkmOptions &o)
+{
+	std::vector<std::string> params;
+	if (o.ring_kb)
+		params.push_back(fmt::format("ring_kb={}", o.ring_kb));
+	params.push_back(fmt::format("connect_budget_rate={}", o.connect_budget_rate));
+	params.push_back(fmt::format("connect_budget_burst={}", o.connect_budget_burst));
+	return params;
+}
+
 } // namespace
 
 std::string errno_text(int err)
@@ -96,12 +107,14 @@ void LkmModule::acquire()
 	const std::string &device = options_.device;
 	if (exists(device)) {
 		origin_ = "already loaded";
+		set_runtime_params();
 		return;
 	}
 	if (exists("/sys/module/" + options_.module_name + "/initstate")) {
 		// Loaded, but nothing made the device node yet (or it was removed).
 		wait_for_device();
 		origin_ = "already loaded";
+		set_runtime_params();
 		return;
 	}
 	if (!options_.module_path.empty())
@@ -121,7 +134,7 @@ void LkmModule::load_module_file()
 			fmt::format("{} does not exist and the module file {} cannot be opened: {}",
 				    options_.device, path, errno_text(err)));
 	}
-	const std::string params = options_.ring_kb ? fmt::format("ring_kb={}", options_.ring_kb) : "";
+	const std::string params = fmt::format("{}", fmt::join(module_params(options_), " "));
 	long rc = syscall(SYS_finit_module, fd, params.c_str(), 0);
 	int err = errno;
 	::close(fd);
@@ -140,6 +153,7 @@ void LkmModule::load_module_file()
 		// Someone else loaded a module of that name since we looked: use it, leave it loaded.
 		origin_ = "already loaded";
 		spdlog::warn("{}: a module named {} is already loaded; using it", path, options_.module_name);
+		set_runtime_params();
 		return;
 	}
 	throw BackendError(
@@ -157,8 +171,8 @@ void LkmModule::load_with_modprobe()
 				    options_.device));
 
 	std::vector<std::string> args = {"modprobe", options_.module_name};
-	if (options_.ring_kb)
-		args.push_back(fmt::format("ring_kb={}", options_.ring_kb));
+	for (auto &p : module_params(options_))
+		args.push_back(std::move(p));
 	std::vector<char *> argv;
 	for (auto &a : args)
 		argv.push_back(a.data());
@@ -221,6 +235,35 @@ void LkmModule::load_with_modprobe()
 	loaded_ = true;
 	origin_ = "loaded by smithd with modprobe";
 	spdlog::info("loaded smith.ko with `{}`", command);
+}
+
+void LkmModule::set_runtime_params()
+{
+	const std::pair<const char *, uint32_t> params[] = {
+		{"connect_budget_rate", options_.connect_budget_rate},
+		{"connect_budget_burst", options_.connect_budget_burst}};
+	for (const auto &[name, value] : params) {
+		const std::string path =
+			fmt::format("/sys/module/{}/parameters/{}", options_.module_name, name);
+		const std::string text = fmt::format("{}\n", value);
+		util::UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
+		if (!fd.valid() && errno == ENOENT) {
+			// A module from before the budget: it runs, and it says so.
+			spdlog::warn("{}.ko is already loaded and has no parameter {}: it is older than this "
+				     "smithd "
+				     "and holds back no connect events (unload it to load the current one)",
+				     options_.module_name, name);
+			return;
+		}
+		if (!fd.valid() ||
+		    ::write(fd.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size()))
+			throw BackendError(
+				fmt::format("{}.ko is already loaded, and setting its parameter {} to {} "
+					    "({}) failed: {}",
+					    options_.module_name, name, value, path, errno_text(errno)));
+	}
+	spdlog::info("{}.ko was already loaded: set connect_budget_rate={} connect_budget_burst={}",
+		     options_.module_name, options_.connect_budget_rate, options_.connect_budget_burst);
 }
 
 void LkmModule::wait_for_device()

@@ -7,8 +7,12 @@
 //      udev/devtmpfs, then create the node from sysfs.
 //   3. Else load it: from `module_path` with finit_module(2) when one is
 //      configured (lkm_module, --lkm-module), otherwise with `modprobe smith`
-//      (a DKMS install). Parameters: ring_kb=<ring_kb> when ring_kb is set;
-//      every hook is on.
+//      (a DKMS install). Parameters: ring_kb=<ring_kb> when ring_kb is set,
+//      connect_budget_rate and connect_budget_burst; every hook is on.
+//   In cases 1 and 2, and when another loader won the race, the budget is
+//   written to /sys/module/smith/parameters/ instead (the module reads it at
+//   every connect): each smithd runs with the budget it was configured with,
+//   whoever loaded the module.
 //   Each failure throws BackendError saying which step failed and why.
 //
 // release(): unloads the module with delete_module(2) if acquire() loaded it.
@@ -26,12 +30,12 @@
 namespace smith::backend {
 
 struct LkmOptions {
-	std::string module_path;	       // smith.ko to load with finit_module; "" = modprobe smith
-	uint32_t ring_kb = 0;		       // ring_kb= module parameter; 0 = the module's default
+	std::string module_path; // smith.ko to load with finit_module; "" = modprobe smith
+	uint32_t ring_kb = 0;	 // ring_kb= module parameter; 0 = the module's default
 	// Each process's budget of connect events (include/smith/budget.h); rate 0: none.
 	uint32_t connect_budget_rate = SMITH_BUDGET_RATE_DEFAULT;
 	uint32_t connect_budget_burst = SMITH_BUDGET_BURST_DEFAULT;
-	std::string device = SMITH_LKM_DEVICE; // the character device
+	std::string device = SMITH_LKM_DEVICE;		 // the character device
 	std::string module_name = SMITH_LKM_MODULE_NAME; // for /sys/module, modprobe and delete_module
 };
 
@@ -55,6 +59,7 @@ private:
 	void load_module_file();
 	void load_with_modprobe();
 	void wait_for_device();
+	void set_runtime_params();
 
 	LkmOptions options_;
 	bool loaded_ = false; // acquire() loaded smith.ko: release() unloads it
