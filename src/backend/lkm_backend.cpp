@@ -11,8 +11,21 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <ctime>
+#include <functional>
+#include <queue>
 
 namespace smith::backend {
+namespace {
+
+uint64_t boottime_ns()
+{
+	timespec ts{};
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	return static_cast<uint64_t>(ts.tv_sec) * 1000000000ULL + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+} // namespace
 
 LkmBackend::LkmBackend(LkmOptions options) : options_(options), module_(std::move(options)) {}
 
@@ -144,9 +157,56 @@ long LkmBackend::poll(std::chrono::milliseconds timeout, RecordHandler &handler)
 	}
 	// Every ring, woken or not: the module wakes the reader in batches, and
 	// an idle wait should not leave records behind for another timeout.
+	return drain_in_time_order(handler);
+}
+
+long LkmBackend::drain_in_time_order(RecordHandler &handler)
+{
+	// The horizon is read before any head: a record stamped before it whose
+	// cause (a fork record, a connect_suppressed record) was written on another
+	// CPU finds that cause already published, since the cause was committed
+	// before the record was stamped. Records stamped at or after it wait for
+	// the next pass, unless their stamp is too far ahead to be a clock's.
+	const uint64_t horizon = detached_ ? UINT64_MAX : boottime_ns();
+	const uint64_t hold_until = horizon > UINT64_MAX - kHoldAhead ? UINT64_MAX : horizon + kHoldAhead;
+	auto stamp = [](std::span<const std::byte> rec) {
+		uint64_t ts;
+		std::memcpy(&ts, rec.data() + offsetof(smith_rec_hdr, ts), sizeof(ts));
+		return ts;
+	};
+	auto due = [&](uint64_t ts) { return ts < horizon || ts >= hold_until; };
+
+	struct EndPasses {
+		std::vector<LkmRingReader> &rings;
+		~EndPasses()
+		{
+			for (auto &ring : rings)
+				ring.end();
+		}
+	};
+	// A min-heap of (stamp, ring) over the rings' next records.
+	using Entry = std::pair<uint64_t, size_t>;
+	std::priority_queue<Entry, std::vector<Entry>, std::greater<Entry>> heads;
+	for (size_t i = 0; i < rings_.size(); i++)
+		rings_[i].begin();
+	EndPasses end{rings_};
+	for (size_t i = 0; i < rings_.size(); i++) {
+		auto rec = rings_[i].next();
+		if (!rec.empty() && due(stamp(rec)))
+			heads.emplace(stamp(rec), i);
+	}
 	long delivered = 0;
-	for (auto &ring : rings_)
-		delivered += ring.drain(handler);
+	while (!heads.empty()) {
+		const size_t i = heads.top().second;
+		heads.pop();
+		LkmRingReader &ring = rings_[i];
+		handler.on_record(ring.next());
+		ring.pop();
+		delivered++;
+		auto rec = ring.next();
+		if (!rec.empty() && due(stamp(rec)))
+			heads.emplace(stamp(rec), i);
+	}
 	return delivered;
 }
 

@@ -42,7 +42,11 @@ public:
 	void start() override;
 	// poll(2) on /dev/smith for at most `timeout`, then drains every ring,
 	// whether or not the wait was woken (the module wakes the reader in
-	// batches). A corrupt ring or a device error throws BackendError.
+	// batches), in the order of the records' stamps across rings, as the BPF
+	// ring buffer hands them over: a record written on one CPU after its cause
+	// was written on another (a process's fork and then its first connect)
+	// comes after it. Records stamped after poll() looked at the clock wait
+	// for the next call. A corrupt ring or a device error throws BackendError.
 	long poll(std::chrono::milliseconds timeout, RecordHandler &handler) override;
 	// One entry per hook of enum smith_hook: "attached" (armed), "disabled"
 	// (module parameter), "failed" (probe did not register) or "unavailable";
@@ -58,6 +62,10 @@ public:
 	bool loaded_module() const { return module_.loaded(); }
 
 private:
+	long drain_in_time_order(RecordHandler &handler);
+	// How far ahead of the clock a stamp may be and still wait for a later pass.
+	static constexpr uint64_t kHoldAhead = 1000000000ULL;
+
 	void open_and_map();
 
 	LkmOptions options_;

@@ -116,35 +116,28 @@ void LkmRingReader::corrupt(uint64_t pos, const std::string &what) const
 			    pos & (ring_bytes_ - 1), what));
 }
 
-long LkmRingReader::drain(RecordHandler &handler)
+void LkmRingReader::begin()
 {
-	std::atomic_ref<__u64> tail_ref(ctl_->tail);
-	const uint64_t tail = tail_ref.load(std::memory_order_relaxed); // only this reader writes it
+	const uint64_t tail = std::atomic_ref<__u64>(ctl_->tail).load(std::memory_order_relaxed); // ours
 	const uint64_t head = frozen_ ? frozen_head_ : load_head();
+	pass_pos_ = published_ = tail;
+	pass_head_ = head;
+	pass_span_ = 0;
 	if (head == tail)
-		return 0;
-
-	// Whatever leaves this function (a return, a corrupt record, a throwing
-	// handler) publishes the records consumed so far and no more.
-	uint64_t pos = tail;
-	struct Publish {
-		std::atomic_ref<__u64> &ref;
-		const uint64_t &pos;
-		~Publish() { ref.store(pos, std::memory_order_release); }
-	};
-
+		return;
 	if ((tail | head) % 8 != 0)
 		corrupt(tail, fmt::format("tail {} or head {} is not 8-byte aligned", tail, head));
 	if (head - tail > ring_bytes_)
 		corrupt(tail,
 			fmt::format("head {} is {} bytes ahead of tail {}, more than the ring's {} bytes",
 				    head, head - tail, tail, ring_bytes_));
+}
 
-	Publish publish{tail_ref, pos};
-	uint64_t published = tail;
+std::span<const std::byte> LkmRingReader::next()
+{
 	const uint64_t mask = ring_bytes_ - 1;
-	long delivered = 0;
-	while (pos != head) {
+	while (pass_pos_ != pass_head_) {
+		const uint64_t pos = pass_pos_, head = pass_head_;
 		const uint64_t off = pos & mask;
 		const uint64_t to_end = ring_bytes_ - off; // >= 8: off and ring_bytes are multiples of 8
 		const uint64_t avail = head - pos;	   // >= 8: pos and head are multiples of 8
@@ -161,7 +154,7 @@ long LkmRingReader::drain(RecordHandler &handler)
 			if (size > avail)
 				corrupt(pos,
 					fmt::format("pad record of size {} runs past head {}", size, head));
-			pos += size;
+			pass_pos_ += size;
 			continue;
 		}
 		if (size < sizeof(smith_rec_hdr) || size > SMITH_REC_MAX)
@@ -176,15 +169,48 @@ long LkmRingReader::drain(RecordHandler &handler)
 		if (span > avail)
 			corrupt(pos, fmt::format("record of type {} and size {} runs past head {}", type,
 						 size, head));
-		handler.on_record({data_ + off, size});
+		pass_span_ = span;
+		return {data_ + off, size};
+	}
+	pass_span_ = 0;
+	return {};
+}
+
+void LkmRingReader::pop()
+{
+	pass_pos_ += pass_span_;
+	pass_span_ = 0;
+	// Give the producer its room back as the pass goes, not only at its end:
+	// handlers are slow next to the hooks, and a full ring drops.
+	if (pass_pos_ - published_ >= ring_bytes_ / kPublishFraction) {
+		std::atomic_ref<__u64>(ctl_->tail).store(pass_pos_, std::memory_order_release);
+		published_ = pass_pos_;
+	}
+}
+
+void LkmRingReader::end()
+{
+	if (pass_pos_ == published_)
+		return;
+	std::atomic_ref<__u64>(ctl_->tail).store(pass_pos_, std::memory_order_release);
+	published_ = pass_pos_;
+}
+
+long LkmRingReader::drain(RecordHandler &handler)
+{
+	// Whatever leaves this function (a return, a corrupt record, a throwing
+	// handler) publishes the records consumed so far and no more.
+	struct End {
+		LkmRingReader &ring;
+		~End() { ring.end(); }
+	};
+	begin();
+	End end{*this};
+	long delivered = 0;
+	for (auto rec = next(); !rec.empty(); rec = next()) {
+		handler.on_record(rec);
 		delivered++;
-		pos += span;
-		// Give the producer its room back as the drain goes, not only at
-		// its end: handlers are slow next to the hooks, and a full ring drops.
-		if (pos - published >= ring_bytes_ / kPublishFraction) {
-			tail_ref.store(pos, std::memory_order_release);
-			published = pos;
-		}
+		pop();
 	}
 	return delivered;
 }

@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <string>
 
 #include "backend/backend.h"
@@ -49,6 +50,18 @@ public:
 	// is read and the tail is left at the last good record.
 	long drain(RecordHandler &handler);
 
+	// drain() in steps, for a reader that merges several rings: begin() takes
+	// the head (or the frozen head) as the end of a pass; next() returns the
+	// record at the tail, pad records skipped, or an empty span at the end of
+	// the pass (after drain()'s checks: a corrupt record throws); pop() moves
+	// past the record next() returned, publishing the tail as drain() does;
+	// end() publishes it. next() may be called again without pop(): it returns
+	// the same record, valid until pop().
+	void begin();
+	std::span<const std::byte> next();
+	void pop();
+	void end();
+
 	// From now on drain() stops at the head as it is now: records the
 	// producer adds later are left in the ring.
 	void freeze();
@@ -69,6 +82,11 @@ private:
 	uint32_t index_;	  // ring number, for messages
 	bool frozen_ = false;	  // drain() stops at frozen_head_
 	uint64_t frozen_head_ = 0;
+	// The pass begin() started: its end, the next record's position and span, the tail published.
+	uint64_t pass_head_ = 0;
+	uint64_t pass_pos_ = 0;
+	uint64_t pass_span_ = 0;
+	uint64_t published_ = 0;
 };
 
 } // namespace smith::backend

@@ -8,7 +8,9 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <ctime>
 #include <filesystem>
+#include <thread>
 #include <optional>
 #include <string>
 #include <vector>
@@ -80,11 +82,19 @@ backend::LkmOptions options_for(const FakeDevice &dev)
 	return o;
 }
 
-std::vector<std::byte> connect_record(uint16_t port)
+std::vector<std::byte> connect_record(uint16_t port, uint64_t ts = 123456789)
 {
 	test::ConnectSpec c;
+	c.hdr.ts = ts;
 	c.inet = test::inet4(6, {10, 0, 0, 1}, 40000, {10, 0, 0, 2}, port);
 	return test::build_connect(c);
+}
+
+uint64_t boottime_ns()
+{
+	timespec ts{};
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	return static_cast<uint64_t>(ts.tv_sec) * 1000000000ULL + static_cast<uint64_t>(ts.tv_nsec);
 }
 
 const control::HookStatus &hook(const std::vector<control::HookStatus> &hooks, const std::string &name)
@@ -164,6 +174,46 @@ TEST_CASE("lkm backend: maps the device, drains every ring, reports hooks and dr
 	b.stop(); // idempotent
 	CHECK(b.hooks().empty());
 	CHECK_THROWS_AS(b.poll(std::chrono::milliseconds(0), got), BackendError);
+}
+
+TEST_CASE("lkm backend: records of every ring come in the order of their stamps, as one ring would give them",
+	  "[unit][lkm]")
+{
+	// A process forks on CPU 1 and its child connects on CPU 0: the rings hold them in the other order.
+	FakeDevice dev(3);
+	auto r0 = dev.producer(0), r1 = dev.producer(1), r2 = dev.producer(2);
+	const uint64_t now = boottime_ns();
+	REQUIRE(r0.push(connect_record(2, now - 800)));
+	REQUIRE(r0.push(connect_record(5, now - 100)));
+	REQUIRE(r1.push(connect_record(1, now - 900)));
+	REQUIRE(r1.push(connect_record(4, now - 300)));
+	REQUIRE(r2.push(connect_record(3, now - 500)));
+	// Stamped after poll() read the clock: it waits for a later pass, which it is then part of.
+	REQUIRE(r2.push(connect_record(7, now + 300'000'000)));
+	// A stamp no clock gives is not held back.
+	REQUIRE(r1.push(connect_record(9, now + 3'600'000'000'000ULL)));
+
+	backend::LkmBackend b(options_for(dev));
+	b.start();
+	Collect got;
+	CHECK(b.poll(std::chrono::milliseconds(0), got) == 6);
+	REQUIRE(got.records.size() == 6);
+	for (uint16_t i = 0; i < 5; ++i)
+		CHECK(got.records[i] ==
+		      connect_record(i + 1, now - std::vector<uint64_t>{900, 800, 500, 300, 100}[i]));
+	CHECK(got.records[5] == connect_record(9, now + 3'600'000'000'000ULL));
+	REQUIRE(r0.push(connect_record(6, now + 200'000'000)));
+	while (boottime_ns() < now + 300'000'000)
+		std::this_thread::sleep_for(std::chrono::milliseconds(10));
+	got.records.clear();
+	CHECK(b.poll(std::chrono::milliseconds(0), got) == 2);
+	REQUIRE(got.records.size() == 2);
+	CHECK(got.records[0] == connect_record(6, now + 200'000'000));
+	CHECK(got.records[1] == connect_record(7, now + 300'000'000));
+	// Every ring's tail moved past what was delivered.
+	CHECK(dev.ctl(0)->tail == r0.head());
+	CHECK(dev.ctl(1)->tail == r1.head());
+	CHECK(dev.ctl(2)->tail == r2.head());
 }
 
 TEST_CASE("lkm backend: a corrupt ring stops poll with the ring's position", "[unit][lkm]")
