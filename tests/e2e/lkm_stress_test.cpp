@@ -10,6 +10,7 @@
 #include <catch2/catch.hpp>
 
 #include <fcntl.h>
+#include <linux/filter.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -95,6 +96,32 @@ SmithdOptions lkm_options(const std::string &label)
 	return o;
 }
 
+// A TCP listener on 127.0.0.1 whose socket filter drops every packet, SYNs included.
+int syn_dropping_listener()
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	sock_filter drop_all[] = {{BPF_RET | BPF_K, 0, 0, 0}};
+	sock_fprog prog{1, drop_all};
+	sockaddr_in sin{};
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd >= 0 &&
+	    (setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof prog) != 0 ||
+	     bind(fd, reinterpret_cast<sockaddr *>(&sin), sizeof sin) != 0 || listen(fd, 16) != 0)) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+// Whether (single-threaded) process `pid` is inside connect(2) (/proc/PID/syscall: x86_64 number 42).
+bool in_connect(pid_t pid)
+{
+	std::ifstream f("/proc/" + std::to_string(pid) + "/syscall");
+	long nr = -1;
+	return f >> nr && nr == 42;
+}
+
 void ensure_unloaded()
 {
 	if (module_loaded("smith"))
@@ -143,23 +170,11 @@ TEST_CASE("lkm stress: rmmod while connects are blocked in connect(2)", "[e2e][l
 	ensure_unloaded();
 	REQUIRE(load_module_from_file(smith_ko(), "") == 0);
 
-	// A listener whose accept queue is full: further SYNs are dropped, and blocking connects wait
-	// (here, at most 5 s: SO_SNDTIMEO bounds a blocking connect).
-	Fd listener(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+	// A listener whose socket filter drops every SYN: the connects wait in the kernel for the SYN
+	// retries (about two minutes) on every kernel, until they are killed.
+	Fd listener(syn_dropping_listener());
 	REQUIRE(listener.valid());
-	sockaddr_in sin{};
-	sin.sin_family = AF_INET;
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	REQUIRE(bind(listener.get(), reinterpret_cast<sockaddr *>(&sin), sizeof sin) == 0);
-	REQUIRE(listen(listener.get(), 0) == 0);
 	const uint16_t port = local_endpoint(listener.get()).port;
-	std::vector<Fd> filling;
-	for (int i = 0; i < 4; ++i) { // fills the queue (a backlog of 0 still takes one or two)
-		Fd s(socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-		connect_to(s.get(), AF_INET, "127.0.0.1", port);
-		filling.push_back(std::move(s));
-	}
-	std::this_thread::sleep_for(200ms);
 
 	constexpr int kBlocked = 8;
 	std::vector<pid_t> blocked;
@@ -168,22 +183,18 @@ TEST_CASE("lkm stress: rmmod while connects are blocked in connect(2)", "[e2e][l
 		for (int i = 0; i < kBlocked; ++i)
 			blocked.push_back(spawn([port] {
 				int s = socket(AF_INET, SOCK_STREAM, 0);
-				timeval tv{5, 0};
-				setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
 				const int r = connect_to(s, AF_INET, "127.0.0.1", port);
 				_exit(r == 0 ? 0 : 1);
 			}));
-		std::this_thread::sleep_for(1s); // in the syscall by now
-		// A full queue still lets a SYN or two through: those connects are done.
-		std::vector<pid_t> waiting;
-		for (pid_t p : blocked) {
-			int code = 0;
-			if (waitpid(p, &code, WNOHANG) == 0)
-				waiting.push_back(p);
+		int waiting = 0;
+		for (int i = 0; i < 600 && waiting < kBlocked; ++i) {
+			std::this_thread::sleep_for(100ms);
+			waiting = 0;
+			for (pid_t p : blocked)
+				waiting += in_connect(p);
 		}
-		INFO(waiting.size() << " of " << kBlocked << " connects blocked");
-		REQUIRE(waiting.size() >= kBlocked / 2);
-		blocked = waiting;
+		INFO(waiting << " of " << kBlocked << " connects blocked");
+		REQUIRE(waiting == kBlocked);
 		// The reader holds the module: refused, whatever runs in it.
 		const int refused = unload_module("smith");
 		INFO("delete_module(smith) with a reader returned " << refused);
@@ -191,22 +202,21 @@ TEST_CASE("lkm stress: rmmod while connects are blocked in connect(2)", "[e2e][l
 		CHECK(d.terminate() == 0);
 	}
 	// The reader is gone; the connects are still in the kernel, inside connect(2).
-	for (pid_t p : blocked) {
-		int code = 0;
-		CHECK(waitpid(p, &code, WNOHANG) == 0);
-	}
+	for (pid_t p : blocked)
+		CHECK(in_connect(p));
 	const int r = unload_module("smith");
 	INFO("delete_module(smith) with " << blocked.size() << " connects in flight returned " << r);
 	REQUIRE(r == 0);
 	CHECK(!module_loaded("smith"));
 	if (have_kprobe_list())
 		CHECK(leftover_probes() == "");
-	// They return through a sys_exit tracepoint that no longer calls smith: the calls come back, and the
-	// kernel lives.
-	filling.clear();
-	listener.reset();
-	for (pid_t p : blocked)
-		CHECK(wait_exit(p, 60s) >= 0);
+	// They return through a sys_exit tracepoint that no longer calls smith: the calls come back when
+	// killed, and the kernel lives.
+	for (pid_t p : blocked) {
+		CHECK(in_connect(p));
+		kill(p, SIGKILL);
+		CHECK(wait_exit(p, 60s) == 128 + SIGKILL);
+	}
 	pid_t child = spawn([] { execl("/bin/true", "/bin/true", "after-blocked-rmmod", nullptr); });
 	CHECK(wait_exit(child) == 0);
 }
