@@ -27,6 +27,7 @@
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_endian.h>
 #include "smith/abi.h"
+#include "smith/budget.h"
 #include "core_fixes.bpf.h"
 #include "task.bpf.h"
 #include "build.bpf.h"
@@ -61,6 +62,20 @@ struct {
 	__type(key, __u32);
 	__type(value, char[SMITH_MODNAME_LEN]);
 } module_names SEC(".maps");
+
+/* Each process's budget of connect events (include/smith/budget.h), by pid. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, SMITH_BUDGET_PROCESSES);
+	__type(key, __u32);
+	__type(value, struct smith_budget);
+} budgets SEC(".maps");
+
+/* The budget, set by the loader: SMITH_BUDGET_INTERVAL_NS/TOLERANCE_NS of rate and burst; 0: none. */
+const volatile __u64 budget_interval_ns = 0;
+const volatile __u64 budget_tolerance_ns = 0;
+const volatile __u32 budget_rate = 0;
+const volatile __u32 budget_burst = 0;
 
 /* Set by the loader before load: hooks this kernel lacks are compiled out by the verifier. */
 const volatile bool hook_enabled[SMITH_HOOK_MAX] = {};
@@ -102,6 +117,9 @@ static __always_inline __u64 ring__submit_flags(__u64 size)
 
 /* thread_info.status: the task is in a syscall made through the 32-bit entry. */
 #define TS_COMPAT 0x0002
+/* An ELF image's class (e_ident[EI_CLASS]): 32-bit. */
+#define EI_CLASS   4
+#define ELFCLASS32 1
 
 static __always_inline void drop__count(__u32 hook)
 {
@@ -306,6 +324,13 @@ int BPF_PROG(exec_success, struct task_struct *p, pid_t old_pid, struct linux_bi
 		off += arg_len;
 	}
 	e->argc = BPF_CORE_READ(bprm, argc);
+	/*
+	 * Once an exec worked, the kernel keeps nothing of the entry it came by,
+	 * only what it loaded: compat when that is a 32-bit ELF image (bprm->buf
+	 * holds the loaded image's first bytes, the interpreter's for a script).
+	 */
+	if (BPF_CORE_READ(bprm, buf[EI_CLASS]) == ELFCLASS32)
+		e->flags |= SMITH_EXEC_COMPAT;
 
 	exe = BPF_CORE_READ(bprm, file);
 	off = exec__append_context(s, task, __builtin_preserve_access_index(&exe->f_path), off);
@@ -367,6 +392,66 @@ static __noinline int exec__failed(long ret, __u64 filename, __u64 argv, __u64 e
 #define EINPROGRESS 115
 
 /*
+ * Sends the count of `b`'s held-back connects as a connect_suppressed record
+ * in `task`'s context. A record that does not fit the ring leaves the count
+ * for the next report (and counts a drop).
+ */
+static __noinline void budget__report(struct task_struct *task, struct smith_budget *b)
+{
+	struct smith_connect_suppressed *rec;
+	__u64 first = b->first_ts, last = b->last_ts;
+	__u64 n = __sync_lock_test_and_set(&b->suppressed, 0);
+
+	if (!n)
+		return; /* another CPU reported it */
+	rec = bpf_ringbuf_reserve(&events, sizeof(*rec), 0);
+	if (!rec) {
+		__sync_fetch_and_add(&b->suppressed, n);
+		drop__count(SMITH_HOOK_CONNECT);
+		return;
+	}
+	hdr__fill(&rec->hdr, SMITH_REC_CONNECT_SUPPRESSED, sizeof(*rec), sizeof(*rec), 0, task);
+	rec->suppressed = n;
+	rec->first_ts = first;
+	rec->last_ts = last;
+	rec->rate = budget_rate;
+	rec->burst = budget_burst;
+	bpf_ringbuf_submit(rec, ring__submit_flags(sizeof(*rec)));
+}
+
+/* Whether `task`'s process may have one more connect event now; if not, the call is counted. */
+static __always_inline bool budget__take(struct task_struct *task)
+{
+	struct smith_budget fresh = {}, *b;
+	__u32 pid = task->tgid;
+	__u64 now, start;
+	int ok;
+
+	if (!budget_interval_ns)
+		return true;
+	now = bpf_ktime_get_boot_ns();
+	start = task__start_boottime(task->group_leader);
+	b = bpf_map_lookup_elem(&budgets, &pid);
+	if (!b || b->start_time != start) {
+		/* The first call, or the pid's earlier process (whose count went out when it exited). */
+		fresh.start_time = start;
+		bpf_map_update_elem(&budgets, &pid, &fresh, BPF_ANY);
+		b = bpf_map_lookup_elem(&budgets, &pid);
+		if (!b)
+			return true;
+	}
+	ok = smith_budget_take(b, now, budget_interval_ns, budget_tolerance_ns);
+	if (smith_budget_report_due(b, now, ok))
+		budget__report(task, b);
+	if (!ok) {
+		if (__sync_fetch_and_add(&b->suppressed, 1) == 0)
+			b->first_ts = now;
+		b->last_ts = now;
+	}
+	return ok;
+}
+
+/*
  * A connect on `fd` that returned `ret`. When it worked (0) or is under way
  * (-EINPROGRESS), the destination is the one the socket holds: what the
  * kernel connected, whatever the caller's memory says by now (another thread
@@ -414,6 +499,8 @@ static __always_inline int connect__emit(struct task_struct *task, int fd, const
 		}
 	}
 
+	if (!budget__take(task))
+		return 0;
 	rec = bpf_ringbuf_reserve(&events, sizeof(*rec), 0);
 	if (!rec) {
 		drop__count(SMITH_HOOK_CONNECT);
@@ -441,6 +528,127 @@ static __always_inline int connect__emit(struct task_struct *task, int fd, const
 	rec->via = via;
 	rec->pad0 = 0;
 	bpf_ringbuf_submit(rec, ring__submit_flags(sizeof(*rec)));
+	return 0;
+}
+
+#define SMITH_TCP_SYN_SENT 2	/* TCP_SYN_SENT */
+#define PF_IO_WORKER	   0x10 /* an io_uring worker thread (of the submitting process) */
+#define PF_KTHREAD	   0x00200000
+
+/* x86_64 and i386 numbers of the calls that open a TCP connection without connect(2). */
+#define NR_SENDTO	    44
+#define NR_SENDMSG	    46
+#define NR_SENDMMSG	    307
+#define NR_IO_URING_ENTER   426 /* the same in both numberings */
+#define NR32_SENDTO	    369
+#define NR32_SENDMSG	    370
+#define NR32_SENDMMSG	    345
+#define SOCKETCALL_SENDTO   11
+#define SOCKETCALL_SENDMSG  16
+#define SOCKETCALL_SENDMMSG 20
+
+/*
+ * How a task that is opening a TCP connection got there, from the syscall it
+ * is in: -1 for connect(2) and its 32-bit forms, which sys_exit reports.
+ */
+static __always_inline int tcp__via(struct task_struct *task, bool compat)
+{
+	struct pt_regs *regs;
+	long nr;
+
+	if (task->flags & PF_KTHREAD)
+		return SMITH_VIA_OTHER;
+	if (task->flags & PF_IO_WORKER)
+		return SMITH_VIA_IO_URING;
+	regs = (struct pt_regs *)bpf_task_pt_regs(task);
+	if (!regs)
+		return SMITH_VIA_OTHER;
+	nr = BPF_CORE_READ(regs, orig_ax);
+	if (nr == NR_IO_URING_ENTER)
+		return SMITH_VIA_IO_URING;
+	if (!compat) {
+		if (nr == SMITH_NR_CONNECT)
+			return -1;
+		if (nr == NR_SENDTO || nr == NR_SENDMSG || nr == NR_SENDMMSG)
+			return SMITH_VIA_SENDTO;
+		return SMITH_VIA_OTHER;
+	}
+	if (nr == SMITH_NR32_CONNECT)
+		return -1;
+	if (nr == SMITH_NR32_SOCKETCALL) {
+		__u32 call = BPF_CORE_READ(regs, bx);
+
+		if (call == SMITH_SOCKETCALL_CONNECT)
+			return -1;
+		if (call == SOCKETCALL_SENDTO || call == SOCKETCALL_SENDMSG || call == SOCKETCALL_SENDMMSG)
+			return SMITH_VIA_SENDTO;
+		return SMITH_VIA_OTHER;
+	}
+	if (nr == NR32_SENDTO || nr == NR32_SENDMSG || nr == NR32_SENDMMSG)
+		return SMITH_VIA_SENDTO;
+	return SMITH_VIA_OTHER;
+}
+
+/*
+ * A TCP socket entering SYN_SENT, in the context of the task opening the
+ * connection: every TCP connect, whatever way in. Those made by connect(2)
+ * are reported at its exit (with its return value); this reports the others
+ * (io_uring, sendto(MSG_FASTOPEN), ...) with the socket's addresses at this
+ * moment: the source port may still be 0, the kernel picks it just after.
+ */
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(tcp_syn_sent, struct sock *sk, int oldstate, int newstate)
+{
+	struct task_struct *task;
+	struct smith_connect *rec;
+	__u16 family;
+	bool compat;
+	int via;
+
+	if (newstate != SMITH_TCP_SYN_SENT || BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+		return 0;
+	family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	if (family != AF_INET && family != AF_INET6)
+		return 0;
+	task = bpf_get_current_task_btf();
+	compat = (task->thread_info.status & TS_COMPAT) != 0;
+	via = tcp__via(task, compat);
+	if (via < 0 || !budget__take(task))
+		return 0;
+	rec = bpf_ringbuf_reserve(&events, sizeof(*rec), 0);
+	if (!rec) {
+		drop__count(SMITH_HOOK_CONNECT);
+		return 0;
+	}
+	hdr__fill(&rec->hdr, SMITH_REC_CONNECT, sizeof(*rec), sizeof(*rec), 0, task);
+	__builtin_memset(&rec->inet, 0, sizeof(rec->inet));
+	rec->inet.protocol = IPPROTO_TCP;
+	rec->inet.family = family;
+	sock__dest(sk, family, &rec->inet);
+	sock__source(sk, family, &rec->inet);
+	rec->flags = SMITH_CONNECT_DADDR_SOCKET | (compat ? SMITH_CONNECT_COMPAT : 0);
+	rec->via = via;
+	rec->pad0 = 0;
+	bpf_ringbuf_submit(rec, ring__submit_flags(sizeof(*rec)));
+	return 0;
+}
+
+/* A task's exit: a count its process's budget still holds goes out now. */
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(process_exit, struct task_struct *p)
+{
+	struct smith_budget *b;
+	__u32 pid = p->tgid;
+
+	if (!budget_interval_ns)
+		return 0;
+	b = bpf_map_lookup_elem(&budgets, &pid);
+	if (!b || b->start_time != task__start_boottime(p->group_leader))
+		return 0;
+	if (b->suppressed)
+		budget__report(p, b);
+	if (BPF_CORE_READ(p, signal, live.counter) == 0)
+		bpf_map_delete_elem(&budgets, &pid); /* the last thread of the process */
 	return 0;
 }
 
@@ -539,8 +747,8 @@ static __always_inline int connect__socketcall(struct task_struct *task, __u64 a
 
 	/*
 	 * Read from the caller's memory after the call: the fd it names is the one
-	 * used, unless the caller rewrote the block meanwhile. Where the kernel
-	 * offers function probes, the trampoline mode reads the kernel's own copy.
+	 * used, unless another thread rewrote the block meanwhile (README: what is
+	 * out of reach).
 	 */
 	if (bpf_probe_read_user(a, sizeof(a), (const void *)args))
 		return 0;

@@ -24,14 +24,19 @@ static __always_inline __u32 pid__nr(struct pid *pid)
 /* Inode of the pid namespace the task lives in (not pid_ns_for_children). */
 static __always_inline __u32 task__pidns(struct task_struct *task)
 {
-	struct pid *pid = task->thread_pid;
-	unsigned int level = pid->level;
+	/*
+	 * Read with probe reads, so that pid is a plain number to the verifier:
+	 * older ones (6.1) refuse pointer arithmetic with a product of two
+	 * registers, whatever its bounds.
+	 */
+	struct pid *pid = BPF_CORE_READ(task, thread_pid);
+	__u64 level = BPF_CORE_READ(pid, level);
 	struct upid *upid;
 
-	if (level > 32)
+	if (!pid || level > 32)
 		return 0;
 	upid = (void *)pid + bpf_core_field_offset(struct pid, numbers) +
-	       level * bpf_core_type_size(struct upid);
+	       level * (__u64)bpf_core_type_size(struct upid);
 	return BPF_CORE_READ(upid, ns, ns.inum);
 }
 

@@ -30,7 +30,8 @@ function(smith_bpf_object)
   add_custom_command(
     OUTPUT "${obj}"
     COMMAND ${CMAKE_COMMAND} -E make_directory "${out_dir}"
-    COMMAND ${BPF_CLANG} -g -O2 -Wall -Werror -target bpf
+    # -mcpu=v3: 32-bit jumps and atomic exchange/fetch-add (5.12+; smith needs 5.17 for bpf_loop).
+    COMMAND ${BPF_CLANG} -g -O2 -Wall -Werror -target bpf -mcpu=v3
             -D__TARGET_ARCH_${SMITH_BPF_ARCH} -DSMITH_BPF
             -I "${vmlinux_dir}" -I "${PROJECT_SOURCE_DIR}/include"
             -I "${PROJECT_SOURCE_DIR}/bpf"

@@ -20,19 +20,24 @@
  *   - execve, module and fork records are never budgeted.
  *
  * A rate of 0 turns the budget off. The defaults let a process make 5 000
- * connects a second, and 10 000 at once, before any is held back: far above
- * what a server's own connects reach, far below what the ring can take from
- * several flooding processes at once.
+ * connects a second, and 2 000 at once, before any is held back: far above
+ * what a server's own connects reach, far below what the ring holds (an 8 MiB
+ * BPF ring takes about 35 000 connect records): the bursts of several
+ * flooding processes together still leave room for everything else.
  *
  * Plain C for BPF, kernel C (gnu89) and C++.
  */
 #ifndef SMITH_BUDGET_H
 #define SMITH_BUDGET_H
 
-#define SMITH_BUDGET_RATE_DEFAULT  5000	       /* connect events per second, per process */
-#define SMITH_BUDGET_BURST_DEFAULT 10000       /* connect events at once, per process */
+#if !defined(__bpf__) && !defined(SMITH_BPF)
+#include <linux/types.h> /* BPF programs have these types from vmlinux.h */
+#endif
+
+#define SMITH_BUDGET_RATE_DEFAULT  5000		 /* connect events per second, per process */
+#define SMITH_BUDGET_BURST_DEFAULT 2000		 /* connect events at once, per process */
 #define SMITH_BUDGET_REPORT_NS	   1000000000ULL /* a flood is reported at least this often */
-#define SMITH_BUDGET_PROCESSES	   16384       /* processes with a budget kept at once */
+#define SMITH_BUDGET_PROCESSES	   16384	 /* processes with a budget kept at once */
 
 /* One process's budget. The producers key it by pid and check start_time. */
 struct smith_budget {
@@ -44,8 +49,8 @@ struct smith_budget {
 };
 
 /* The budget's GCRA constants, from rate and burst (rate > 0, burst > 0). */
-#define SMITH_BUDGET_INTERVAL_NS(rate)		 (1000000000ULL / (rate))
-#define SMITH_BUDGET_TOLERANCE_NS(rate, burst)	 (((burst) - 1ULL) * SMITH_BUDGET_INTERVAL_NS(rate))
+#define SMITH_BUDGET_INTERVAL_NS(rate)	       (1000000000ULL / (rate))
+#define SMITH_BUDGET_TOLERANCE_NS(rate, burst) (((burst)-1ULL) * SMITH_BUDGET_INTERVAL_NS(rate))
 
 /* Whether a call at `now` may be reported; if so, it takes its interval. */
 static inline int smith_budget_take(struct smith_budget *b, __u64 now, __u64 interval_ns, __u64 tolerance_ns)

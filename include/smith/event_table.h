@@ -83,6 +83,8 @@
 #define SMITH_BPF_PROGRAMS(X)                                                                                \
 	X(exec_success, SMITH_HOOK_BIT(EXECVE) | SMITH_HOOK_BIT(EXECVEAT))                                   \
 	X(process_fork, SMITH_HOOK_BIT(FORK))                                                                \
+	X(tcp_syn_sent, SMITH_HOOK_BIT(CONNECT))                                                             \
+	X(process_exit, SMITH_HOOK_BIT(CONNECT))                                                             \
 	X(module_load, SMITH_HOOK_BIT(INIT_MODULE) | SMITH_HOOK_BIT(FINIT_MODULE))                           \
 	X(sys_exit, SMITH_HOOK_BIT(EXECVE) | SMITH_HOOK_BIT(EXECVEAT) | SMITH_HOOK_BIT(CONNECT) |            \
 			    SMITH_HOOK_BIT(INIT_MODULE) | SMITH_HOOK_BIT(FINIT_MODULE))

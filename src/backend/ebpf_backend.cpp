@@ -140,6 +140,14 @@ void EbpfBackend::start()
 	bpf_map__set_max_entries(skel->maps.events, rb);
 	bpf_map__set_max_entries(skel->maps.scratch_map, st->ncpus);
 	skel->rodata->wakeup_bytes = options_.wakeup_bytes ? options_.wakeup_bytes : rb / 64;
+	if (options_.connect_budget_rate > 0) {
+		const uint32_t rate = options_.connect_budget_rate;
+		const uint32_t burst = std::max<uint32_t>(options_.connect_budget_burst, 1);
+		skel->rodata->budget_interval_ns = SMITH_BUDGET_INTERVAL_NS(rate);
+		skel->rodata->budget_tolerance_ns = SMITH_BUDGET_TOLERANCE_NS(rate, burst);
+		skel->rodata->budget_rate = rate;
+		skel->rodata->budget_burst = burst;
+	}
 
 	std::unique_ptr<btf, BtfDeleter> vmlinux(btf__load_vmlinux_btf());
 	if (!vmlinux)

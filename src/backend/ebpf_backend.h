@@ -8,8 +8,6 @@
 #include <string>
 #include <vector>
 
-#include <linux/types.h>
-
 #include "backend/backend.h"
 #include "smith/budget.h"
 

@@ -22,8 +22,6 @@
 
 #include <string>
 
-#include <linux/types.h>
-
 #include "smith/budget.h"
 #include "smith/lkm_ring.h"
 

@@ -3,7 +3,6 @@
 #pragma once
 
 #include <cstdint>
-#include <linux/types.h>
 #include <map>
 #include <optional>
 #include <stdexcept>

@@ -4,7 +4,8 @@
  * collector attaches. Whatever a collector adds beyond these is the cost of
  * its own work. smith_bench_floor loads one of two sets:
  *   - "smith": the hooks smithd uses (tp_btf sched_process_exec, sys_exit,
- *     module_load), so smithd's added cost can be read against its own floor;
+ *     module_load, sched_process_fork, sched_process_exit, inet_sock_set_state),
+ *     so smithd's added cost can be read against its own floor;
  *   - "classic": classic syscall tracepoints on connect and execve entry and exit,
  *     the cheapest a tracefs-based collector (bpftrace, Falco's legacy probe) can get.
  */
@@ -28,6 +29,24 @@ int BPF_PROG(floor_sys_exit, struct pt_regs *regs, long ret)
 
 SEC("tp_btf/module_load")
 int BPF_PROG(floor_module_load, struct module *mod)
+{
+	return 0;
+}
+
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(floor_fork, struct task_struct *parent, struct task_struct *child)
+{
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(floor_exit, struct task_struct *p)
+{
+	return 0;
+}
+
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(floor_sock_state, struct sock *sk, int oldstate, int newstate)
 {
 	return 0;
 }

@@ -15,6 +15,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -156,6 +157,13 @@ private:
 	const char *envp_[3] = {"PATH=/usr/bin:/bin", "LC_ALL=C", nullptr};
 };
 
+// getppid(): a syscall smithd does not hook. Any program on the raw sys_exit tracepoint
+// puts every syscall on the slow path; this loop shows what that costs the rest of the host.
+class Getppid final : public LoopBody {
+public:
+	void run_once() override { syscall(SYS_getppid); }
+};
+
 // The loops this program knows. Add a loop here: a name, the iteration count used
 // when --iterations is not given, a one-line description and a factory.
 struct LoopSpec {
@@ -174,6 +182,8 @@ const std::vector<LoopSpec> &loop_table()
 		 [] { return std::make_unique<TcpConnectRefused>(); }},
 		{"fork_exec", 2000, "fork() + execve(/bin/true, 3 args) + waitpid()",
 		 [] { return std::make_unique<ForkExec>(); }},
+		{"getppid", 2000000, "getppid(): a syscall smithd does not hook",
+		 [] { return std::make_unique<Getppid>(); }},
 	};
 	return table;
 }

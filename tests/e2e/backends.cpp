@@ -187,8 +187,11 @@ std::vector<Event> expect_in_every_backend(const std::string &what, const EventP
 
 void check_common(const Event &e, const std::string &type, const Smithd &d)
 {
-	static const std::map<std::string, int64_t> data_types = {
-		{"execve", 59}, {"connect", 42}, {"init_module", 175}, {"finit_module", 313}};
+	static const std::map<std::string, int64_t> data_types = {{"execve", 59},
+								  {"connect", 42},
+								  {"init_module", 175},
+								  {"finit_module", 313},
+								  {"connect_suppressed", 1042}};
 	INFO("[" << d.label() << "] event: " << e.line().substr(0, 4000));
 	CHECK(e.keys() == expected_keys(type));
 	CHECK(e.i64("schema") == 1);

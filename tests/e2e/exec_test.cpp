@@ -137,6 +137,69 @@ TEST_CASE("execve: LD_PRELOAD of the new image is reported", "[e2e]")
 		child);
 }
 
+TEST_CASE("attack: LD_PRELOAD behind a padded environment is still reported", "[e2e][attack]")
+{
+	shared_daemons();
+	struct Padding {
+		std::string what;
+		int small_vars; // PAD_<i>=x entries before LD_PRELOAD
+		size_t big_var; // bytes of one more entry before it (0: none)
+	};
+	const auto pad = GENERATE(Padding{"140 variables", 140, 0}, Padding{"one 6 KB variable", 0, 6 << 10},
+				  Padding{"3000 variables and one of 100 KB", 3000, 100 << 10});
+	INFO(pad.what);
+	const std::string preload = "/nonexistent/smith-padded-" + std::to_string(getpid()) + ".so";
+	std::vector<std::string> envp = {"PATH=/usr/bin:/bin"};
+	for (int i = 0; i < pad.small_vars; ++i)
+		envp.push_back("PAD_" + std::to_string(i) + "=x");
+	if (pad.big_var)
+		envp.push_back("BIG=" + std::string(pad.big_var, 'b'));
+	envp.push_back("LD_PRELOAD=" + preload);
+	envp.push_back("AFTER=1");
+	auto c_envp = c_strings(envp);
+
+	// A successful exec: the kernel's copy of the environment, in the new image.
+	std::vector<std::string> argv = {"/bin/true", "smith-padded"};
+	auto c_argv = c_strings(argv);
+	Fd devnull(open("/dev/null", O_RDWR | O_CLOEXEC));
+	REQUIRE(devnull.get() >= 0);
+	const pid_t child = spawn([&] {
+		dup2(devnull.get(), 2); // ld.so complains about the missing library, and goes on
+		execve("/bin/true", c_argv.data(), c_envp.data());
+	});
+	REQUIRE(wait_exit(child) == 0);
+	expect_in_every_backend(
+		"execve of /bin/true by pid " + std::to_string(child) + " behind " + pad.what,
+		exec_of(child, "/bin/true"),
+		[&](const Event &e, const Smithd &d) {
+			check_common(e, "execve", d);
+			CHECK(e.str("ld_preload") == preload);
+			CHECK(e.boolean("env_truncated") == false);
+			CHECK(e.strings("argv") == argv);
+			CHECK(e.i64("retval") == 0);
+		},
+		child);
+
+	// A failed one: the caller's envp array, read entry by entry.
+	const std::string missing = "/nonexistent/smith-padded-" + std::to_string(getpid());
+	std::vector<std::string> fargv = {missing};
+	auto c_fargv = c_strings(fargv);
+	REQUIRE(execve(missing.c_str(), c_fargv.data(), c_envp.data()) == -1);
+	REQUIRE(errno == ENOENT);
+	expect_in_every_backend(
+		"failed execve of " + missing + " behind " + pad.what,
+		[&](const Event &e) {
+			return e.type() == "execve" && e.pid() == getpid() && e.str("filename") == missing;
+		},
+		[&](const Event &e, const Smithd &d) {
+			check_common(e, "execve", d);
+			CHECK(e.str("ld_preload") == preload);
+			CHECK(e.boolean("env_truncated") == false);
+			CHECK(e.i64("retval") == -ENOENT);
+		},
+		getpid());
+}
+
 TEST_CASE("execve: a failed attempt is reported with -errno and the image of the caller", "[e2e]")
 {
 	shared_daemons();

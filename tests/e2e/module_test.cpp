@@ -1,14 +1,19 @@
-// init_module and finit_module: a module loaded both ways, and a refused second load, reported with the
-// module's name, file and parameters in every backend; on a kernel built without module support, both
-// hooks are unavailable and say why.
+// init_module and finit_module: a module loaded both ways, also through the 32-bit entry, and a refused
+// second load, reported with the module's name, file and parameters in every backend; on a kernel built
+// without module support, both hooks are unavailable and say why.
 #include "backends.h"
+#include "compat32.h"
 
 #include <catch2/catch.hpp>
 
+#include <fcntl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <fstream>
+#include <iterator>
+#include <vector>
 
 using namespace smith::e2e;
 
@@ -39,7 +44,7 @@ TEST_CASE("module loads through init_module and finit_module are reported", "[e2
 
 	auto check_module_event = [&](const Event &e, const Smithd &d, const std::string &type,
 				      const std::string &module_path, const std::string &params,
-				      int64_t retval) {
+				      int64_t retval, bool compat = false) {
 		check_common(e, type, d);
 		check_inherited_context(e);
 		CHECK(e.i64("pid") == getpid());
@@ -49,6 +54,7 @@ TEST_CASE("module loads through init_module and finit_module are reported", "[e2
 		CHECK(e.str("module_path") == module_path);
 		CHECK(e.str("params") == params);
 		CHECK(e.i64("retval") == retval);
+		CHECK(e.boolean("compat") == compat);
 	};
 
 	SECTION("init_module")
@@ -91,6 +97,51 @@ TEST_CASE("module loads through init_module and finit_module are reported", "[e2
 			},
 			[&](const Event &e, const Smithd &d) {
 				check_module_event(e, d, "finit_module", path, "greeting=again", -EEXIST);
+			},
+			getpid());
+		CHECK(unload_module(kTestModule) == 0);
+	}
+	SECTION("both calls through the 32-bit entry (int $0x80)")
+	{
+		std::ifstream f(path, std::ios::binary);
+		const std::vector<char> image((std::istreambuf_iterator<char>(f)),
+					      std::istreambuf_iterator<char>());
+		REQUIRE(!image.empty());
+		LowMem low(image.size() + (64 << 10));
+		const uint32_t image32 = low.put(image.data(), image.size());
+
+		const std::string init_params = "greeting=from-int80-init_module";
+		REQUIRE(int80(kNr32InitModule, image32, static_cast<uint32_t>(image.size()),
+			      low.str(init_params)) == 0);
+		REQUIRE(module_loaded(kTestModule));
+		expect_in_every_backend(
+			"init_module of " + kTestModule + " through int $0x80",
+			[&](const Event &e) {
+				return e.type() == "init_module" && e.pid() == getpid() &&
+				       e.str("params") == init_params;
+			},
+			[&](const Event &e, const Smithd &d) {
+				check_module_event(e, d, "init_module", "", init_params, 0, true);
+				CHECK(e.str("module") == kTestModule);
+			},
+			getpid());
+		REQUIRE(unload_module(kTestModule) == 0);
+
+		const std::string finit_params = "greeting=from-int80-finit_module";
+		Fd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+		REQUIRE(fd.get() >= 0);
+		REQUIRE(int80(kNr32FinitModule, static_cast<uint32_t>(fd.get()), low.str(finit_params), 0) ==
+			0);
+		REQUIRE(module_loaded(kTestModule));
+		expect_in_every_backend(
+			"finit_module of " + path + " through int $0x80",
+			[&](const Event &e) {
+				return e.type() == "finit_module" && e.pid() == getpid() &&
+				       e.str("params") == finit_params;
+			},
+			[&](const Event &e, const Smithd &d) {
+				check_module_event(e, d, "finit_module", path, finit_params, 0, true);
+				CHECK(e.str("module") == kTestModule);
 			},
 			getpid());
 		CHECK(unload_module(kTestModule) == 0);
