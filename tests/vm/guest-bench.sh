@@ -1,10 +1,12 @@
 #!/bin/sh
 # guest-bench.sh: hook overhead inside the test VM (busybox sh; /init runs it for smith.mode=bench).
 #
-#   guest-bench.sh [--rounds R] [--lkm 0|1]
+#   guest-bench.sh [--rounds R] [--lkm 0|1] [--configs bare,lkm,ebpf]
 #
-# Times smith_hook_load's udp_connect and fork_exec loops bare, under smithd --backend=lkm (when
-# the image has smith.ko and --lkm 1) and under smithd --backend=ebpf, interleaved over R rounds:
+# Times smith_hook_load's udp_connect, fork_exec and getppid loops (getppid: a syscall nothing
+# hooks, which every probe on the sys_exit tracepoint puts on the slow path) bare, under smithd
+# --backend=lkm (when the image has smith.ko and --lkm 1) and under smithd --backend=ebpf (when the
+# kernel has BTF), or in the configurations --configs names, interleaved over R rounds:
 # the order of the configurations reverses every other round, and each smithd starts before its
 # loops and stops after them, so that its start-up (BPF load: minutes under TCG) is outside every
 # timing. Each sample, and each smithd run's status before SIGTERM, is one JSON line; all of them
@@ -15,15 +17,18 @@ set -eu
 BIN=/opt/smith/bin
 ROUNDS=3
 LKM=0
+CONFIGS_ASKED=""
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--rounds) ROUNDS=$2; shift 2 ;;
 	--lkm) LKM=$2; shift 2 ;;
+	--configs) CONFIGS_ASKED=$(echo "$2" | tr ',' ' '); shift 2 ;;
 	*) echo "guest-bench: unknown option '$1'" >&2; exit 2 ;;
 	esac
 done
 UDP_ITERATIONS=${SMITH_VM_BENCH_UDP:-20000}
 EXEC_ITERATIONS=${SMITH_VM_BENCH_EXEC:-300}
+GETPPID_ITERATIONS=${SMITH_VM_BENCH_GETPPID:-200000}
 
 WORK=/tmp/bench
 mkdir -p "$WORK"
@@ -31,11 +36,13 @@ SAMPLES="$WORK/samples.jsonl"
 : >"$SAMPLES"
 SMITHD_PID=""
 
-CONFIGS="bare ebpf"
+CONFIGS="bare"
 if [ "$LKM" = 1 ]; then
 	[ -f /opt/smith/modules/smith.ko ] || { echo "guest-bench: --lkm 1 but no smith.ko" >&2; exit 1; }
-	CONFIGS="bare lkm ebpf"
+	CONFIGS="$CONFIGS lkm"
 fi
+[ ! -e /sys/kernel/btf/vmlinux ] || CONFIGS="$CONFIGS ebpf" # no BTF (el7): the module alone
+[ -z "$CONFIGS_ASKED" ] || CONFIGS=$CONFIGS_ASKED
 
 fail() {
 	echo "guest-bench: error: $*" >&2
@@ -52,9 +59,10 @@ start_smithd() { # $1: backend
 		[ ! -d /sys/module/smith ] || rmmod smith || fail "rmmod smith failed"
 		insmod /opt/smith/modules/smith.ko ring_kb=8192 || fail "insmod smith.ko failed"
 	fi
+	# No connect budget: every call of the loops is an event, as with collectors that have none.
 	"$BIN/smithd" --backend="$1" --foreground --sink=file --output="$WORK/events.json" \
 		--pid-file="$WORK/smithd.pid" --socket="$WORK/smithd.sock" --config=/dev/null \
-		--ringbuf-bytes=16777216 >"$WORK/smithd.log" 2>&1 &
+		--ringbuf-bytes=16777216 --connect-budget-rate=0 >"$WORK/smithd.log" 2>&1 &
 	SMITHD_PID=$!
 	waited=0
 	while [ ! -e "$WORK/smithd.pid" ]; do
@@ -84,7 +92,7 @@ stop_smithd() { # $1: round, $2: config
 }
 
 run_loops() { # $1: round, $2: config
-	for spec in "udp_connect:$UDP_ITERATIONS" "fork_exec:$EXEC_ITERATIONS"; do
+	for spec in "udp_connect:$UDP_ITERATIONS" "fork_exec:$EXEC_ITERATIONS" "getppid:$GETPPID_ITERATIONS"; do
 		loop=${spec%%:*}
 		n=${spec#*:}
 		out=$("$BIN/smith_hook_load" --loop "$loop" --iterations "$n") || fail "smith_hook_load --loop $loop failed"
@@ -95,7 +103,7 @@ run_loops() { # $1: round, $2: config
 
 # One untimed pass first: the emulator translates each code path the first time it runs, and the
 # first configuration measured would pay for it.
-for loop in udp_connect fork_exec; do
+for loop in udp_connect fork_exec getppid; do
 	"$BIN/smith_hook_load" --loop "$loop" --iterations 100 >/dev/null || fail "smith_hook_load --loop $loop failed"
 done
 

@@ -5,7 +5,7 @@
 #
 #   tests/vm/run-vm.sh --kernel 6.1|6.12|el7 [--build-dir DIR] [--keep] [--timeout S] [--filter SPEC]
 #                      [--smith-bin-dir DIR] [--smith-ko FILE]
-#   tests/vm/run-vm.sh --kernel 6.1|6.12|el7 --bench [--rounds R] [--out DIR]
+#   tests/vm/run-vm.sh --kernel 6.1|6.12|el7 --bench [--rounds R] [--out DIR] [--bench-configs bare,lkm,ebpf]
 #
 # Steps: fetch-kernel.sh (image cached under /var/cache/smith/vm, headers installed),
 # build-initramfs.sh (busybox, smithd, smithctl, smith_e2e_tests, smith_hook_load and their
@@ -42,6 +42,7 @@ BUILD_DIR="$REPO/build"
 KEEP=0
 BENCH=0
 ROUNDS=3
+BENCH_CONFIGS=""
 OUT="$REPO/tests/bench/results"
 TIMEOUT=""
 FILTER=""
@@ -57,6 +58,7 @@ while [ $# -gt 0 ]; do
 	--bench) BENCH=1; shift ;;
 	--rounds) ROUNDS=${2:?--rounds needs a number}; shift 2 ;;
 	--rounds=*) ROUNDS=${1#*=}; shift ;;
+	--bench-configs) BENCH_CONFIGS=${2:?--bench-configs needs a list}; shift 2 ;;
 	--out) OUT=${2:?--out needs a directory}; shift 2 ;;
 	--out=*) OUT=${1#*=}; shift ;;
 	--filter) FILTER=${2:?--filter needs a Catch2 test spec}; shift 2 ;;
@@ -114,7 +116,7 @@ PREPARED=$(date +%s)
 
 if [ "$BENCH" = 1 ]; then
 	MODE=bench
-	ARGS="--rounds+$ROUNDS+--lkm+$HAVE_LKM"
+	ARGS="--rounds+$ROUNDS+--lkm+$HAVE_LKM${BENCH_CONFIGS:++--configs+$BENCH_CONFIGS}"
 else
 	MODE=checks
 	ARGS=$FILTER
