@@ -70,9 +70,9 @@ struct StatusSnapshot {
 	std::string hostname;
 	std::string host_id;
 	std::string run_id;
-	std::string kernel;	    // uname release
-	std::string backend;	    // "ebpf", "lkm", "replay"
-	std::string backend_reason; // why --backend=auto chose it, or "requested"
+	std::string kernel;		// uname release
+	std::string backend;		// "ebpf", "lkm", "replay"
+	std::string backend_reason;	// why --backend=auto chose it, or "requested"
 	std::string previous_run_id;	// the run before this one ("" when none was recorded)
 	bool previous_run_clean = true; // whether it stopped cleanly (run_state.h)
 	bool stopping = false;		// the last status of a clean stop

@@ -139,9 +139,10 @@ std::string format_status(const control::StatusSnapshot &s)
 	labelled(out, "host_id", printable(s.host_id));
 	labelled(out, "run_id", printable(s.run_id));
 	if (!s.previous_run_id.empty())
-		labelled(out, "previous run",
-			 fmt::format("{} ({})", printable(s.previous_run_id),
-				     s.previous_run_clean ? "stopped cleanly" : "ended without a clean stop"));
+		labelled(
+			out, "previous run",
+			fmt::format("{} ({})", printable(s.previous_run_id),
+				    s.previous_run_clean ? "stopped cleanly" : "ended without a clean stop"));
 	labelled(out, "rss", fmt::format("{:.1f} MiB", static_cast<double>(s.rss_bytes) / (1024.0 * 1024.0)));
 	labelled(out, "cpu", fmt::format("{:.1f}% ({:.2f} s total)", s.cpu_percent, s.cpu_seconds));
 

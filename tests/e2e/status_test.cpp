@@ -144,7 +144,7 @@ TEST_CASE("status: hooks and sink and counters agree with the output file", "[e2
 		for (auto field : received_obj)
 			received[std::string(field.key)] = field.value.get_uint64().value();
 		const std::set<std::string> types = {"execve", "connect", "init_module", "finit_module",
-						    "connect_suppressed"};
+						     "connect_suppressed"};
 		CHECK(sent.size() == types.size());
 		CHECK(received.size() == types.size());
 		CHECK(sent_sum == last_seq);
