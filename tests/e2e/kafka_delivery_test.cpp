@@ -330,10 +330,12 @@ TEST_CASE("kafka: events of a run stopped while the broker is away arrive after 
 namespace {
 
 // The heartbeats of `run_id` on the heartbeat topic, in order, as JSON objects (minified text).
-std::vector<std::string> heartbeats_of(const std::string &run_id)
+// The read stops after `idle_ms` without a message, so while a daemon beats every second only an
+// idle time under a second ends it.
+std::vector<std::string> heartbeats_of(const std::string &run_id, int idle_ms = 3000)
 {
 	auto r = run_command({SMITH_KAFKA_CONSUME_PATH, "--brokers", kBrokers, "--topic", "smith-heartbeat",
-			      "--from-beginning", "--idle-ms", "3000"},
+			      "--from-beginning", "--idle-ms", std::to_string(idle_ms)},
 			     60s);
 	REQUIRE(r.exit_code == 0);
 	std::vector<std::string> out;
@@ -366,6 +368,17 @@ Beat beat_of(const std::string &json)
 	return b;
 }
 
+// Waits until `run_id` has a heartbeat in Kafka: a daemon killed before its first heartbeat was
+// delivered leaves nothing to check, however long it ran.
+void await_heartbeat(const std::string &run_id)
+{
+	const auto deadline = std::chrono::steady_clock::now() + 90s;
+	while (heartbeats_of(run_id, 700).empty()) {
+		REQUIRE(std::chrono::steady_clock::now() < deadline);
+		std::this_thread::sleep_for(500ms);
+	}
+}
+
 } // namespace
 
 // Tamper evidence: a consumer reading only Kafka learns how each run ended.
@@ -385,13 +398,13 @@ TEST_CASE(
 	{
 		Smithd a(o);
 		run_a = run_id_of(a);
-		std::this_thread::sleep_for(1500ms);
+		await_heartbeat(run_a);
 		REQUIRE(a.terminate() == 0);
 	}
 	{
 		Smithd killed(o);
 		run_b = run_id_of(killed);
-		std::this_thread::sleep_for(1500ms);
+		await_heartbeat(run_b);
 		REQUIRE(kill(killed.pid(), SIGKILL) == 0);
 		int code = 0;
 		for (int i = 0; i < 100 && !killed.exited(&code); ++i)
@@ -405,7 +418,7 @@ TEST_CASE(
 		INFO(table.out);
 		CHECK(table.out.find("previous run") != std::string::npos);
 		CHECK(table.out.find(run_b + " (ended without a clean stop)") != std::string::npos);
-		std::this_thread::sleep_for(1500ms);
+		await_heartbeat(run_c);
 		REQUIRE(c.terminate() == 0);
 	}
 
