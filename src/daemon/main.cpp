@@ -10,10 +10,9 @@
 #include <cstdio>
 #include <exception>
 
-#include "backend/backend.h"
 #include "daemon/cli.h"
+#include "daemon/detach.h"
 #include "daemon/smithd.h"
-#include "sink/sink.h"
 
 int main(int argc, char **argv)
 {
@@ -24,14 +23,11 @@ int main(int argc, char **argv)
 		if (!config)
 			return exit_code;
 		return daemon::run_daemon(*config);
-	} catch (const daemon::ConfigError &e) {
-		fmt::print(stderr, "smithd: {}\n", e.what());
-	} catch (const backend::BackendError &e) {
-		fmt::print(stderr, "smithd: {}\n", e.what());
-	} catch (const sink::SinkError &e) {
-		fmt::print(stderr, "smithd: {}\n", e.what());
 	} catch (const std::exception &e) {
+		// ConfigError, backend::BackendError, sink::SinkError and the rest: one line, exit 1.
+		// Detached, stderr is /dev/null; the process smithd was started from prints it.
 		fmt::print(stderr, "smithd: {}\n", e.what());
+		daemon::report_start_error(e.what());
 	}
 	return 1;
 }

@@ -18,6 +18,7 @@
 #include "backend/backend_choice.h"
 #include "backend/replay_backend.h"
 #include "daemon/control_server.h"
+#include "daemon/detach.h"
 #include "daemon/pid_file.h"
 #include "daemon/pipeline.h"
 #include "daemon/run_state.h"
@@ -63,30 +64,6 @@ void setup_logging(const Config &c)
 	spdlog::set_default_logger(logger);
 }
 
-// Detaches from the terminal: fork, new session, fork, stdio to /dev/null.
-void daemonize()
-{
-	if (pid_t pid = fork(); pid < 0)
-		throw ConfigError(fmt::format("fork failed: {}", std::strerror(errno)));
-	else if (pid > 0)
-		_exit(0);
-	setsid();
-	if (pid_t pid = fork(); pid < 0)
-		_exit(1);
-	else if (pid > 0)
-		_exit(0);
-	if (chdir("/") != 0)
-		_exit(1);
-	int fd = open("/dev/null", O_RDWR);
-	if (fd >= 0) {
-		dup2(fd, STDIN_FILENO);
-		dup2(fd, STDOUT_FILENO);
-		dup2(fd, STDERR_FILENO);
-		if (fd > STDERR_FILENO)
-			close(fd);
-	}
-}
-
 std::string kernel_release()
 {
 	utsname u{};
@@ -113,10 +90,17 @@ int run_daemon(Config &config)
 {
 	setup_logging(config);
 	if (!config.foreground)
-		daemonize();
+		detach();
 	install_signal_handlers();
 	use_builtin_nss_only();
 	SystemdNotify systemd; // before the backend, which may run modprobe
+
+	// One instance: the locks come before anything that touches the spool, the kernel or the
+	// control socket, so a second smithd stops having changed nothing.
+	LockFile pid_file(config.pid_file, "pid file");
+	std::unique_ptr<LockFile> spool_lock;
+	if (config.sink == "kafka")
+		spool_lock = std::make_unique<LockFile>(config.spool_dir + "/lock", "spool directory");
 
 	// The sink first: a bad setting there fails at once, not after the programs load.
 	std::unique_ptr<sink::Sink> sink;
@@ -170,9 +154,6 @@ int run_daemon(Config &config)
 			  recorder.get());
 	ControlServer control(config.socket, [&pipeline] { return pipeline.status_json(); });
 	control.start();
-	PidFile pid_file(config.pid_file);
-	// Only now, with the control socket and the pid file this run's: a second instance that stops at
-	// either never touches the running one's record.
 	const bool record_run = !config.state_file.empty() && config.backend != "replay";
 	if (record_run) {
 		const PreviousRun prev = begin_run(config.state_file, host.run_id);
@@ -182,6 +163,7 @@ int run_daemon(Config &config)
 		     host.run_id, config.sink, config.sink == "file" ? config.output : "", config.socket);
 
 	systemd.send(fmt::format("READY=1\nSTATUS=backend {}, sink {}", backend->name(), config.sink));
+	report_ready();
 
 	pipeline.run(g_stop, g_reopen);
 	systemd.send("STOPPING=1");

@@ -11,6 +11,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <filesystem>
+#include <map>
 #include <set>
 #include <thread>
 
@@ -325,6 +326,73 @@ TEST_CASE("kafka: events of a run stopped while the broker is away arrive after 
 	CHECK(count_marker(bb, marker_b) == static_cast<size_t>(execs_b));
 	check_contiguous(a);
 	check_contiguous(bb);
+}
+
+// Someone runs `smithd -f` beside the service: it must stop before it opens the spool, whose segments
+// and state are the running daemon's.
+TEST_CASE("kafka: a second smithd on the same spool directory exits 1, and the first's spool is intact",
+	  "[e2e][sink][kafka]")
+{
+	Broker b;
+	TempDir spool, other;
+	const std::string topic = "smith-second-" + std::to_string(getpid());
+	const std::string marker = "smith-second-" + std::to_string(getpid());
+	const std::vector<std::string> args = {"--brokers=" + kBrokers, "--topic=" + topic,
+					       "--spool-dir=" + spool.path(), "--heartbeat-interval=0"};
+	// A run stopped while the broker is away leaves its events in the spool, for the next run.
+	std::string run_a;
+	int execs = 0;
+	{
+		Smithd a(sink_daemon_options(args, false));
+		run_a = run_id_of(a);
+		b.stop();
+		for (; execs < 20; execs++)
+			exec_marker(marker);
+		std::this_thread::sleep_for(1s);
+		REQUIRE(a.terminate() == 0);
+	}
+	Smithd d(sink_daemon_options(args, false));
+	const std::string run = run_id_of(d);
+	auto listing = [&] {
+		std::map<std::string, uintmax_t> files;
+		for (const auto &entry : std::filesystem::directory_iterator(spool.path()))
+			files[entry.path().filename()] = entry.file_size();
+		return files;
+	};
+	const auto before = listing();
+	REQUIRE(before.size() >= 2); // the lock and the earlier run's segment
+
+	std::vector<std::string> argv = {smithd_path(),
+					 "--foreground",
+					 "--config=/dev/null",
+					 "--backend=" + d.options().backend,
+					 "--sink=kafka",
+					 "--pid-file=" + other.file("smithd.pid"),
+					 "--socket=" + other.file("smithd.sock"),
+					 "--state-file=" + other.file("smithd.state")};
+	argv.insert(argv.end(), args.begin(), args.end());
+	const CommandResult second = run_command(argv, 60s);
+	INFO(second.err);
+	CHECK(second.exit_code == 1);
+	CHECK(second.err == "smithd: another smithd is running (pid " + std::to_string(d.pid()) +
+				    "): it holds the spool directory " + spool.path() +
+				    "/lock; stop it first\n");
+	// The running daemon only appends while the broker is away (other processes' events too).
+	const auto after = listing();
+	for (const auto &[name, size] : before) {
+		INFO(name);
+		CHECK(after.count(name) == 1);
+		CHECK((after.count(name) == 0 || after.at(name) >= size));
+	}
+	CHECK(access(other.file("smithd.sock").c_str(), F_OK) != 0);
+
+	b.start();
+	wait_drained(d, 120s);
+	REQUIRE(d.terminate() == 0);
+	const auto events = consume(topic, 6000ms);
+	CHECK(count_marker(of_run(events, run_a), marker) == static_cast<size_t>(execs));
+	check_contiguous(of_run(events, run_a));
+	check_contiguous(of_run(events, run));
 }
 
 namespace {
