@@ -2,10 +2,12 @@
 #include "util/fd.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -13,6 +15,15 @@ namespace smith::sink {
 namespace {
 
 constexpr size_t kBufferBytes = 1 << 20;
+
+// Events the destination did not take (a full disk) wait in memory up to this; past it, new events
+// are dropped and counted as failed.
+constexpr size_t kPendingCapBytes = 64u << 20;
+
+size_t count_lines(std::string_view text)
+{
+	return size_t(std::count(text.begin(), text.end(), '\n'));
+}
 
 } // namespace
 
@@ -44,9 +55,32 @@ bool FileSink::write(std::string_view json_line, std::string_view)
 {
 	if (buffer_.size() + json_line.size() > kBufferBytes)
 		flush();
+	if (buffer_.size() + json_line.size() > kPendingCapBytes) {
+		failed_++;
+		return false;
+	}
 	buffer_.append(json_line);
 	buffered_events_++;
 	return true;
+}
+
+// A write that stopped inside a line leaves part of it at the destination. A regular file is cut
+// back to its last whole line, which is written again later; elsewhere (a pipe) the rest of the
+// line follows later, as nothing can be taken back. Returns the bytes of buffer_ that are done.
+size_t FileSink::settle_torn_line(size_t done)
+{
+	size_t whole = 0; // bytes up to the end of the last whole line written
+	if (done > 0)
+		if (const size_t nl = buffer_.rfind('\n', done - 1); nl != std::string::npos)
+			whole = nl + 1;
+	const size_t torn = done - whole;
+	if (torn == 0)
+		return done;
+	struct stat st {};
+	if (::fstat(fd_, &st) == 0 && S_ISREG(st.st_mode) && st.st_size >= off_t(torn) &&
+	    ::ftruncate(fd_, st.st_size - off_t(torn)) == 0)
+		return whole;
+	return done;
 }
 
 void FileSink::flush()
@@ -55,24 +89,25 @@ void FileSink::flush()
 		return;
 	const util::IoResult w =
 		fd_ >= 0 ? util::write_full(fd_, buffer_.data(), buffer_.size()) : util::IoResult{0, EBADF};
-	const size_t done = w.done;
+	size_t done = w.done;
+	if (!w.ok() && fd_ >= 0)
+		done = settle_torn_line(done);
+	const size_t lines = count_lines(std::string_view(buffer_).substr(0, done));
+	written_ += lines;
+	buffered_events_ -= lines;
+	buffer_.erase(0, done);
 	if (!w.ok()) {
-		last_error_ = fmt::format("write to {} failed: {}", path_.empty() ? "stdout" : path_,
-					  std::strerror(w.error));
-		spdlog::error("{}", last_error_);
+		// Logged when it starts, not at every batch while the disk stays full.
+		const bool first = last_error_.empty();
+		last_error_ = fmt::format("write to {} failed: {}; {} events wait in memory",
+					  path_.empty() ? "stdout" : path_, std::strerror(w.error),
+					  buffered_events_);
+		if (first)
+			spdlog::error("{}", last_error_);
+	} else if (!last_error_.empty()) {
+		spdlog::info("writes to {} work again", path_.empty() ? "stdout" : path_);
+		last_error_.clear();
 	}
-	if (done == buffer_.size()) {
-		written_ += buffered_events_;
-	} else {
-		// Count the events that did not fully reach the destination as failed.
-		size_t lost = 0;
-		for (size_t i = done; i < buffer_.size(); i++)
-			lost += buffer_[i] == '\n';
-		failed_ += lost;
-		written_ += buffered_events_ - lost;
-	}
-	buffer_.clear();
-	buffered_events_ = 0;
 }
 
 void FileSink::reopen()
@@ -106,10 +141,11 @@ control::SinkStatus FileSink::status() const
 	control::SinkStatus s;
 	s.type = path_.empty() ? "stdout" : "file";
 	s.target = path_.empty() ? "stdout" : path_;
-	s.connected = fd_ >= 0;
+	s.connected = fd_ >= 0 && last_error_.empty();
 	s.last_error = last_error_;
 	s.written = written_;
 	s.failed = failed_;
+	s.in_flight = buffered_events_;
 	return s;
 }
 

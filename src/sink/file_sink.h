@@ -2,6 +2,11 @@
 // buffer and written with write(2) on flush() (after each pipeline batch) or
 // when the buffer fills; a file is opened O_APPEND, so rotation by rename plus
 // SIGHUP (reopen) loses nothing.
+//
+// Every line at the destination is a whole event: a write cut short (a full
+// disk) is rolled back to the last whole line. What was not written waits in
+// memory, in order, and goes out with the next flush that works; past 64 MiB
+// waiting, new events are dropped and counted as failed.
 #pragma once
 
 #include <string>
@@ -26,6 +31,7 @@ public:
 
 private:
 	void open_path();
+	size_t settle_torn_line(size_t done);
 
 	std::string path_; // "" for stdout
 	int fd_ = -1;

@@ -1,7 +1,10 @@
-// Log rotation: rename the output file, SIGHUP smithd, and every event lands
-// in the old file or the new one: seq contiguous across both, none twice.
+// The file sink's output under an operator's hands: log rotation (rename the output file, SIGHUP
+// smithd: every event lands in the old file or the new one, seq contiguous across both, none twice),
+// and a disk that fills up and gets room again.
 #include <catch2/catch.hpp>
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/mount.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -94,4 +97,88 @@ TEST_CASE("rotation: SIGHUP reopens the output file and loses nothing", "[e2e][s
 	REQUIRE_FALSE(seqs.empty());
 	CHECK(*seqs.begin() == 1);
 	CHECK(*seqs.rbegin() == total); // contiguous from 1
+}
+
+namespace {
+
+// A tmpfs of `size` mounted on a fresh directory for the life of the object.
+class SmallTmpfs {
+public:
+	explicit SmallTmpfs(const std::string &size)
+	{
+		REQUIRE(mount("tmpfs", dir_.path().c_str(), "tmpfs", 0,
+			      ("size=" + size + ",mode=0700").c_str()) == 0);
+	}
+	~SmallTmpfs() { umount2(dir_.path().c_str(), MNT_DETACH); }
+	std::string file(const std::string &name) const { return dir_.file(name); }
+
+private:
+	TempDir dir_;
+};
+
+// Writes to `path` until the file system takes no more; true when it ended with ENOSPC.
+bool fill(const std::string &path)
+{
+	Fd fd(open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+	const std::string chunk(4096, 'x');
+	for (;;) {
+		const ssize_t n = write(fd.get(), chunk.data(), chunk.size());
+		if (n < 0)
+			return errno == ENOSPC;
+		if (n == 0)
+			return false;
+	}
+}
+
+} // namespace
+
+TEST_CASE("file sink: on a full disk every line stays a whole event, and what waited follows in order",
+	  "[e2e][sink]")
+{
+	SmallTmpfs fs("256k");
+	const std::string out = fs.file("events.jsonl");
+	Smithd d(sink_daemon_options({"--sink=file", "--output=" + out}, false));
+	const std::string tag = std::to_string(getpid());
+	auto markers_in = [&](const std::vector<Event> &events, const std::string &marker) {
+		size_t n = 0;
+		for (const auto &e : events)
+			n += e.type() == "execve" &&
+			     e.strings("argv") == std::vector<std::string>{"true", marker};
+		return n;
+	};
+	auto wait_marker = [&](const std::string &marker) {
+		const auto deadline = std::chrono::steady_clock::now() + event_timeout();
+		while (markers_in(read_events(out), marker) == 0) {
+			REQUIRE(std::chrono::steady_clock::now() < deadline);
+			std::this_thread::sleep_for(100ms);
+		}
+	};
+	run_marker("smith-full-first-" + tag);
+	wait_marker("smith-full-first-" + tag);
+
+	REQUIRE(fill(fs.file("filler")));
+	constexpr int kWhileFull = 30;
+	for (int i = 0; i < kWhileFull; ++i)
+		run_marker("smith-full-" + std::to_string(i) + "-" + tag);
+	std::this_thread::sleep_for(2s);
+	const std::string while_full = read_file(out);
+	CHECK((while_full.empty() || while_full.back() == '\n'));
+	const CommandResult status = d.ctl({"status", "--json"});
+	CHECK(status.out.find("No space left on device") != std::string::npos);
+	const size_t written_while_full = read_events(out).size(); // every line parses
+
+	REQUIRE(unlink(fs.file("filler").c_str()) == 0);
+	run_marker("smith-full-last-" + tag);
+	wait_marker("smith-full-last-" + tag);
+	const std::vector<Event> events = read_events(out);
+	INFO(events.size() << " events, " << written_while_full << " of them before the disk had room");
+	CHECK(events.size() > written_while_full);
+	for (int i = 0; i < kWhileFull; ++i)
+		CHECK(markers_in(events, "smith-full-" + std::to_string(i) + "-" + tag) == 1);
+	for (size_t i = 0; i < events.size(); ++i)
+		if (events[i].u64("seq") != i + 1)
+			FAIL("line " << i + 1 << " has seq " << events[i].u64("seq") << ": "
+				     << events[i].line());
+	CHECK(read_file(out).back() == '\n');
+	CHECK(d.ctl({"status", "--json"}).out.find("\"failed\":0") != std::string::npos);
 }
