@@ -78,6 +78,11 @@ void Pipeline::run(const std::atomic<bool> &stop, std::atomic<bool> &reopen)
 			sink_.reopen();
 		auto now = std::chrono::steady_clock::now();
 		if (n == 0 || now - last_publish_ >= kPublishInterval) {
+			// Records are stamped with boot time, which a step of the wall clock leaves alone;
+			// the offset to epoch time is measured again at least every kPublishInterval.
+			// Replayed records keep the offset they were recorded with.
+			if (backend_.boot_to_epoch_ns() == 0)
+				normalizer_.set_boot_to_epoch_ns(event::measure_boot_to_epoch_ns());
 			sink_.flush();
 			if (recorder_)
 				recorder_->flush();

@@ -90,8 +90,10 @@ int64_t now_ns(clockid_t clock)
 	return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
 }
 
-// CLOCK_REALTIME - CLOCK_BOOTTIME, from the sample whose realtime reads
-// bracket the boottime read most tightly (least disturbed by preemption).
+} // namespace
+
+// From the sample whose realtime reads bracket the boottime read most tightly (least disturbed by
+// preemption).
 int64_t measure_boot_to_epoch_ns()
 {
 	int64_t best_window = std::numeric_limits<int64_t>::max();
@@ -107,8 +109,6 @@ int64_t measure_boot_to_epoch_ns()
 	}
 	return best_offset;
 }
-
-} // namespace
 
 HostInfo detect_host_info(std::string backend)
 {

@@ -127,6 +127,11 @@ const HostInfo &Normalizer::host() const
 	return impl_->host;
 }
 
+void Normalizer::set_boot_to_epoch_ns(int64_t offset)
+{
+	impl_->host.boot_to_epoch_ns = offset;
+}
+
 ProcessView Normalizer::Impl::process_of(const DecodedRecord &r, const smith_execve &)
 {
 	join_leaf_first_path(r.tail[SMITH_EXEC_EXE], exe);

@@ -12,7 +12,8 @@
 
 namespace smith::event {
 
-// Facts about this host and run, fixed for the daemon's lifetime.
+// Facts about this host and run, fixed for the daemon's lifetime but for the clock offset, which
+// follows steps of the wall clock.
 struct HostInfo {
 	std::string hostname;	      // gethostname()
 	std::string host_id;	      // /etc/machine-id, "" if absent
@@ -24,6 +25,10 @@ struct HostInfo {
 // Reads this host's hostname and machine-id, draws a run id, and measures the
 // boot-to-epoch offset.
 HostInfo detect_host_info(std::string backend);
+
+// CLOCK_REALTIME - CLOCK_BOOTTIME now: the offset that turns a record's boot-time stamp into
+// epoch ns. It changes when the wall clock is stepped (NTP at boot, `date -s`).
+int64_t measure_boot_to_epoch_ns();
 
 struct NormalizeResult {
 	bool ok = false;
@@ -50,6 +55,8 @@ public:
 	NormalizeResult append_json(std::span<const std::byte> record, uint64_t seq, std::string &out);
 
 	const HostInfo &host() const;
+	// Stamps from now on are turned into epoch ns with this offset (a stepped wall clock).
+	void set_boot_to_epoch_ns(int64_t offset);
 
 private:
 	struct Impl;

@@ -8,7 +8,8 @@
 // with each other: apart from backend, seq, run_id and ts they must be identical.
 //
 // Tags: [lkm] needs smith.ko (the guests; the host leaves it out), [sink] is about smithd's output side
-// alone and runs on the host only, [kafka] needs a broker (host only).
+// alone and runs on the host only, [kafka] needs a broker (host only), [guest] changes the whole
+// machine (the wall clock) and runs in the guests only.
 //
 // Environment variables (the guests' init sets them):
 //   SMITH_TEST_BACKENDS       backends to check, comma-separated: ebpf, lkm (default: ebpf)
