@@ -20,7 +20,20 @@ echo "STORY: smithctl rc=$?"
 /bin/true smith-story-marker
 sleep 5
 echo "STORY: event"
-journalctl -u smithd -o cat --no-pager | grep -F '"argv":["/bin/true","smith-story-marker"]' | head -n 1
+events=/var/log/smith/events.jsonl
+grep -F '"argv":["/bin/true","smith-story-marker"]' $events | head -n 1
+echo "STORY: events file mode $(stat -c %a $events)"
+echo "STORY: events in the journal: $(journalctl -u smithd -o cat --no-pager | grep -c '^{"schema"')"
+
+echo "STORY: logrotate"
+logrotate -f /etc/logrotate.d/smith 2>&1
+echo "STORY: logrotate rc=$?"
+sleep 2
+/bin/true smith-story-after-rotation
+sleep 5
+echo "STORY: after rotation: new file $(grep -cF '"smith-story-after-rotation"' $events)," \
+	"rotated $(grep -cF '"smith-story-after-rotation"' $events.1)," \
+	"marker in rotated $(grep -cF '"smith-story-marker"' $events.1), mode $(stat -c %a $events)"
 
 echo "STORY: systemctl reload"
 systemctl reload smithd 2>&1

@@ -2,10 +2,10 @@
 # vm: the .deb under systemd — the deployment story, literally: a Debian 12 guest booted with its
 # own systemd (252) as PID 1 in Debian's 6.1 kernel under QEMU, where a oneshot unit runs
 # tests/package/systemd-story.sh: dpkg -i the package, systemctl enable --now smithd (Type=notify:
-# returns once smithd is ready), smithctl status, an exec seen in the journal (the default stdout
-# sink), systemctl reload and stop. The checks below read the guest's console.
+# returns once smithd is ready), smithctl status, an exec in /var/log/smith/events.jsonl (the
+# shipped file sink), systemctl reload and stop. The checks below read the guest's console.
 #
-# The guest's root is Debian bookworm (debootstrap --variant=minbase, plus systemd), cached as a
+# The guest's root is Debian bookworm (debootstrap --variant=minbase, plus systemd and logrotate), cached as a
 # cpio archive in /var/cache/smith/vm/; the package and the story ride in a second archive that
 # the kernel unpacks over it.
 #   systemd_vm.sh PKG_DIR SOURCE_DIR BUILD_DIR
@@ -21,10 +21,10 @@ eval "$("$SRC/tests/vm/fetch-kernel.sh" --kernel 6.1)"
 : "${RELEASE:?}" "${VMLINUZ:?}"
 
 # The base root, built once per machine (about a minute).
-base=$CACHE/systemd-root-bookworm.cpio
+base=$CACHE/systemd-root-bookworm-logrotate.cpio
 if [ ! -s "$base" ]; then
 	r=$(mktemp -d "$CACHE/systemd-root.XXXXXX")
-	debootstrap --variant=minbase --include=systemd,systemd-sysv bookworm "$r" http://deb.debian.org/debian \
+	debootstrap --variant=minbase --include=systemd,systemd-sysv,logrotate bookworm "$r" http://deb.debian.org/debian \
 		>"$r.log" 2>&1 || { tail -n 30 "$r.log"; rm -rf "$r"; fail "debootstrap failed (log above)"; }
 	rm -rf "$r"/usr/share/doc/* "$r"/usr/share/man/* "$r"/usr/share/locale/* "$r"/var/cache/apt/*.bin \
 		"$r"/var/lib/apt/lists/*
@@ -79,7 +79,7 @@ expect "smith: dkms or kernel headers for $RELEASE not found; the kernel module 
 expect "STORY: dpkg rc=0"
 expect "STORY: enable rc=0"
 expect "Type=notify"
-expect "StatusText=backend ebpf, sink stdout"
+expect "StatusText=backend ebpf, sink file"
 expect "SubState=running"
 expect "NoNewPrivileges=yes"
 expect "STORY: smithctl rc=0"
@@ -87,6 +87,10 @@ expect_re '^backend: +ebpf \(auto: kernel has BTF'
 expect_re '^execve +attached +0$'
 expect_re '^connect +attached +0$'
 expect_re '^\{"schema":1,.*"type":"execve",.*"backend":"ebpf",.*"hostname":"smith-systemd-guest",.*"user":"root",.*"exe":"/usr/bin/true",.*"argv":\["/bin/true","smith-story-marker"\]'
+expect "STORY: events file mode 600"
+expect "STORY: events in the journal: 0"
+expect "STORY: logrotate rc=0"
+expect "STORY: after rotation: new file 1, rotated 0, marker in rotated 1, mode 600"
 expect "STORY: reload rc=0"
 expect "STORY: stop rc=0"
 expect "Result=success"
@@ -102,4 +106,4 @@ if [ ${#problems[@]} -gt 0 ]; then
 	exit 1
 fi
 sed -n '/^STORY: begin$/,/^STORY: end$/p' "$console" | grep -v '^{"schema"' | head -n 60
-ok "on $RELEASE with systemd: dpkg -i, systemctl enable --now (READY=1), smithctl status, events in the journal, reload, stop"
+ok "on $RELEASE with systemd: dpkg -i, systemctl enable --now (READY=1), smithctl status, events in /var/log/smith (none in the journal), logrotate, reload, stop"
