@@ -81,8 +81,10 @@ struct StatusSnapshot {
 	std::array<uint64_t, kEventTypeCount> sent{};	  // events written to the sink, by type
 	uint64_t decode_errors = 0; // records that could not be decoded (skipped, counted)
 	uint64_t last_seq = 0;	    // seq of the last event written; all events <= last_seq are flushed
-	uint64_t queue_depth = 0;   // events waiting between pipeline and sink
-	uint64_t spool_bytes = 0;   // bytes in the on-disk spool
+	uint64_t own_records =
+		0; // smithd's own records written (run_start, loss, run_end): they take seqs too
+	uint64_t queue_depth = 0; // events waiting between pipeline and sink
+	uint64_t spool_bytes = 0; // bytes in the on-disk spool
 	SinkStatus sink;
 	uint64_t rss_bytes = 0;
 	double cpu_seconds = 0; // user + system since start

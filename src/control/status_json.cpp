@@ -70,6 +70,7 @@ std::string status_to_json(const StatusSnapshot &s)
 
 	w.field("decode_errors", s.decode_errors);
 	w.field("last_seq", s.last_seq);
+	w.field("own_records", s.own_records);
 	w.field("queue_depth", s.queue_depth);
 	w.field("spool_bytes", s.spool_bytes);
 

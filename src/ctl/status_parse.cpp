@@ -127,6 +127,7 @@ control::StatusSnapshot status_from_json(std::string_view json)
 
 	s.decode_errors = top.u64("decode_errors");
 	s.last_seq = top.u64("last_seq");
+	s.own_records = top.u64("own_records");
 	s.queue_depth = top.u64("queue_depth");
 	s.spool_bytes = top.u64("spool_bytes");
 

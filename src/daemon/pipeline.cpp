@@ -5,7 +5,9 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <time.h>
 
+#include "json/json_writer.h"
 #include "smith/version.h"
 
 namespace smith::daemon {
@@ -21,6 +23,18 @@ double cpu_seconds()
 	auto sec = [](const timeval &tv) { return tv.tv_sec + tv.tv_usec / 1e6; };
 	return sec(ru.ru_utime) + sec(ru.ru_stime);
 }
+
+uint64_t wall_clock_ns()
+{
+	timespec ts{};
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return uint64_t(ts.tv_sec) * 1000000000u + uint64_t(ts.tv_nsec);
+}
+
+// data_type of smithd's own records: 2000 + n, clear of the syscall numbers and 1000 + them.
+constexpr int64_t kDataTypeRunStart = 2001;
+constexpr int64_t kDataTypeRunEnd = 2002;
+constexpr int64_t kDataTypeLoss = 2003;
 
 uint64_t rss_bytes()
 {
@@ -65,8 +79,85 @@ void Pipeline::on_record(std::span<const std::byte> record)
 		sent_[type]++;
 }
 
+template <typename Fill> void Pipeline::write_own(const char *type, int64_t data_type, Fill fill)
+{
+	if (!context_.own_records)
+		return;
+	const auto &host = normalizer_.host();
+	line_.clear();
+	{
+		json::JsonWriter w(line_);
+		w.begin_object();
+		w.field("schema", int64_t{1});
+		w.field("seq", seq_ + 1);
+		w.field("run_id", std::string_view(host.run_id));
+		w.field("ts", wall_clock_ns());
+		w.field("type", type);
+		w.field("data_type", data_type);
+		w.field("backend", std::string_view(host.backend));
+		w.field("hostname", std::string_view(host.hostname));
+		w.field("host_id", std::string_view(host.host_id));
+		fill(w);
+		w.end_object();
+	}
+	line_.push_back('\n');
+	seq_++;
+	own_records_++;
+	sink_.write(line_, host.host_id);
+}
+
+void Pipeline::emit_run_start()
+{
+	write_own("run_start", kDataTypeRunStart, [&](json::JsonWriter &w) {
+		w.field("first_seq", seq_ + 1);
+		w.field("version", SMITH_VERSION);
+		w.field("kernel", std::string_view(context_.kernel));
+		w.field("backend_reason", std::string_view(context_.backend_reason));
+		w.field("previous_run_id", std::string_view(context_.previous_run_id));
+		w.field("previous_clean_stop", context_.previous_run_clean);
+	});
+}
+
+void Pipeline::emit_loss_if_any()
+{
+	std::array<uint64_t, control::kHookCount> now{};
+	for (const auto &h : backend_.hooks())
+		for (size_t i = 0; i < control::kHookCount; ++i)
+			if (h.name == control::kHookNames[i])
+				now[i] = h.kernel_drops;
+	uint64_t dropped = 0, total = 0;
+	for (size_t i = 0; i < control::kHookCount; ++i) {
+		dropped += now[i] > drops_reported_[i] ? now[i] - drops_reported_[i] : 0;
+		total += now[i];
+	}
+	if (dropped == 0)
+		return;
+	write_own("loss", kDataTypeLoss, [&](json::JsonWriter &w) {
+		w.field("dropped", dropped);
+		for (size_t i = 0; i < control::kHookCount; ++i)
+			w.field(std::string("dropped_") + control::kHookNames[i],
+				now[i] > drops_reported_[i] ? now[i] - drops_reported_[i] : uint64_t{0});
+		w.field("dropped_since_start", total);
+	});
+	drops_reported_ = now;
+}
+
+void Pipeline::emit_run_end()
+{
+	uint64_t total = 0;
+	for (uint64_t d : drops_reported_)
+		total += d;
+	write_own("run_end", kDataTypeRunEnd, [&](json::JsonWriter &w) {
+		w.field("first_seq", uint64_t{1});
+		w.field("last_seq", seq_ + 1);
+		w.field("dropped_since_start", total);
+		w.field("decode_errors", decode_errors_);
+	});
+}
+
 void Pipeline::run(const std::atomic<bool> &stop, std::atomic<bool> &reopen)
 {
+	emit_run_start();
 	bool ended = false;
 	while (!stop.load(std::memory_order_relaxed)) {
 		long n = backend_.poll(kPollTimeout, *this);
@@ -83,6 +174,7 @@ void Pipeline::run(const std::atomic<bool> &stop, std::atomic<bool> &reopen)
 			// Replayed records keep the offset they were recorded with.
 			if (backend_.boot_to_epoch_ns() == 0)
 				normalizer_.set_boot_to_epoch_ns(event::measure_boot_to_epoch_ns());
+			emit_loss_if_any();
 			sink_.flush();
 			if (recorder_)
 				recorder_->flush();
@@ -100,6 +192,8 @@ void Pipeline::run(const std::atomic<bool> &stop, std::atomic<bool> &reopen)
 		while (backend_.poll(std::chrono::milliseconds(0), *this) > 0) {
 		}
 	}
+	emit_loss_if_any();
+	emit_run_end();
 	sink_.flush();
 	if (recorder_)
 		recorder_->flush();
@@ -133,6 +227,7 @@ void Pipeline::publish(bool stopping)
 	s.sent = sent_;
 	s.decode_errors = decode_errors_;
 	s.last_seq = seq_;
+	s.own_records = own_records_;
 	s.sink = sink_.status();
 	s.queue_depth = s.sink.in_flight;
 	s.spool_bytes = s.sink.spool_bytes;

@@ -28,6 +28,7 @@ struct StatusContext {
 	std::chrono::seconds heartbeat_interval{0}; // status to the sink's heartbeat this often; 0: never
 	std::string previous_run_id;		    // the run before this one (run_state.h)
 	bool previous_run_clean = true;
+	bool own_records = false; // run_start, loss and run_end in the stream (smithd: not for a replay)
 };
 
 class Pipeline final : private backend::RecordHandler {
@@ -57,6 +58,14 @@ private:
 	void on_record(std::span<const std::byte> record) override;
 	void publish(bool stopping = false);
 
+	// smithd's own records in the event stream (README, "smithd's own records"): run_start before
+	// anything else, a loss record when the kernel counted drops since the last one, run_end at a
+	// clean stop. Each takes the next seq, like an event.
+	template <typename Fill> void write_own(const char *type, int64_t data_type, Fill fill);
+	void emit_run_start();
+	void emit_loss_if_any();
+	void emit_run_end();
+
 	backend::Backend &backend_;
 	event::Normalizer &normalizer_;
 	sink::Sink &sink_;
@@ -68,6 +77,8 @@ private:
 	std::array<uint64_t, control::kEventTypeCount> received_{};
 	std::array<uint64_t, control::kEventTypeCount> sent_{};
 	uint64_t decode_errors_ = 0;
+	std::array<uint64_t, control::kHookCount> drops_reported_{}; // kernel drops by hook, in loss records
+	uint64_t own_records_ = 0;				     // run_start, loss and run_end written
 	std::chrono::steady_clock::time_point started_;
 	std::chrono::steady_clock::time_point last_publish_{};
 	std::chrono::steady_clock::time_point last_heartbeat_{};

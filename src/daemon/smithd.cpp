@@ -149,9 +149,9 @@ int run_daemon(Config &config)
 		recorder = std::make_unique<backend::ReplayWriter>(config.record, host.boot_to_epoch_ns);
 	event::Normalizer normalizer(host);
 
-	Pipeline pipeline(*backend, normalizer, *sink,
-			  {reason, kernel_release(), std::chrono::seconds(config.heartbeat_interval)},
-			  recorder.get());
+	StatusContext context{reason, kernel_release(), std::chrono::seconds(config.heartbeat_interval)};
+	context.own_records = config.backend != "replay"; // a replay gives the recorded events, nothing else
+	Pipeline pipeline(*backend, normalizer, *sink, std::move(context), recorder.get());
 	ControlServer control(config.socket, [&pipeline] { return pipeline.status_json(); });
 	control.start();
 	const bool record_run = !config.state_file.empty() && config.backend != "replay";

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <map>
 #include <iostream>
 #include <thread>
 
@@ -140,6 +141,33 @@ TEST_CASE("drops: while the reader is stopped every call is an event or a counte
 		const int code = d.terminate();
 		INFO("---- log ----\n" << d.log());
 		CHECK(code == 0);
+
+		// The stream says it too: loss records whose counts add up to the status counters, and a
+		// run_end that sums them.
+		std::map<std::string, uint64_t> lost;
+		uint64_t lost_total = 0, loss_records = 0, run_end_dropped = 0, run_ends = 0;
+		for (const Event &e : d.poll()) {
+			if (e.type() == "loss") {
+				++loss_records;
+				CHECK(e.keys() == expected_keys("loss"));
+				CHECK(e.i64("data_type") == 2003);
+				uint64_t by_hook = 0;
+				for (const auto &[hook, n] : st.drops) {
+					lost[hook] += e.u64("dropped_" + hook);
+					by_hook += e.u64("dropped_" + hook);
+				}
+				CHECK(e.u64("dropped") == by_hook);
+				lost_total += e.u64("dropped");
+				CHECK(e.u64("dropped_since_start") == lost_total);
+			} else if (e.type() == "run_end") {
+				++run_ends;
+				run_end_dropped = e.u64("dropped_since_start");
+			}
+		}
+		CHECK(loss_records >= 1);
+		CHECK(lost[calls.hook] == drops);
+		CHECK(run_ends == 1);
+		CHECK(run_end_dropped == lost_total);
 		if (backend == "lkm")
 			CHECK(!module_loaded("smith")); // smithd loaded it, smithd unloaded it
 	}

@@ -126,6 +126,32 @@ TEST_CASE("stop: SIGTERM flushes everything, removes the pid file and exits 0, w
 		CHECK(seqs.size() >= s.received);
 		CHECK(d->log().find("smithd stopped after") != std::string::npos);
 
+		// The run is complete for a consumer of the stream alone: run_start first, run_end last,
+		// naming the first and last seq, and no loss record (no drops).
+		const Event &first = all.front(), &last = all.back();
+		CHECK(first.type() == "run_start");
+		CHECK(first.u64("seq") == 1);
+		CHECK(first.u64("first_seq") == 1);
+		CHECK(first.i64("data_type") == 2001);
+		CHECK(first.str("backend") == d->expected_backend());
+		CHECK(first.str("kernel") == kernel_release());
+		CHECK(first.keys() == expected_keys("run_start"));
+		CHECK(!first.str("version").empty());
+		CHECK(first.str("backend_reason") == s.backend_reason);
+		CHECK(last.type() == "run_end");
+		CHECK(last.keys() == expected_keys("run_end"));
+		CHECK(last.i64("data_type") == 2002);
+		CHECK(last.u64("first_seq") == 1);
+		CHECK(last.u64("last_seq") == last.u64("seq"));
+		CHECK(last.u64("last_seq") == all.size());
+		CHECK(last.u64("dropped_since_start") == 0);
+		CHECK(last.u64("decode_errors") == 0);
+		CHECK(last.str("run_id") == first.str("run_id"));
+		size_t own = 0;
+		for (auto &e : all)
+			own += e.type() == "run_start" || e.type() == "run_end" || e.type() == "loss";
+		CHECK(own == 2);
+
 		CommandResult down = d->ctl({"status"});
 		INFO("smithctl status after stop: exit " << down.exit_code << "\nstdout: " << down.out
 							 << "\nstderr: " << down.err);

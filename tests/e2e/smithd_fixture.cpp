@@ -548,6 +548,28 @@ const std::vector<std::string> &expected_keys(const std::string &type)
 		      "params_truncated", "compat"});
 	static const std::vector<std::string> connect_suppressed =
 		with({"suppressed", "first_ts", "last_ts", "budget_rate", "budget_burst", "retval"});
+	// smithd's own records: the header without a process, then their fields.
+	static const std::vector<std::string> own = {"schema",	  "seq",     "run_id",	 "ts",	   "type",
+						     "data_type", "backend", "hostname", "host_id"};
+	auto own_with = [](std::vector<std::string> extra) {
+		std::vector<std::string> all = own;
+		all.insert(all.end(), extra.begin(), extra.end());
+		return all;
+	};
+	static const std::vector<std::string> run_start =
+		own_with({"first_seq", "version", "kernel", "backend_reason", "previous_run_id",
+			  "previous_clean_stop"});
+	static const std::vector<std::string> run_end =
+		own_with({"first_seq", "last_seq", "dropped_since_start", "decode_errors"});
+	static const std::vector<std::string> loss = own_with(
+		{"dropped", "dropped_execve", "dropped_execveat", "dropped_connect", "dropped_init_module",
+		 "dropped_finit_module", "dropped_fork", "dropped_since_start"});
+	if (type == "run_start")
+		return run_start;
+	if (type == "run_end")
+		return run_end;
+	if (type == "loss")
+		return loss;
 	if (type == "execve")
 		return execve;
 	if (type == "connect_suppressed")

@@ -34,6 +34,7 @@ StatusSnapshot known_snapshot()
 	s.sent = {9, 20, 0, 0};
 	s.decode_errors = 1;
 	s.last_seq = 29;
+	s.own_records = 3;
 	s.queue_depth = 2;
 	s.spool_bytes = 4096;
 	s.sink = {"file", "/var/log/smith/events.json", true, "", 29, 0};
@@ -73,7 +74,7 @@ TEST_CASE("status_to_json writes the documented shape, fields in order", "[unit]
 		R"({"name":"init_module","state":"unavailable","reason":"kernel built without modules","kernel_drops":7}],)"
 		R"("events":{"received":{"execve":10,"connect":20,"init_module":0,"finit_module":0,"connect_suppressed":0},)"
 		R"("sent":{"execve":9,"connect":20,"init_module":0,"finit_module":0,"connect_suppressed":0}},)"
-		R"("decode_errors":1,"last_seq":29,"queue_depth":2,"spool_bytes":4096,)"
+		R"("decode_errors":1,"last_seq":29,"own_records":3,"queue_depth":2,"spool_bytes":4096,)"
 		R"("sink":{"type":"file","target":"/var/log/smith/events.json","connected":true,"last_error":"",)"
 		R"("written":29,"failed":0,"in_flight":0,"spooled":0,"replayed":0,"spool_bytes":0,)"
 		R"("spool_records":0,"spool_dropped":0,"spool_corrupt":0},)"
