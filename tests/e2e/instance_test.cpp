@@ -32,6 +32,8 @@ std::vector<std::string> background_argv(const TempDir &dir)
 					 "--sink=file",
 					 "--output=" + dir.file("events.jsonl")};
 	argv.insert(argv.end(), o.extra.begin(), o.extra.end());
+	if (o.backend == "lkm") // loaded by smithd, as the drops and flood tests do
+		argv.push_back("--lkm-module=" + smith_ko());
 	return argv;
 }
 
@@ -138,7 +140,10 @@ TEST_CASE("start: without --foreground, smithd exits 0 once the daemon answers, 
 TEST_CASE("start: a second smithd with the same pid file exits 1 naming the first, which goes on untouched",
 	  "[e2e][start]")
 {
-	Smithd first(sink_daemon_options({}));
+	SmithdOptions options = sink_daemon_options({});
+	if (options.backend == "lkm")
+		options.extra.push_back("--lkm-module=" + smith_ko());
+	Smithd first(options);
 	const long first_pid = first.pid();
 	TempDir other;
 	for (bool foreground : {true, false}) {
