@@ -158,9 +158,15 @@ logger.config.level=WARN
 EOF
 }
 
-# A random KRaft cluster id: 16 random bytes, URL-safe base64 without padding.
+# A random KRaft cluster id: 16 random bytes, URL-safe base64 without padding. Not one that starts
+# with "-", which the storage tool's argument parser would take for an option (1 in 64).
 random_cluster_id() {
-	head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n'
+	local id
+	while :; do
+		id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')
+		[[ $id == -* ]] || break
+	done
+	echo "$id"
 }
 
 # The broker's JVM options; the storage tool uses the same ones.

@@ -61,6 +61,8 @@ struct SinkStatus {
 	uint64_t spool_records = 0; // events in the spool now
 	uint64_t spool_dropped = 0; // events lost to the spool's size bound since start
 	uint64_t spool_corrupt = 0; // damaged spool records skipped since start
+	uint64_t dead_lettered = 0; // kafka: events the broker refused for good, in <spool>/dead-letter.jsonl
+	uint64_t producer_rebuilds = 0; // kafka: producers rebuilt after a fatal error
 };
 
 struct StatusSnapshot {

@@ -89,6 +89,8 @@ std::string status_to_json(const StatusSnapshot &s)
 	w.field("spool_records", s.sink.spool_records);
 	w.field("spool_dropped", s.sink.spool_dropped);
 	w.field("spool_corrupt", s.sink.spool_corrupt);
+	w.field("dead_lettered", s.sink.dead_lettered);
+	w.field("producer_rebuilds", s.sink.producer_rebuilds);
 	w.end_object();
 
 	w.field("rss_bytes", s.rss_bytes);

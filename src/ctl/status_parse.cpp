@@ -145,6 +145,8 @@ control::StatusSnapshot status_from_json(std::string_view json)
 	s.sink.spool_records = sink.u64("spool_records");
 	s.sink.spool_dropped = sink.u64("spool_dropped");
 	s.sink.spool_corrupt = sink.u64("spool_corrupt");
+	s.sink.dead_lettered = sink.u64("dead_lettered");
+	s.sink.producer_rebuilds = sink.u64("producer_rebuilds");
 
 	s.rss_bytes = top.u64("rss_bytes");
 	s.cpu_seconds = top.num("cpu_seconds");

@@ -179,6 +179,10 @@ std::string format_status(const control::StatusSnapshot &s)
 	labelled(out, "spool losses",
 		 fmt::format("{} dropped by the size bound, {} damaged records skipped", s.sink.spool_dropped,
 			     s.sink.spool_corrupt));
+	labelled(out, "refused",
+		 fmt::format(
+			 "{} events refused by the broker for good (dead-letter file), {} producers rebuilt",
+			 s.sink.dead_lettered, s.sink.producer_rebuilds));
 	labelled(out, "decode errors", fmt::format("{}", s.decode_errors));
 	labelled(out, "last seq", fmt::format("{}", s.last_seq));
 	return out;

@@ -4,8 +4,15 @@
 #include <librdkafka/rdkafka.h>
 #include <spdlog/spdlog.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
+
+#include "json/json_writer.h"
+#include "util/fd.h"
 
 namespace smith::sink {
 namespace {
@@ -53,6 +60,42 @@ struct KafkaSink::State {
 	bool brokers_down = false;     // librdkafka reported every broker down; cleared by a delivery
 	uint64_t commit_upto = 0; // spool offset + 1 of the last delivered spooled event, not yet committed
 	std::string last_error;
+	bool fatal = false;		// librdkafka raised a fatal error: the producer must be rebuilt
+	uint64_t producer_rebuilds = 0; // producers rebuilt after a fatal error
+	std::string topic;
+	std::string dead_letter_path; // <spool dir>/dead-letter.jsonl
+	util::UniqueFd dead_letter_fd;
+	uint64_t dead_lettered = 0; // events the broker refused for good, kept in dead_letter_path
+
+	// Appends the refused event to the dead-letter file, with why, as one JSON line:
+	// {"error":..., "code":..., "topic":..., "key":..., "event":<the event>}.
+	void dead_letter(rd_kafka_resp_err_t err, std::string_view key, std::string_view value)
+	{
+		dead_lettered++;
+		if (dead_letter_fd.get() < 0)
+			dead_letter_fd.reset(::open(dead_letter_path.c_str(),
+						    O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600));
+		std::string line;
+		{
+			json::JsonWriter w(line);
+			w.begin_object();
+			w.field("error", rd_kafka_err2str(err));
+			w.field("code", int64_t{err});
+			w.field("topic", std::string_view(topic));
+			w.field("key", key);
+			w.key("event");
+			w.raw(value);
+			w.end_object();
+		}
+		line.push_back('\n');
+		const bool kept = dead_letter_fd.get() >= 0 &&
+				  util::write_full(dead_letter_fd.get(), line.data(), line.size()).ok();
+		if (dead_lettered <= 10 || dead_lettered % 1000 == 0)
+			spdlog::error(
+				"kafka: the broker refuses an event for good ({}); {} in {} ({} so far)",
+				rd_kafka_err2str(err), kept ? "kept" : "could not be kept", dead_letter_path,
+				dead_lettered);
+	}
 
 	bool spool_append(std::string_view key, std::string_view value)
 	{
@@ -64,6 +107,22 @@ struct KafkaSink::State {
 };
 
 namespace {
+
+// Errors no retry can cure: the message itself, or the topic, is refused.
+bool permanent(rd_kafka_resp_err_t err)
+{
+	switch (err) {
+	case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
+	case RD_KAFKA_RESP_ERR_INVALID_MSG:
+	case RD_KAFKA_RESP_ERR_INVALID_MSG_SIZE:
+	case RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE:
+	case RD_KAFKA_RESP_ERR_INVALID_RECORD:
+	case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
+	case RD_KAFKA_RESP_ERR_TOPIC_EXCEPTION:
+	case RD_KAFKA_RESP_ERR_POLICY_VIOLATION: return true;
+	default: return false;
+	}
+}
 
 void on_delivery(rd_kafka_t *, const rd_kafka_message_t *m, void *opaque)
 {
@@ -89,6 +148,18 @@ void on_delivery(rd_kafka_t *, const rd_kafka_message_t *m, void *opaque)
 		}
 		return;
 	}
+	std::string_view key(static_cast<const char *>(m->key), m->key_len);
+	std::string_view value(static_cast<const char *>(m->payload), m->len);
+	if (permanent(m->err)) {
+		// Out of the way, so that what follows is delivered.
+		st->dead_letter(m->err, key, value);
+		if (tag != kLive) {
+			st->replay_in_flight--;
+			if (!st->replay_failed)
+				st->commit_upto = tag;
+		}
+		return;
+	}
 	st->failed++;
 	st->last_error = rd_kafka_err2str(m->err);
 	if (tag != kLive) {
@@ -98,8 +169,6 @@ void on_delivery(rd_kafka_t *, const rd_kafka_message_t *m, void *opaque)
 		st->backlog = true;
 		return;
 	}
-	std::string_view key(static_cast<const char *>(m->key), m->key_len);
-	std::string_view value(static_cast<const char *>(m->payload), m->len);
 	st->backlog = true;
 	st->spool_append(key, value);
 }
@@ -120,6 +189,7 @@ void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 		char buf[512];
 		rd_kafka_fatal_error(rk, buf, sizeof(buf));
 		st->last_error = buf;
+		st->fatal = true;
 		spdlog::error("kafka: fatal producer error: {}", buf);
 		return;
 	}
@@ -140,30 +210,20 @@ void on_log(const rd_kafka_t *, int level, const char *facility, const char *mes
 
 KafkaSink::KafkaSink(KafkaOptions options) : options_(std::move(options)), state_(std::make_unique<State>())
 {
-	std::map<std::string, std::string> props = default_properties();
+	properties_ = default_properties();
 	for (const auto &[k, v] : options_.properties)
-		props[k] = v;
-	if (props["bootstrap.servers"].empty())
+		properties_[k] = v;
+	if (properties_["bootstrap.servers"].empty())
 		throw SinkError("the kafka sink needs brokers: set kafka.bootstrap.servers in the config or "
 				"--brokers");
-	state_->brokers = props["bootstrap.servers"];
-
-	rd_kafka_conf_t *conf = rd_kafka_conf_new();
-	char err[512];
-	for (const auto &[k, v] : props) {
-		if (rd_kafka_conf_set(conf, k.c_str(), v.c_str(), err, sizeof(err)) != RD_KAFKA_CONF_OK) {
-			rd_kafka_conf_destroy(conf);
-			throw SinkError(fmt::format("kafka property '{}' = '{}': {}", k, v, err));
-		}
-	}
+	state_->brokers = properties_["bootstrap.servers"];
+	state_->topic = options_.topic;
+	state_->dead_letter_path = options_.spool.dir + "/dead-letter.jsonl";
 	try {
-		state_->queue_limit = std::stoul(props["queue.buffering.max.messages"]);
+		state_->queue_limit = std::stoul(properties_["queue.buffering.max.messages"]);
 	} catch (const std::exception &) {
 	}
-	rd_kafka_conf_set_opaque(conf, state_.get());
-	rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
-	rd_kafka_conf_set_error_cb(conf, on_error);
-	rd_kafka_conf_set_log_cb(conf, on_log);
+	rd_kafka_conf_t *conf = make_conf(); // every property checked before anything touches the spool
 
 	// The spool first: a restart replays what the last run left.
 	state_->spool = std::make_unique<Spool>(options_.spool);
@@ -172,13 +232,61 @@ KafkaSink::KafkaSink(KafkaOptions options) : options_(std::move(options)), state
 		spdlog::info("kafka: {} spooled events from an earlier run will be sent first",
 			     state_->spool->records());
 
+	make_producer(conf);
+	spdlog::info("kafka: producing to topic {} on {}", options_.topic, state_->brokers);
+}
+
+rd_kafka_conf_t *KafkaSink::make_conf()
+{
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	char err[512];
+	for (const auto &[k, v] : properties_) {
+		if (rd_kafka_conf_set(conf, k.c_str(), v.c_str(), err, sizeof(err)) != RD_KAFKA_CONF_OK) {
+			rd_kafka_conf_destroy(conf);
+			throw SinkError(fmt::format("kafka property '{}' = '{}': {}", k, v, err));
+		}
+	}
+	rd_kafka_conf_set_opaque(conf, state_.get());
+	rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+	rd_kafka_conf_set_error_cb(conf, on_error);
+	rd_kafka_conf_set_log_cb(conf, on_log);
+	return conf;
+}
+
+void KafkaSink::make_producer(rd_kafka_conf_t *conf)
+{
+	char err[512];
 	state_->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
-	if (!state_->rk) // conf is freed by rd_kafka_new only on success
-	{
+	if (!state_->rk) { // conf is freed by rd_kafka_new only on success
 		rd_kafka_conf_destroy(conf);
 		throw SinkError(fmt::format("cannot create the kafka producer: {}", err));
 	}
-	spdlog::info("kafka: producing to topic {} on {}", options_.topic, state_->brokers);
+}
+
+// A fatal error (the idempotent producer fenced or out of sequence) ends a producer for good. What
+// it still holds is purged into the spool (live events) or left there (spooled ones), and a new
+// producer, with a fresh idempotent sequence, takes over. If none can be made, the SinkError ends
+// smithd with exit 1, for systemd to restart it.
+void KafkaSink::rebuild_producer()
+{
+	State &st = *state_;
+	spdlog::error("kafka: rebuilding the producer after a fatal error: {}", st.last_error);
+	rd_kafka_purge(st.rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+	rd_kafka_flush(st.rk, 1000); // serves the purged messages' delivery reports
+	commit_delivered();
+	rd_kafka_destroy(st.rk);
+	st.rk = nullptr;
+	st.fatal = false;
+	st.replay_in_flight = 0;
+	st.replay_failed = true; // every spooled record not committed is read again
+	st.backlog = true;
+	make_producer(make_conf());
+	st.producer_rebuilds++;
+}
+
+void KafkaSink::inject_fatal_error(const char *reason)
+{
+	rd_kafka_test_fatal_error(state_->rk, RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER, reason);
 }
 
 KafkaSink::~KafkaSink()
@@ -195,6 +303,12 @@ bool KafkaSink::produce(std::string_view value, std::string_view key, uint64_t t
 		RD_KAFKA_V_OPAQUE(reinterpret_cast<void *>(static_cast<uintptr_t>(tag))), RD_KAFKA_V_END);
 	if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
 		return true;
+	if (permanent(err)) { // refused before it left: larger than message.max.bytes
+		state_->dead_letter(err, key, value);
+		if (tag != kLive && state_->replay_in_flight == 0 && !state_->replay_failed)
+			state_->commit_upto = tag;
+		return true;
+	}
 	if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
 		state_->last_error = rd_kafka_err2str(err);
 		state_->failed++;
@@ -240,10 +354,11 @@ void KafkaSink::replay_spool()
 		room = 1;
 	}
 	size_t n = st.spool->read(room, [&](const SpoolRecord &r) {
-		if (produce(r.value, r.key, r.offset + 1))
-			st.replay_in_flight++;
-		else
+		const uint64_t dead = st.dead_lettered;
+		if (!produce(r.value, r.key, r.offset + 1))
 			st.replay_failed = true; // read again after a rewind
+		else if (st.dead_lettered == dead)
+			st.replay_in_flight++; // its delivery report will come
 	});
 	if (n == 0 && !st.replay_failed)
 		st.backlog = false; // every spooled event is produced: new ones go straight out
@@ -262,6 +377,8 @@ void KafkaSink::flush()
 	if (!state_->rk)
 		return;
 	rd_kafka_poll(state_->rk, 0); // delivery reports
+	if (state_->fatal)
+		rebuild_producer();
 	commit_delivered();
 	replay_spool();
 	state_->spool->flush();
@@ -318,6 +435,8 @@ control::SinkStatus KafkaSink::status() const
 	s.spool_records = st.spool->records();
 	s.spool_dropped = st.spool->dropped();
 	s.spool_corrupt = st.spool->corrupt();
+	s.dead_lettered = st.dead_lettered;
+	s.producer_rebuilds = st.producer_rebuilds;
 	return s;
 }
 

@@ -16,6 +16,10 @@
 //   - close() (SIGTERM) gives the queue a few seconds to deliver, then moves
 //     what is left to the spool. A restart replays the spool first.
 //   - Only the spool's size bound drops events, and those are counted.
+//   - An event the broker refuses for good (larger than the topic's max.message.bytes, topic not
+//     authorised) goes to <spool dir>/dead-letter.jsonl, counted, and delivery goes on behind it.
+//   - A fatal producer error (idempotence fenced) rebuilds the producer: what it held goes back
+//     to the spool; if no producer can be made, flush() throws SinkError and smithd exits 1.
 #pragma once
 
 #include <chrono>
@@ -26,6 +30,9 @@
 
 #include "sink/sink.h"
 #include "sink/spool.h"
+
+// librdkafka's configuration handle, without its header here.
+typedef struct rd_kafka_conf_s rd_kafka_conf_t;
 
 namespace smith::sink {
 
@@ -54,14 +61,21 @@ public:
 	void heartbeat(std::string_view status_json) override;
 	control::SinkStatus status() const override;
 
+	// Raises a fatal producer error as librdkafka would (its test API), for tests of the rebuild.
+	void inject_fatal_error(const char *reason);
+
 	struct State; // shared with librdkafka's callbacks
 
 private:
 	bool produce(std::string_view value, std::string_view key, uint64_t spool_offset);
 	void replay_spool();
 	void commit_delivered();
+	rd_kafka_conf_t *make_conf();		   // throws SinkError naming a property librdkafka refuses
+	void make_producer(rd_kafka_conf_t *conf); // takes conf
+	void rebuild_producer();
 
 	KafkaOptions options_;
+	std::map<std::string, std::string> properties_; // librdkafka's, defaults and options merged
 	std::unique_ptr<State> state_;
 };
 

@@ -395,6 +395,93 @@ TEST_CASE("kafka: a second smithd on the same spool directory exits 1, and the f
 	check_contiguous(of_run(events, run));
 }
 
+// An event larger than the topic takes (a long argv) is refused by the broker for good: it goes to the
+// dead-letter file, and the events after it are delivered, in order.
+TEST_CASE("kafka: an event the topic refuses goes to the dead-letter file and the events after it arrive",
+	  "[e2e][sink][kafka]")
+{
+	Broker b;
+	TempDir spool;
+	const std::string topic = "smith-poison-" + std::to_string(getpid());
+	const CommandResult created = run_command(
+		{"/bin/bash", SMITH_LOCAL_BROKER, "topics", "--create", "--topic", topic, "--partitions", "1",
+		 "--replication-factor", "1", "--config", "max.message.bytes=4096"},
+		120s);
+	INFO(created.out << created.err);
+	REQUIRE(created.exit_code == 0);
+
+	Smithd d(sink_daemon_options({"--brokers=" + kBrokers, "--topic=" + topic,
+				      "--spool-dir=" + spool.path(), "--heartbeat-interval=0"},
+				     false));
+	const std::string run = run_id_of(d);
+	const std::string marker = "smith-poison-" + std::to_string(getpid());
+	for (int i = 0; i < 5; ++i)
+		exec_marker(marker);
+	std::this_thread::sleep_for(500ms); // the oversized event in a batch of its own, as far as we can
+	// 16 KB of hex digits: lz4 cannot squeeze it under the topic's 4 KB.
+	std::vector<std::string> argv = {"/bin/echo", "smith-poison-big"};
+	std::srand(unsigned(getpid()));
+	for (int i = 0; i < 32; ++i) {
+		std::string arg;
+		for (int j = 0; j < 500; ++j)
+			arg.push_back("0123456789abcdef"[std::rand() % 16]);
+		argv.push_back(arg);
+	}
+	const pid_t big = spawn([&] {
+		std::vector<char *> c = c_strings(argv);
+		execv("/bin/echo", c.data());
+	});
+	REQUIRE(wait_exit(big) == 0);
+	std::this_thread::sleep_for(500ms);
+	constexpr int kAfter = 20;
+	for (int i = 0; i < kAfter; ++i)
+		exec_marker(marker);
+	wait_drained(d, 120s);
+	simdjson::dom::parser p;
+	const simdjson::dom::element st = p.parse(d.ctl({"status", "--json"}).out);
+	const uint64_t dead = uint64_t(st["sink"]["dead_lettered"]);
+	CHECK(dead >= 1);
+	REQUIRE(d.terminate() == 0);
+
+	// The dead-letter file: why, and the whole event.
+	std::set<uint64_t> dead_seqs;
+	bool big_kept = false;
+	{
+		std::istringstream lines(read_file(spool.file("dead-letter.jsonl")));
+		size_t n = 0;
+		for (std::string line; std::getline(lines, line); ++n) {
+			simdjson::dom::parser lp;
+			const simdjson::dom::element dl = lp.parse(line);
+			CHECK(std::string_view(dl["error"]) == "Broker: Message size too large");
+			CHECK(int64_t(dl["code"]) == 10);
+			CHECK(std::string_view(dl["topic"]) == topic);
+			const simdjson::dom::element e = dl["event"];
+			CHECK(std::string_view(e["run_id"]) == run);
+			dead_seqs.insert(uint64_t(e["seq"]));
+			if (std::string_view(e["type"]) == "execve" && int64_t(e["pid"]) == big) {
+				big_kept = true;
+				CHECK(std::string_view(e["argv"].at(1)) == "smith-poison-big");
+				CHECK(std::string_view(e["argv"].at(2)) == argv[2]);
+			}
+		}
+		CHECK(n == dead);
+	}
+	CHECK(big_kept);
+
+	// The topic: every other event of the run, each once: the seqs 1..last without the dead ones.
+	const auto events = of_run(consume(topic, 6000ms), run);
+	CHECK(count_marker(events, marker) == 5 + kAfter);
+	std::set<uint64_t> seqs;
+	for (const auto &e : events) {
+		CHECK(dead_seqs.count(e.u64("seq")) == 0);
+		seqs.insert(e.u64("seq"));
+	}
+	CHECK(seqs.size() == events.size());
+	REQUIRE_FALSE(seqs.empty());
+	CHECK(seqs.size() + dead_seqs.size() == *seqs.rbegin());
+	CHECK(events.back().type() == "run_end");
+}
+
 namespace {
 
 // The heartbeats of `run_id` on the heartbeat topic, in order, as JSON objects (minified text).

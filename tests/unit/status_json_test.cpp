@@ -77,7 +77,7 @@ TEST_CASE("status_to_json writes the documented shape, fields in order", "[unit]
 		R"("decode_errors":1,"last_seq":29,"own_records":3,"queue_depth":2,"spool_bytes":4096,)"
 		R"("sink":{"type":"file","target":"/var/log/smith/events.json","connected":true,"last_error":"",)"
 		R"("written":29,"failed":0,"in_flight":0,"spooled":0,"replayed":0,"spool_bytes":0,)"
-		R"("spool_records":0,"spool_dropped":0,"spool_corrupt":0},)"
+		R"("spool_records":0,"spool_dropped":0,"spool_corrupt":0,"dead_lettered":0,"producer_rebuilds":0},)"
 		R"("rss_bytes":12582912,"cpu_seconds":0.1,"cpu_percent":0.5})";
 	CHECK(status_to_json(known_snapshot()) == expected);
 }
