@@ -33,6 +33,9 @@ std::optional<Config> parse_command_line(int argc, char **argv, int *exit_code)
 	auto *o_state = app.add_option("--state-file", config.state_file,
 				       "where whether the last run stopped cleanly is kept (default "
 				       "/var/lib/smith/smithd.state; \"\" keeps nothing)");
+	auto *o_durability =
+		app.add_option("--durability", config.durability,
+			       "kafka: disk (every event journaled in the spool first) | memory");
 	auto *o_heartbeat = app.add_option("--heartbeat-interval", config.heartbeat_interval,
 					   "seconds between heartbeats (0: off)");
 	auto *o_output = app.add_option("--output", config.output, "file sink path (implies --sink file)");
@@ -82,6 +85,7 @@ std::optional<Config> parse_command_line(int argc, char **argv, int *exit_code)
 	keep(o_spool, config.spool_dir, from_file.spool_dir);
 	keep(o_state, config.state_file, from_file.state_file);
 	keep(o_heartbeat, config.heartbeat_interval, from_file.heartbeat_interval);
+	keep(o_durability, config.durability, from_file.durability);
 	keep(o_lkm_module, config.lkm_module, from_file.lkm_module);
 	keep(o_budget_rate, config.connect_budget_rate, from_file.connect_budget_rate);
 	keep(o_budget_burst, config.connect_budget_burst, from_file.connect_budget_burst);

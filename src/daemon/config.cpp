@@ -119,6 +119,8 @@ void load_config_file(const std::string &path, bool required, Config &c)
 			c.state_file = get<std::string>(path, key, v);
 		else if (key == "spool_max_bytes")
 			c.spool_max_bytes = get<uint64_t>(path, key, v);
+		else if (key == "durability")
+			c.durability = get<std::string>(path, key, v);
 		else if (key == "kafka") {
 			if (!v.IsMap())
 				throw ConfigError(
@@ -143,6 +145,7 @@ void validate(const Config &c)
 	one_of("backend", c.backend, kBackends);
 	one_of("sink", c.sink, kSinks);
 	one_of("log level", c.log_level, kLogLevels);
+	one_of("durability", c.durability, {"disk", "memory"});
 	if (c.sink == "file" && c.output.empty())
 		throw ConfigError(
 			"sink 'file' needs an output path (--output PATH or 'output:' in the config)");

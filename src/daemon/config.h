@@ -48,6 +48,9 @@ struct Config {
 	// Whether the previous run stopped cleanly is kept here (run_state.h); "" keeps nothing.
 	std::string state_file = "/var/lib/smith/smithd.state";
 	uint64_t spool_max_bytes = 1ull << 30;
+	// disk: every event is in the spool's journal before librdkafka has it (kill -9 loses nothing);
+	// memory: events wait in librdkafka's queue and reach the spool only when it is full.
+	std::string durability = "disk";
 };
 
 // Reads a YAML config file into `config`. Unknown keys, wrong types and bad

@@ -111,6 +111,7 @@ int run_daemon(Config &config)
 		kafka.properties = config.kafka;
 		kafka.spool.dir = config.spool_dir;
 		kafka.spool.max_bytes = config.spool_max_bytes;
+		kafka.durable = config.durability == "disk";
 		sink = std::make_unique<sink::KafkaSink>(kafka);
 	} else if (config.sink == "file") {
 		sink = std::make_unique<sink::FileSink>(config.output);

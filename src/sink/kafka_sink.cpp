@@ -60,6 +60,8 @@ struct KafkaSink::State {
 	bool brokers_down = false;     // librdkafka reported every broker down; cleared by a delivery
 	uint64_t commit_upto = 0; // spool offset + 1 of the last delivered spooled event, not yet committed
 	std::string last_error;
+	bool durable = true;				   // KafkaOptions::durable
+	std::chrono::steady_clock::time_point last_sync{}; // the spool's last fdatasync and commit
 	bool fatal = false;		// librdkafka raised a fatal error: the producer must be rebuilt
 	uint64_t producer_rebuilds = 0; // producers rebuilt after a fatal error
 	std::string topic;
@@ -218,6 +220,7 @@ KafkaSink::KafkaSink(KafkaOptions options) : options_(std::move(options)), state
 				"--brokers");
 	state_->brokers = properties_["bootstrap.servers"];
 	state_->topic = options_.topic;
+	state_->durable = options_.durable;
 	state_->dead_letter_path = options_.spool.dir + "/dead-letter.jsonl";
 	try {
 		state_->queue_limit = std::stoul(properties_["queue.buffering.max.messages"]);
@@ -323,6 +326,10 @@ bool KafkaSink::write(std::string_view json_line, std::string_view key)
 	std::string_view value = json_line;
 	if (!value.empty() && value.back() == '\n')
 		value.remove_suffix(1);
+	if (state_->durable) { // produced from the journal by replay_spool()
+		state_->backlog = true;
+		return state_->spool_append(key, value);
+	}
 	if (!state_->backlog && produce(value, key, kLive))
 		return true;
 	// The queue is full (the broker is away or slower than input), or older
@@ -360,7 +367,7 @@ void KafkaSink::replay_spool()
 		else if (st.dead_lettered == dead)
 			st.replay_in_flight++; // its delivery report will come
 	});
-	if (n == 0 && !st.replay_failed)
+	if (n == 0 && !st.replay_failed && !st.durable)
 		st.backlog = false; // every spooled event is produced: new ones go straight out
 }
 
@@ -376,12 +383,28 @@ void KafkaSink::flush()
 {
 	if (!state_->rk)
 		return;
-	rd_kafka_poll(state_->rk, 0); // delivery reports
-	if (state_->fatal)
+	State &st = *state_;
+	rd_kafka_poll(st.rk, 0); // delivery reports
+	if (st.fatal)
 		rebuild_producer();
-	commit_delivered();
+	if (!st.durable) {
+		commit_delivered();
+		replay_spool();
+		st.spool->flush();
+		return;
+	}
+	// Durable: the journal is written (one write per batch) before anything of it is produced,
+	// so a kill -9 loses nothing; fdatasync and the commit of what was delivered (a write of the
+	// state file) happen once a second, so power loss loses at most that second, and a restart
+	// resends at most what was in flight or delivered in the last second.
+	st.spool->write_out();
+	const auto now = std::chrono::steady_clock::now();
+	if (now - st.last_sync >= std::chrono::seconds(1)) {
+		commit_delivered();
+		st.spool->flush();
+		st.last_sync = now;
+	}
 	replay_spool();
-	state_->spool->flush();
 }
 
 void KafkaSink::heartbeat(std::string_view status_json)

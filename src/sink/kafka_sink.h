@@ -44,6 +44,10 @@ struct KafkaOptions {
 	std::map<std::string, std::string> properties;
 	SpoolOptions spool;
 	std::chrono::milliseconds close_timeout{5000}; // delivery time given at close() before spooling
+	// Every event into the spool's journal (written at each flush) before librdkafka has it, and
+	// committed once delivered: kill -9 loses nothing smithd read. Else events wait in memory and
+	// reach the spool only when the queue is full, the broker away, or at close.
+	bool durable = true;
 };
 
 class KafkaSink final : public Sink {

@@ -351,6 +351,11 @@ bool Spool::append(std::string_view key, std::string_view value)
 	return true;
 }
 
+void Spool::write_out()
+{
+	write_buffer();
+}
+
 void Spool::flush()
 {
 	write_buffer();

@@ -67,6 +67,9 @@ public:
 	// Writes buffered appends and fsyncs the active segment (and the
 	// directory after a new segment). A no-op when nothing was appended.
 	void flush();
+	// Writes what append() buffered, without waiting for the disk (no fdatasync): it survives
+	// the process, not a power loss.
+	void write_out();
 
 	// Calls `fn` for the next records after the read position, oldest first,
 	// at most `max`; returns how many. Does not remove them: the caller
