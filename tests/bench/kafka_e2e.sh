@@ -31,6 +31,7 @@ REPO=$(cd "$SCRIPT_DIR/../.." && pwd)
 usage() {
 	cat <<EOF
 Usage: $0 [--out DIR] [--quick] [--head] [--build-dir DIR] [--no-build] [--skip-outage] [--skip-rates]
+          [--durability disk|memory]
 
   --out DIR        where kafka_e2e.{json,md}, raw files and smithd logs go
                    (default: $REPO/build-bench/bench-results)
@@ -42,6 +43,8 @@ Usage: $0 [--out DIR] [--quick] [--head] [--build-dir DIR] [--no-build] [--skip-
   --no-build       use the binaries already in the build directory
   --skip-rates     only part 2 (SIGKILL during an outage)
   --skip-outage    only part 1 (zero-loss rate)
+  --durability M   smithd --durability M: disk (the default: every event journaled in the
+                   spool before librdkafka has it) or memory
 
 Environment:
   SMITH_BENCH_KAFKA_RATES           offered rates, events/s, 0 = unpaced
@@ -74,6 +77,7 @@ BUILD=1
 DO_RATES=1
 DO_OUTAGE=1
 HEAD_BUILD=0
+DURABILITY=""
 BUILD_DIR_SET=0
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -85,6 +89,7 @@ while [ $# -gt 0 ]; do
 	--build-dir=*) BUILD_DIR=${1#*=}; BUILD_DIR_SET=1; shift ;;
 	--no-build) BUILD=0; shift ;;
 	--skip-rates) DO_RATES=0; shift ;;
+	--durability) DURABILITY=${2:?--durability needs disk or memory}; shift 2 ;;
 	--skip-outage) DO_OUTAGE=0; shift ;;
 	-h | --help) usage; exit 0 ;;
 	*) usage >&2; die "unknown option '$1'" ;;
@@ -241,10 +246,11 @@ start_smithd() {
 	mkdir -p "$spool"
 	"$SMITHD" --backend=ebpf --foreground --brokers "$BROKERS" --topic "$topic" --spool-dir "$spool" \
 		--heartbeat-interval 0 --socket "$WORK/smithd.sock" --pid-file "$WORK/smithd.pid" \
-		--config /dev/null 2>"$logf" &
+		--config /dev/null ${DURABILITY:+--durability "$DURABILITY"} 2>"$logf" &
 	SMITHD_PID=$!
 	for i in $(seq 600); do
-		[ -e "$WORK/smithd.pid" ] && break
+		# The pid file is taken first; the control socket answers once smithd is ready.
+		[ -e "$WORK/smithd.pid" ] && status >/dev/null 2>&1 && break
 		if ! kill -0 "$SMITHD_PID" 2>/dev/null; then
 			tail -n 20 "$logf" >&2
 			SMITHD_PID=""
@@ -252,8 +258,7 @@ start_smithd() {
 		fi
 		sleep 0.1
 	done
-	[ -e "$WORK/smithd.pid" ] || die "smithd not ready after 60 s (log: $logf)"
-	status >/dev/null || die "smithd is up but smithctl status fails"
+	status >/dev/null 2>&1 || die "smithd not ready after 60 s (log: $logf)"
 	log "smithd $SMITHD_PID ready after $((i / 10)).$((i % 10)) s (topic $topic)"
 }
 

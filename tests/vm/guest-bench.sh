@@ -65,7 +65,8 @@ start_smithd() { # $1: backend
 		--ringbuf-bytes=16777216 --connect-budget-rate=0 >"$WORK/smithd.log" 2>&1 &
 	SMITHD_PID=$!
 	waited=0
-	while [ ! -e "$WORK/smithd.pid" ]; do
+	# The pid file is taken first; the control socket answers once smithd is ready.
+	while ! "$BIN/smithctl" status --socket="$WORK/smithd.sock" >/dev/null 2>&1; do
 		kill -0 "$SMITHD_PID" 2>/dev/null || fail "smithd --backend=$1 exited during startup"
 		[ "$waited" -lt 1800 ] || fail "smithd --backend=$1 not ready after 900 s"
 		sleep 0.5
