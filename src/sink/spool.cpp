@@ -23,6 +23,9 @@ using spool::frame_bytes;
 using spool::segment_name;
 
 constexpr size_t kBufferBytes = 1 << 20;
+// What may wait in memory while the disk takes nothing (full, failing); past it appends are
+// refused and counted as dropped. Order is kept: the buffer goes out first when the disk is back.
+constexpr size_t kMemoryCapBytes = 64u << 20;
 constexpr uint64_t kNoOffset = std::numeric_limits<uint64_t>::max();
 
 // dir/state: magic, version, committed position, CRC-32C of the 16 bytes before it.
@@ -334,7 +337,7 @@ bool Spool::append(std::string_view key, std::string_view value)
 {
 	uint64_t frame = frame_bytes(key.size(), value.size());
 	if (static_cast<uint64_t>(key.size()) + value.size() > spool::kMaxPayloadBytes ||
-	    bytes() + frame > options_.max_bytes) {
+	    bytes() + frame > options_.max_bytes || buffer_.size() + frame > kMemoryCapBytes) {
 		dropped_++;
 		return false;
 	}

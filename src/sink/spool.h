@@ -19,7 +19,8 @@
 //     reading starts at the oldest segment (duplicates, never losses).
 //   - Disk errors after open (write, fsync, rename) are logged and kept in
 //     last_error(); appended records stay buffered and are written by the
-//     next flush(). The buffer is bounded by max_bytes like the segments.
+//     next flush(), before anything appended later. The buffer is bounded by max_bytes like the
+//     segments, and by 64 MiB: past it, appends are refused and counted in dropped().
 //   - Hot path: append() does not allocate once its buffer is warm, except
 //     when it starts a new segment (once per segment_bytes).
 //

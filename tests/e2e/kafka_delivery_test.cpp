@@ -330,6 +330,48 @@ TEST_CASE("kafka: events of a run stopped while the broker is away arrive after 
 	check_contiguous(bb);
 }
 
+// The spool's disk fills up while the broker is away: events wait in memory (64 MiB at most) and are
+// written, in order, once there is room; nothing is lost.
+TEST_CASE("kafka: a full spool disk while the broker is away loses nothing, and order is kept",
+	  "[e2e][sink][kafka]")
+{
+	Broker b;
+	SmallTmpfs fs("1m");
+	const std::string spool = fs.file("spool");
+	const std::string topic = "smith-fullspool-" + std::to_string(getpid());
+	const std::string marker = "smith-fullspool-" + std::to_string(getpid());
+	Smithd d(sink_daemon_options({"--brokers=" + kBrokers, "--topic=" + topic, "--spool-dir=" + spool,
+				      "--heartbeat-interval=0"},
+				     false));
+	const std::string run = run_id_of(d);
+	b.stop();
+	REQUIRE(fill_file_system(fs.file("filler")));
+	constexpr int kMarkers = 40;
+	for (int i = 0; i < kMarkers; ++i)
+		exec_marker(marker);
+	std::this_thread::sleep_for(2s);
+	const std::string full = d.ctl({"status", "--json"}).out;
+	INFO(full);
+	CHECK(full.find("No space left on device") != std::string::npos);
+
+	REQUIRE(unlink(fs.file("filler").c_str()) == 0);
+	b.start();
+	wait_drained(d, 180s);
+	simdjson::dom::parser p;
+	const simdjson::dom::element st = p.parse(d.ctl({"status", "--json"}).out);
+	CHECK(uint64_t(st["sink"]["spool_dropped"]) == 0);
+	REQUIRE(d.terminate() == 0);
+	const auto events = of_run(consume(topic, 6000ms), run);
+	CHECK(count_marker(events, marker) == kMarkers);
+	// In seq order, each once: the spool kept the order through the full disk.
+	uint64_t want = 1;
+	for (const auto &e : events) {
+		CHECK(e.u64("seq") == want);
+		want = e.u64("seq") + 1;
+	}
+	CHECK(events.back().type() == "run_end");
+}
+
 // Someone runs `smithd -f` beside the service: it must stop before it opens the spool, whose segments
 // and state are the running daemon's.
 TEST_CASE("kafka: a second smithd on the same spool directory exits 1, and the first's spool is intact",

@@ -99,39 +99,6 @@ TEST_CASE("rotation: SIGHUP reopens the output file and loses nothing", "[e2e][s
 	CHECK(*seqs.rbegin() == total); // contiguous from 1
 }
 
-namespace {
-
-// A tmpfs of `size` mounted on a fresh directory for the life of the object.
-class SmallTmpfs {
-public:
-	explicit SmallTmpfs(const std::string &size)
-	{
-		REQUIRE(mount("tmpfs", dir_.path().c_str(), "tmpfs", 0,
-			      ("size=" + size + ",mode=0700").c_str()) == 0);
-	}
-	~SmallTmpfs() { umount2(dir_.path().c_str(), MNT_DETACH); }
-	std::string file(const std::string &name) const { return dir_.file(name); }
-
-private:
-	TempDir dir_;
-};
-
-// Writes to `path` until the file system takes no more; true when it ended with ENOSPC.
-bool fill(const std::string &path)
-{
-	Fd fd(open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
-	const std::string chunk(4096, 'x');
-	for (;;) {
-		const ssize_t n = write(fd.get(), chunk.data(), chunk.size());
-		if (n < 0)
-			return errno == ENOSPC;
-		if (n == 0)
-			return false;
-	}
-}
-
-} // namespace
-
 TEST_CASE("file sink: on a full disk every line stays a whole event, and what waited follows in order",
 	  "[e2e][sink]")
 {
@@ -156,7 +123,7 @@ TEST_CASE("file sink: on a full disk every line stays a whole event, and what wa
 	run_marker("smith-full-first-" + tag);
 	wait_marker("smith-full-first-" + tag);
 
-	REQUIRE(fill(fs.file("filler")));
+	REQUIRE(fill_file_system(fs.file("filler")));
 	constexpr int kWhileFull = 30;
 	for (int i = 0; i < kWhileFull; ++i)
 		run_marker("smith-full-" + std::to_string(i) + "-" + tag);

@@ -673,6 +673,30 @@ std::string smithd_path()
 	return beside_self_or("smithd", SMITHD_PATH);
 }
 
+SmallTmpfs::SmallTmpfs(const std::string &size)
+{
+	REQUIRE(mount("tmpfs", dir_.path().c_str(), "tmpfs", 0, ("size=" + size + ",mode=0700").c_str()) ==
+		0);
+}
+
+SmallTmpfs::~SmallTmpfs()
+{
+	umount2(dir_.path().c_str(), MNT_DETACH);
+}
+
+bool fill_file_system(const std::string &path)
+{
+	Fd fd(open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+	const std::string chunk(4096, 'x');
+	for (;;) {
+		const ssize_t n = write(fd.get(), chunk.data(), chunk.size());
+		if (n < 0)
+			return errno == ENOSPC;
+		if (n == 0)
+			return false;
+	}
+}
+
 std::string smithctl_path()
 {
 	return beside_self_or("smithctl", SMITHCTL_PATH);

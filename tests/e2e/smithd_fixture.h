@@ -91,6 +91,23 @@ private:
 	bool keep_ = false; // leave the tree on disk
 };
 
+// A tmpfs of `size` ("256k") mounted on a fresh directory for the life of the object: a disk to fill.
+class SmallTmpfs {
+public:
+	explicit SmallTmpfs(const std::string &size);
+	~SmallTmpfs();
+	SmallTmpfs(const SmallTmpfs &) = delete;
+	SmallTmpfs &operator=(const SmallTmpfs &) = delete;
+	const std::string &path() const { return dir_.path(); }
+	std::string file(const std::string &name) const { return dir_.file(name); }
+
+private:
+	TempDir dir_;
+};
+
+// Writes to `path` until the file system takes no more; true when it ended with ENOSPC.
+bool fill_file_system(const std::string &path);
+
 // ---- Events -----------------------------------------------------------------------------------------
 
 // One parsed output line. Values are kept as parsed, in the line's key order.
