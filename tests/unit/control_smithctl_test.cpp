@@ -140,7 +140,8 @@ TEST_CASE("format_status shows header, hooks, events and sink", "[unit][ctl]")
 		"queue depth:   4\n"
 		"spool:         0 events, 8192 bytes (0 spooled, 0 replayed since start)\n"
 		"spool losses:  0 dropped by the size bound, 0 damaged records skipped\n"
-		"refused:       0 events refused by the broker for good (dead-letter file), 0 producers rebuilt\n"
+		"refused:       0 events refused by the broker for good (dead-letter file), 0 producers "
+		"rebuilt\n"
 		"decode errors: 5\n"
 		"last seq:      16\n";
 	CHECK(text == expected);
