@@ -42,13 +42,6 @@ public:
 	// true), and send it as the last heartbeat when heartbeats are on.
 	void run(const std::atomic<bool> &stop, std::atomic<bool> &reopen);
 
-	// How the run before this one ended (run_state.h), for the status; before run().
-	void set_previous_run(std::string run_id, bool clean_stop)
-	{
-		context_.previous_run_id = std::move(run_id);
-		context_.previous_run_clean = clean_stop;
-	}
-
 	// The last published status as JSON; safe from any thread.
 	std::string status_json() const;
 	// Sequence number of the last event written.

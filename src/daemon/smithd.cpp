@@ -152,14 +152,16 @@ int run_daemon(Config &config)
 
 	StatusContext context{reason, kernel_release(), std::chrono::seconds(config.heartbeat_interval)};
 	context.own_records = config.backend != "replay"; // a replay gives the recorded events, nothing else
-	Pipeline pipeline(*backend, normalizer, *sink, std::move(context), recorder.get());
-	ControlServer control(config.socket, [&pipeline] { return pipeline.status_json(); });
-	control.start();
+	// How the run before this one ended is in the very first status the control socket serves.
 	const bool record_run = !config.state_file.empty() && config.backend != "replay";
 	if (record_run) {
 		const PreviousRun prev = begin_run(config.state_file, host.run_id);
-		pipeline.set_previous_run(prev.run_id, prev.clean_stop);
+		context.previous_run_id = prev.run_id;
+		context.previous_run_clean = prev.clean_stop;
 	}
+	Pipeline pipeline(*backend, normalizer, *sink, std::move(context), recorder.get());
+	ControlServer control(config.socket, [&pipeline] { return pipeline.status_json(); });
+	control.start();
 	spdlog::info("smithd {} running: run_id {}, sink {} {}, control socket {}", SMITH_VERSION,
 		     host.run_id, config.sink, config.sink == "file" ? config.output : "", config.socket);
 
