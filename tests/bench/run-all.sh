@@ -13,7 +13,8 @@
 #   3. pipeline.sh       decode -> normalize -> serialize per core, allocations per event
 #   4. kafka_e2e.sh      events/s into the local Kafka broker with zero seq gaps
 #   5. plot.sh           hook_overhead.png
-#   6. with --vm: tests/vm/run-vm.sh --bench, the module and eBPF backends inside QEMU
+#   6. with --vm: tests/vm/run-vm.sh --bench, the module and eBPF backends inside QEMU, and
+#                 scale_cpus.sh, connect events/s with 1, 2, 4 and 8 vCPUs (about 20 minutes per kernel)
 # Needs root and kernel BTF. Takes about 30 minutes (5 with --quick).
 set -euo pipefail
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -26,7 +27,7 @@ while [ $# -gt 0 ]; do
 	--quick) QUICK=(--quick); shift ;;
 	--before-rev) BEFORE=(--before-rev "${2:?--before-rev needs a revision}"); shift 2 ;;
 	--vm) VM=1; shift ;;
-	-h | --help) sed -n '2,19p' "$0"; exit 0 ;;
+	-h | --help) sed -n '2,18p' "$0"; exit 0 ;;
 	*) echo "run-all: error: unknown option '$1'" >&2; exit 2 ;;
 	esac
 done
@@ -57,5 +58,6 @@ if [ "$VM" = 1 ]; then
 	for kernel in 6.1 6.12; do
 		"$REPO/tests/vm/run-vm.sh" --kernel "$kernel" --bench --out "$RESULTS"
 	done
+	"$SCRIPT_DIR/scale_cpus.sh" --out "$RESULTS"
 fi
 echo "run-all: results in $RESULTS" >&2

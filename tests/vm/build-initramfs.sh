@@ -5,7 +5,8 @@
 #                      [--smith-bin-dir DIR] [--smith-ko FILE]
 #
 # Holds busybox-static (with its applets as links), /init (tests/vm/guest-init.sh),
-# smithd, smithctl, smith_e2e_tests and smith_hook_load from the build directory with every
+# smithd, smithctl, smith_e2e_tests and smith_hook_load (and smith_paced_load, when built, for
+# guest-scale.sh) from the build directory with every
 # shared library ldd names and the dynamic loader (none for a SMITH_STATIC build), the test
 # module built against KDIR and, when the tree has lkm/, smith.ko built against KDIR.
 # --smith-bin-dir takes smithd and smithctl from DIR instead (a package's /usr/bin), as they are;
@@ -53,6 +54,7 @@ BINS=(
 for b in "${BINS[@]}"; do
 	[ -x "$b" ] || die "$b not found (build it: ninja -C $BUILD_DIR smithd smithctl smith_e2e_tests smith_hook_load)"
 done
+[ ! -x "$BUILD_DIR/tests/bench/smith_paced_load" ] || BINS+=("$BUILD_DIR/tests/bench/smith_paced_load")
 
 [ -n "$WORK" ] || WORK=$(dirname "$OUT")
 mkdir -p "$WORK"
@@ -127,6 +129,7 @@ fi
 cp "$HERE/guest-init.sh" "$ROOT/init"
 chmod 0755 "$ROOT/init"
 [ ! -f "$HERE/guest-bench.sh" ] || cp "$HERE/guest-bench.sh" "$ROOT/opt/smith/guest-bench.sh"
+[ ! -f "$HERE/guest-scale.sh" ] || cp "$HERE/guest-scale.sh" "$ROOT/opt/smith/guest-scale.sh"
 echo "root:x:0:0:root:/root:/bin/sh" >"$ROOT/etc/passwd"
 echo "root:x:0:" >"$ROOT/etc/group"
 echo "smith-guest" >"$ROOT/etc/hostname"

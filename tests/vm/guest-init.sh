@@ -7,6 +7,7 @@
 #                              [sink] tests
 #   smith.backends=ebpf,lkm    the backends it checks (SMITH_TEST_BACKENDS of tests/e2e/backends.h)
 #   smith.mode=bench           run the overhead benchmark (tests/vm/guest-bench.sh)
+#   smith.mode=scale           run the events-per-CPU benchmark (tests/vm/guest-scale.sh)
 #   smith.args=A+B+...         extra arguments for that program, "+" for spaces
 #
 # Markers (each alone on a line, read by run-vm.sh):
@@ -66,6 +67,10 @@ checks)
 bench)
 	# shellcheck disable=SC2086
 	sh /opt/smith/guest-bench.sh $args || rc=$?
+	;;
+scale)
+	# shellcheck disable=SC2086
+	sh /opt/smith/guest-scale.sh $args || rc=$?
 	;;
 *)
 	echo "unknown smith.mode '$mode'"

@@ -6,6 +6,9 @@
 #   tests/vm/run-vm.sh --kernel 6.1|6.12|el7 [--build-dir DIR] [--keep] [--timeout S] [--filter SPEC]
 #                      [--smith-bin-dir DIR] [--smith-ko FILE]
 #   tests/vm/run-vm.sh --kernel 6.1|6.12|el7 --bench [--rounds R] [--out DIR] [--bench-configs bare,lkm,ebpf]
+#   tests/vm/run-vm.sh --kernel 6.1|6.12|el7 --scale [--seconds T] [--rounds R] [--samples FILE]
+#                      [--bench-configs bare,lkm,ebpf]
+#   any of them with --cpus N: the guest's vCPUs (default 2), multi-threaded TCG
 #
 # Steps: fetch-kernel.sh (image cached under /var/cache/smith/vm, headers installed),
 # build-initramfs.sh (busybox, smithd, smithctl, smith_e2e_tests, smith_hook_load and their
@@ -16,6 +19,10 @@
 #
 # --filter passes a Catch2 test spec to smith_e2e_tests, the behaviour suite (no spaces:
 # "[lkm],exec*"); the guest always leaves out [sink], the tests about the output side alone.
+# --scale runs tests/vm/guest-scale.sh: a UDP connect load process per vCPU for T seconds (default
+# 5), bare and under each backend, R rounds (default 2); the guest's JSON lines go to FILE (default
+# BUILD_DIR/vm/<release>/scale-samples.jsonl) for tests/bench/scale_cpus.sh, which boots once per
+# --cpus and writes the report. It needs smith_paced_load in the build directory.
 # --smith-bin-dir and --smith-ko put a package's smithd, smithctl and DKMS-built smith.ko in the
 # guest instead of the build directory's (tests/package/vm.sh).
 # Fails when the guest's program fails, when the guest does not finish in time, and when the guest
@@ -27,7 +34,7 @@ set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
 
-usage() { sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,31p' "$0" | sed 's/^# \{0,1\}//'; }
 die() {
 	echo "run-vm: error: $*" >&2
 	exit 1
@@ -41,7 +48,11 @@ KERNEL=""
 BUILD_DIR="$REPO/build"
 KEEP=0
 BENCH=0
-ROUNDS=3
+SCALE=0
+ROUNDS=""
+CPUS=""
+SCALE_SECONDS=5
+SAMPLES=""
 BENCH_CONFIGS=""
 OUT="$REPO/tests/bench/results"
 TIMEOUT=""
@@ -56,6 +67,13 @@ while [ $# -gt 0 ]; do
 	--build-dir=*) BUILD_DIR=${1#*=}; shift ;;
 	--keep) KEEP=1; shift ;;
 	--bench) BENCH=1; shift ;;
+	--scale) SCALE=1; shift ;;
+	--cpus) CPUS=${2:?--cpus needs a number}; shift 2 ;;
+	--cpus=*) CPUS=${1#*=}; shift ;;
+	--seconds) SCALE_SECONDS=${2:?--seconds needs a number}; shift 2 ;;
+	--seconds=*) SCALE_SECONDS=${1#*=}; shift ;;
+	--samples) SAMPLES=${2:?--samples needs a file}; shift 2 ;;
+	--samples=*) SAMPLES=${1#*=}; shift ;;
 	--rounds) ROUNDS=${2:?--rounds needs a number}; shift 2 ;;
 	--rounds=*) ROUNDS=${1#*=}; shift ;;
 	--bench-configs) BENCH_CONFIGS=${2:?--bench-configs needs a list}; shift 2 ;;
@@ -76,9 +94,15 @@ case "$KERNEL" in
 "") usage >&2; die "--kernel 6.1|6.12|el7 is required" ;;
 *) die "unknown kernel '$KERNEL' (expected 6.1, 6.12 or el7)" ;;
 esac
+[ "$BENCH" = 0 ] || [ "$SCALE" = 0 ] || die "--bench and --scale are two different runs: choose one"
+if [ -z "$ROUNDS" ]; then
+	[ "$SCALE" = 1 ] && ROUNDS=2 || ROUNDS=3
+fi
 [[ "$ROUNDS" =~ ^[1-9][0-9]*$ ]] || die "--rounds must be a positive integer"
+[ -z "$CPUS" ] || [[ "$CPUS" =~ ^[1-9][0-9]*$ ]] || die "--cpus must be a positive integer"
+[[ "$SCALE_SECONDS" =~ ^[1-9][0-9]*$ ]] || die "--seconds must be a positive integer"
 if [ -z "$TIMEOUT" ]; then
-	[ "$BENCH" = 1 ] && TIMEOUT=3600 || TIMEOUT=720
+	[ "$BENCH" = 1 ] || [ "$SCALE" = 1 ] && TIMEOUT=3600 || TIMEOUT=720
 fi
 [[ "$TIMEOUT" =~ ^[1-9][0-9]*$ ]] || die "--timeout must be a positive number of seconds"
 
@@ -93,6 +117,8 @@ done
 for bin in smithd smithctl; do
 	[ -x "${SMITH_BIN_DIR:-$BUILD_DIR}/$bin" ] || die "${SMITH_BIN_DIR:-$BUILD_DIR}/$bin not found"
 done
+[ "$SCALE" = 0 ] || [ -x "$BUILD_DIR/tests/bench/smith_paced_load" ] ||
+	die "$BUILD_DIR/tests/bench/smith_paced_load not found (--scale runs it in the guest)"
 [ -z "$SMITH_KO" ] || [ -f "$SMITH_KO" ] || die "--smith-ko $SMITH_KO not found"
 
 START=$(date +%s)
@@ -117,6 +143,9 @@ PREPARED=$(date +%s)
 if [ "$BENCH" = 1 ]; then
 	MODE=bench
 	ARGS="--rounds+$ROUNDS+--lkm+$HAVE_LKM${BENCH_CONFIGS:++--configs+$BENCH_CONFIGS}"
+elif [ "$SCALE" = 1 ]; then
+	MODE=scale
+	ARGS="--seconds+$SCALE_SECONDS+--rounds+$ROUNDS+--lkm+$HAVE_LKM${BENCH_CONFIGS:++--configs+$BENCH_CONFIGS}"
 else
 	MODE=checks
 	ARGS=$FILTER
@@ -133,13 +162,16 @@ else
 	fi
 fi
 APPEND="console=ttyS0 panic=-1 loglevel=7 smith.mode=$MODE${ARGS:+ smith.args=$ARGS}${BACKENDS:+ smith.backends=$BACKENDS}"
+# Without --cpus the command line is as it always was (-smp 2; TCG's default, multi-threaded here).
+SMP=(-accel tcg -cpu max -smp 2)
+[ -z "$CPUS" ] || SMP=(-accel tcg,thread=multi -cpu max -smp "$CPUS")
 # A kernel that dies before it runs /init has run nothing of smith's: that is the emulator's
 # trouble (seen: an int3 in sched_clock_cpu during 6.12's early boot under TCG), and the guest
 # boots once more. Its console is kept as console.early-death.log.
 for attempt in 1 2; do
-	log "booting $RELEASE under TCG (timeout ${TIMEOUT}s): $APPEND"
+	log "booting $RELEASE under TCG, ${CPUS:-2} vCPUs (timeout ${TIMEOUT}s): $APPEND"
 	rc=0
-	timeout --signal=KILL "$TIMEOUT" "$QEMU" -accel tcg -cpu max -smp 2 -m 1536 -nographic -no-reboot -nic none \
+	timeout --signal=KILL "$TIMEOUT" "$QEMU" "${SMP[@]}" -m 1536 -nographic -no-reboot -nic none \
 		-kernel "$VMLINUZ" -initrd "$INITRD" -append "$APPEND" </dev/null >"$CONSOLE" 2>&1 || rc=$?
 	# The serial console ends lines with CR LF.
 	sed -i 's/\r$//' "$CONSOLE"
@@ -174,6 +206,12 @@ if [ "$BENCH" = 1 ]; then
 		--rounds "$ROUNDS" --source-rev "$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)" \
 		--out-json "$OUT/vm_overhead_$KERNEL.json" --out-md "$OUT/vm_overhead_$KERNEL.md"
 	cat "$OUT/vm_overhead_$KERNEL.md"
+elif [ "$SCALE" = 1 ]; then
+	[ -n "$SAMPLES" ] || SAMPLES="$WORK/scale-samples.jsonl"
+	sed -n '/^SMITH-VM: SCALE JSON BEGIN$/,/^SMITH-VM: SCALE JSON END$/p' "$CONSOLE" | sed '1d;$d' >"$SAMPLES"
+	[ -s "$SAMPLES" ] || die "the guest printed no samples"
+	grep '^guest-scale: ' "$CONSOLE" | cut -c1-200 || true
+	log "samples in $SAMPLES"
 else
 	# The checks' own summary, and what the guest said about itself.
 	grep -E '^vm: |^(All tests passed|test cases:)' "$CONSOLE" || true
