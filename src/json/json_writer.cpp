@@ -5,6 +5,10 @@
 #include <cmath>
 #include <cstring>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace smith::json {
 namespace {
 
@@ -47,12 +51,17 @@ size_t utf8_sequence_length(std::string_view s, size_t i)
 
 namespace {
 
+// Escaping looks at 16 input bytes at a time: it stores them to the output as they are, finds the
+// first one that needs attention (a control character, '"', '\\' or a byte >= 0x80 that starts or
+// continues a multi-byte UTF-8 sequence) and keeps the bytes before it. Runs of plain bytes thus
+// cost one load, one store and a few compares per 16 bytes; the bytes that need attention take
+// the exact byte-at-a-time rules below.
+
 constexpr uint64_t kOnes = 0x0101010101010101ull;
 constexpr uint64_t kHighs = 0x8080808080808080ull;
 
-// Non-zero when one of the 8 bytes in `w` needs attention: a control character,
-// '"', '\\' or a byte of a multi-byte UTF-8 sequence (>= 0x80). False positives
-// are possible only after a true one, so a zero result is exact.
+// The high bit of each byte of `w` that needs attention. Flags above the lowest one may be false
+// (borrows), so only the lowest is exact; a zero result is exact.
 inline uint64_t needs_attention(uint64_t w)
 {
 	const uint64_t below_space = (w - kOnes * 0x20) & ~w;
@@ -63,97 +72,194 @@ inline uint64_t needs_attention(uint64_t w)
 	return (w | below_space | quote | backslash) & kHighs;
 }
 
-inline bool plain(unsigned char c)
+inline uint64_t load64(const char *p)
 {
-	return c >= 0x20 && c != '"' && c != '\\' && c < 0x80;
+	uint64_t w;
+	std::memcpy(&w, p, 8);
+	return w;
 }
 
-// Length of the leading run of `s` from `i` that can be copied as it is.
-inline size_t plain_run_end(std::string_view s, size_t i)
+inline uint32_t load32(const char *p)
 {
-	const char *p = s.data();
-	const size_t n = s.size();
-	while (i + 8 <= n) {
-		uint64_t w;
-		std::memcpy(&w, p + i, 8);
-		if (needs_attention(w))
-			break;
-		i += 8;
-	}
-	if (i < n && n - i < 8) {
-		// The last 1-7 bytes, padded with spaces (which need nothing) to a word.
-		uint64_t w = kOnes * ' ';
-		std::memcpy(&w, p + i, n - i);
-		if (!needs_attention(w))
-			return n;
-	}
-	while (i < n && plain(static_cast<unsigned char>(p[i])))
-		++i;
-	return i;
+	uint32_t w;
+	std::memcpy(&w, p, 4);
+	return w;
 }
 
-// Escapes `s` into `out` (std::string or JsonWriter's stage) with out.put().
-template <typename Out> void escape_into(Out &out, std::string_view s)
+// 16 bytes: the `n` (< 16) bytes at p, then spaces (which need no attention), read without going
+// past p + n. Little-endian byte order, as x86-64 and arm64 Linux use.
+struct Block16 {
+	uint64_t lo, hi;
+};
+static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__);
+
+inline Block16 load_short(const char *p, size_t n)
 {
+	constexpr uint64_t kSpaces = kOnes * ' ';
+	if (n >= 8) {
+		const uint64_t lo = load64(p);
+		if (n == 8)
+			return {lo, kSpaces};
+		const uint64_t hi = load64(p + n - 8) >> (8 * (16 - n)); // bytes 8..n-1, then zeros
+		return {lo, hi | (kSpaces << (8 * (n - 8)))};
+	}
+	uint64_t lo;
+	if (n >= 4) {
+		const uint64_t a = load32(p);
+		const uint64_t b = static_cast<uint64_t>(load32(p + n - 4)) >> (8 * (8 - n)); // bytes 4..n-1
+		lo = a | (b << 32);
+	} else {
+		lo = 0;
+		for (size_t i = 0; i < n; ++i)
+			lo |= static_cast<uint64_t>(static_cast<unsigned char>(p[i])) << (8 * i);
+	}
+	return {n == 0 ? kSpaces : lo | (kSpaces << (8 * n)), kSpaces};
+}
+
+#if defined(__SSE2__)
+using Vec = __m128i;
+inline Vec load_vec(const char *p)
+{
+	return _mm_loadu_si128(reinterpret_cast<const __m128i *>(p));
+}
+inline Vec to_vec(Block16 b)
+{
+	return _mm_set_epi64x(static_cast<long long>(b.hi), static_cast<long long>(b.lo));
+}
+inline void store_vec(char *d, Vec v)
+{
+	_mm_storeu_si128(reinterpret_cast<__m128i *>(d), v);
+}
+// One bit per byte that needs attention (bit i for byte i), exact.
+inline unsigned attention_mask(Vec v)
+{
+	// Signed compare: bytes >= 0x80 are negative, so "< 0x20" also catches them.
+	const __m128i low = _mm_cmplt_epi8(v, _mm_set1_epi8(0x20));
+	const __m128i quote = _mm_cmpeq_epi8(v, _mm_set1_epi8('"'));
+	const __m128i backslash = _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'));
+	return static_cast<unsigned>(_mm_movemask_epi8(_mm_or_si128(low, _mm_or_si128(quote, backslash))));
+}
+// Index of the first byte that needs attention, or 16.
+inline unsigned first_attention(Vec v)
+{
+	const unsigned m = attention_mask(v);
+	return m == 0 ? 16 : static_cast<unsigned>(__builtin_ctz(m));
+}
+#else
+using Vec = Block16;
+inline Vec load_vec(const char *p)
+{
+	return {load64(p), load64(p + 8)};
+}
+inline Vec to_vec(Block16 b)
+{
+	return b;
+}
+inline void store_vec(char *d, Vec v)
+{
+	std::memcpy(d, &v.lo, 8);
+	std::memcpy(d + 8, &v.hi, 8);
+}
+inline unsigned first_attention(Vec v)
+{
+	if (const uint64_t m = needs_attention(v.lo))
+		return static_cast<unsigned>(__builtin_ctzll(m)) / 8;
+	if (const uint64_t m = needs_attention(v.hi))
+		return 8 + static_cast<unsigned>(__builtin_ctzll(m)) / 8;
+	return 16;
+}
+#endif
+
+// Escapes s[0, n) into buf[used, cap) and returns the new fill. When fewer than kRoom bytes are
+// left it calls flush(fill), which must take buf[0, fill) away, and goes on from buf[0]. On
+// return at least 2 bytes are left (room for a closing quote).
+constexpr size_t kRoom = 24; // a 16-byte store plus the longest escape (6), rounded up
+template <class Flush>
+size_t escape_into(const char *p, size_t n, char *buf, size_t cap, size_t used, Flush &&flush)
+{
+	char *d = buf + used;
+	char *const limit = buf + cap - kRoom;
 	size_t i = 0;
-	while (i < s.size()) {
-		// Copy the longest run that needs no attention in one piece.
-		const size_t run = plain_run_end(s, i);
-		out.put(s.data() + i, run - i);
-		i = run;
-		if (i == s.size())
-			break;
-		const auto c = static_cast<unsigned char>(s[i]);
+	while (i < n) {
+		if (d > limit) {
+			flush(static_cast<size_t>(d - buf));
+			d = buf;
+		}
+		const size_t left = n - i;
+		const Vec v = left >= 16 ? load_vec(p + i) : to_vec(load_short(p + i, left));
+		store_vec(d, v); // as they are; only the plain ones are kept
+		const unsigned k = first_attention(v);
+		if (k == 16) { // padding of a short block is spaces: k < left when it is not 16
+			const size_t take = left < 16 ? left : 16;
+			i += take;
+			d += take;
+			continue;
+		}
+		i += k;
+		d += k;
+		const auto c = static_cast<unsigned char>(p[i]);
 		if (c >= 0x80) {
-			const size_t n = utf8_sequence_length(s, i);
-			if (n == 0) {
-				out.put(kReplacement.data(), kReplacement.size());
+			const size_t len = utf8_sequence_length(std::string_view(p, n), i);
+			if (len == 0) {
+				std::memcpy(d, kReplacement.data(), 3);
+				d += 3;
 				++i;
 			} else {
-				out.put(s.data() + i, n);
-				i += n;
+				for (size_t j = 0; j < len; ++j)
+					d[j] = p[i + j];
+				d += len;
+				i += len;
 			}
 			continue;
 		}
-		char esc[6] = {'\\', 0, 0, 0, 0, 0};
-		size_t n = 2;
+		d[0] = '\\';
 		switch (c) {
-		case '"': esc[1] = '"'; break;
-		case '\\': esc[1] = '\\'; break;
-		case '\n': esc[1] = 'n'; break;
-		case '\r': esc[1] = 'r'; break;
-		case '\t': esc[1] = 't'; break;
-		case '\b': esc[1] = 'b'; break;
-		case '\f': esc[1] = 'f'; break;
+		case '"': d[1] = '"'; break;
+		case '\\': d[1] = '\\'; break;
+		case '\n': d[1] = 'n'; break;
+		case '\r': d[1] = 'r'; break;
+		case '\t': d[1] = 't'; break;
+		case '\b': d[1] = 'b'; break;
+		case '\f': d[1] = 'f'; break;
 		default:
-			esc[1] = 'u';
-			esc[2] = esc[3] = '0';
-			esc[4] = kHex[c >> 4];
-			esc[5] = kHex[c & 0xF];
-			n = 6;
+			d[1] = 'u';
+			d[2] = d[3] = '0';
+			d[4] = kHex[c >> 4];
+			d[5] = kHex[c & 0xF];
+			d += 4;
 		}
-		out.put(esc, n);
+		d += 2;
 		++i;
 	}
+	return static_cast<size_t>(d - buf);
 }
 
-struct StringOut {
-	std::string &s;
-	void put(const char *p, size_t n) { s.append(p, n); }
-};
+[[maybe_unused]] bool plain_key(std::string_view k)
+{
+	for (const char ch : k) {
+		const auto c = static_cast<unsigned char>(ch);
+		if (c < 0x20 || c >= 0x80 || c == '"' || c == '\\')
+			return false;
+	}
+	return true;
+}
 
 } // namespace
 
 void append_json_string_content(std::string &out, std::string_view s)
 {
-	StringOut o{out};
-	escape_into(o, s);
+	char buf[512];
+	const size_t used = escape_into(s.data(), s.size(), buf, sizeof(buf), 0,
+					[&](size_t fill) { out.append(buf, fill); });
+	out.append(buf, used);
 }
 
 void JsonWriter::string_content(std::string_view s)
 {
-	StageOut o{*this};
-	escape_into(o, s);
+	staged_ = escape_into(s.data(), s.size(), stage_, kStage, staged_, [this](size_t fill) {
+		out_.append(stage_, fill);
+		staged_ = 0;
+	});
 }
 
 void JsonWriter::open(char c)
@@ -175,7 +281,7 @@ void JsonWriter::close(char c)
 void JsonWriter::key(std::string_view k)
 {
 	separate();
-	assert(plain_run_end(k, 0) == k.size());
+	assert(plain_key(k));
 	put('"');
 	put(k);
 	put("\":", 2);
@@ -186,9 +292,30 @@ void JsonWriter::key(std::string_view k)
 void JsonWriter::value(std::string_view s)
 {
 	separate();
-	put('"');
+	if (kStage - staged_ < 2)
+		flush();
+	stage_[staged_++] = '"';
 	string_content(s);
-	put('"');
+	stage_[staged_++] = '"'; // escape_into() leaves room for it
+	end_value();
+}
+
+void JsonWriter::plain_value(std::string_view s)
+{
+	assert(plain_key(s));
+	separate();
+	if (kStage - staged_ < s.size() + 2)
+		flush();
+	if (s.size() + 2 > kStage) { // not what it is for, but still right
+		out_.push_back('"');
+		out_.append(s);
+		out_.push_back('"');
+	} else {
+		stage_[staged_] = '"';
+		std::memcpy(stage_ + staged_ + 1, s.data(), s.size());
+		stage_[staged_ + 1 + s.size()] = '"';
+		staged_ += s.size() + 2;
+	}
 	end_value();
 }
 

@@ -8,7 +8,8 @@
 // escaped, so every line written parses as JSON whatever bytes the kernel saw.
 #pragma once
 
-#include <charconv>
+#include "json/decimal.h"
+
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -18,6 +19,11 @@ namespace smith::json {
 class JsonWriter {
 public:
 	explicit JsonWriter(std::string &out) : out_(out) {}
+	// A writer of members only ("k":v,...), of an object whose braces are written elsewhere (a
+	// fragment rendered once, later copied in with members()). Its text reaches `out` when it
+	// is destroyed (or flush() is called).
+	struct MembersOnly {};
+	JsonWriter(std::string &out, MembersOnly) : out_(out), depth_(1) {}
 	~JsonWriter() { flush(); }
 	JsonWriter(const JsonWriter &) = delete;
 	JsonWriter &operator=(const JsonWriter &) = delete;
@@ -33,6 +39,10 @@ public:
 	void key(std::string_view k);
 
 	void value(std::string_view s); // string, sanitised
+	// A string that needs no escaping, written as it is: text the daemon makes itself from a
+	// closed set (names of enum values, IP addresses in inet_ntop form), never bytes from a
+	// process. It must hold no '"', '\\', control or non-ASCII bytes (checked in debug builds).
+	void plain_value(std::string_view s);
 	void value(const char *s) { value(std::string_view(s)); }
 	void value(bool b);
 	void value(int64_t v) { integer(v); }
@@ -43,6 +53,18 @@ public:
 	void null();
 	// Appends already-serialised JSON as one value (for nesting documents).
 	void raw(std::string_view json);
+	// Appends already-serialised members of the object being written, `"k":v` or several
+	// separated by ',' (none leading or trailing), as if each had been written with field():
+	// a fragment rendered once and copied into many objects. Not after key().
+	void members(std::string_view json)
+	{
+		if (json.empty())
+			return;
+		if (need_comma_)
+			put(',');
+		put(json);
+		need_comma_ = true;
+	}
 
 	// The same for a string literal: its length is known at compile time, so
 	// the key is copied without a length-driven loop or call. This is the form
@@ -74,6 +96,11 @@ public:
 		key(k);
 		value(v);
 	}
+	template <size_t N> void plain_field(const char (&k)[N], std::string_view v)
+	{
+		key(k);
+		plain_value(v);
+	}
 
 	// Moves what is gathered into the string (done by itself, see above).
 	void flush()
@@ -89,10 +116,9 @@ private:
 	template <typename T> void integer(T v)
 	{
 		separate();
-		if (kStage - staged_ < 24)
+		if (kStage - staged_ < kDecimalRoom + 1)
 			flush();
-		staged_ =
-			static_cast<size_t>(std::to_chars(stage_ + staged_, stage_ + kStage, v).ptr - stage_);
+		staged_ = static_cast<size_t>(write_decimal(stage_ + staged_, v) - stage_);
 		end_value();
 	}
 	void open(char c);
@@ -143,10 +169,6 @@ private:
 		}
 	}
 	void put(std::string_view s) { put(s.data(), s.size()); }
-	struct StageOut { // what the escaping routine writes through
-		JsonWriter &w;
-		void put(const char *p, size_t n) { w.put(p, n); }
-	};
 
 	std::string &out_;
 	size_t staged_ = 0;	  // bytes in stage_ not yet in out_

@@ -4,6 +4,9 @@
 #include <catch2/catch.hpp>
 #include <simdjson.h>
 
+#include <charconv>
+#include <iterator>
+#include <limits>
 #include <random>
 
 using namespace smith::json;
@@ -90,4 +93,255 @@ TEST_CASE("JSON writer: structure and numbers", "[unit]")
 	w.field("n", false);
 	w.end_object();
 	CHECK(out == R"(prefix {"a":-5,"b":18446744073709551615,"arr":["x",true,[]],"o":{},"n":false})");
+}
+
+namespace {
+
+// The escaping rules, one byte at a time, as the specification that the fast routine must match
+// byte for byte: '"' '\\' and the short escapes, other control bytes as \u00xx (lower-case hex),
+// valid UTF-8 sequences as they are, every byte of anything else as U+FFFD.
+std::string reference_escape(std::string_view s)
+{
+	static constexpr char hex[] = "0123456789abcdef";
+	std::string out;
+	size_t i = 0;
+	while (i < s.size()) {
+		const auto c = static_cast<unsigned char>(s[i]);
+		const auto at = [&](size_t k) { return static_cast<unsigned char>(s[i + k]); };
+		const auto cont = [&](size_t k) { return i + k < s.size() && (at(k) & 0xC0) == 0x80; };
+		if (c < 0x80) {
+			switch (c) {
+			case '"': out += "\\\""; break;
+			case '\\': out += "\\\\"; break;
+			case '\n': out += "\\n"; break;
+			case '\r': out += "\\r"; break;
+			case '\t': out += "\\t"; break;
+			case '\b': out += "\\b"; break;
+			case '\f': out += "\\f"; break;
+			default:
+				if (c < 0x20) {
+					out += "\\u00";
+					out += hex[c >> 4];
+					out += hex[c & 15];
+				} else {
+					out += static_cast<char>(c);
+				}
+			}
+			++i;
+			continue;
+		}
+		size_t len = 0;
+		if (c >= 0xC2 && c <= 0xDF && cont(1))
+			len = 2;
+		else if (c >= 0xE0 && c <= 0xEF && cont(1) && cont(2) && !(c == 0xE0 && at(1) < 0xA0) &&
+			 !(c == 0xED && at(1) >= 0xA0))
+			len = 3;
+		else if (c >= 0xF0 && c <= 0xF4 && cont(1) && cont(2) && cont(3) &&
+			 !(c == 0xF0 && at(1) < 0x90) && !(c == 0xF4 && at(1) >= 0x90))
+			len = 4;
+		if (len == 0) {
+			out += "\xEF\xBF\xBD";
+			++i;
+		} else {
+			out.append(s.substr(i, len));
+			i += len;
+		}
+	}
+	return out;
+}
+
+// Both ways in (the writer's stage and the std::string form) against the reference.
+void check_escape(std::string_view s)
+{
+	const std::string expect = reference_escape(s);
+	std::string direct = "x";
+	append_json_string_content(direct, s);
+	std::string written;
+	{
+		JsonWriter w(written);
+		w.value(s);
+	}
+	const bool same = direct == "x" + expect && written == "\"" + expect + "\"";
+	if (!same) {
+		INFO("input size " << s.size());
+		CHECK(direct == "x" + expect);
+		CHECK(written == "\"" + expect + "\"");
+	}
+}
+
+// Bytes at the edges of the rules: controls, quote, backslash, DEL, continuation ranges, lead bytes.
+constexpr unsigned char kEdgeBytes[] = {0x00, 0x01, 0x08, 0x09, 0x0a, 0x1f, 0x20, 0x22, 0x2f,
+					0x5c, 0x61, 0x7f, 0x80, 0x8f, 0x90, 0x9f, 0xa0, 0xbf,
+					0xc0, 0xc1, 0xc2, 0xdf, 0xe0, 0xe1, 0xec, 0xed, 0xee,
+					0xef, 0xf0, 0xf1, 0xf3, 0xf4, 0xf5, 0xf8, 0xfe, 0xff};
+
+} // namespace
+
+TEST_CASE("JSON strings: the fast escaping gives the reference's bytes", "[unit]")
+{
+	SECTION("every byte, alone and at every position of strings up to 40 bytes")
+	{
+		for (int b = 0; b < 256; ++b)
+			for (size_t len = 1; len <= 40; ++len)
+				for (size_t pos = 0; pos < len; ++pos) {
+					std::string s(len, 'a');
+					s[pos] = static_cast<char>(b);
+					check_escape(s);
+				}
+	}
+	SECTION("every pair of bytes")
+	{
+		for (int a = 0; a < 256; ++a)
+			for (int b = 0; b < 256; ++b) {
+				const char s[2] = {static_cast<char>(a), static_cast<char>(b)};
+				check_escape({s, 2});
+			}
+	}
+	SECTION("every string of 3 edge bytes and of 4 UTF-8 edge bytes, at offsets across a 16-byte block")
+	{
+		std::string s;
+		const auto check_at_offsets = [&](const char *bytes, size_t n) {
+			for (const size_t pad : {0, 13}) {
+				s.assign(pad, 'p');
+				s.append(bytes, n);
+				check_escape(s);
+			}
+		};
+		for (const unsigned char a : kEdgeBytes)
+			for (const unsigned char b : kEdgeBytes)
+				for (const unsigned char c : kEdgeBytes) {
+					const char bytes[3] = {static_cast<char>(a), static_cast<char>(b),
+							       static_cast<char>(c)};
+					check_at_offsets(bytes, 3);
+				}
+		constexpr unsigned char utf8_edges[] = {0x00, 0x22, 0x80, 0x8f, 0x90, 0x9f, 0xa0, 0xbf,
+							0xc2, 0xdf, 0xe0, 0xed, 0xef, 0xf0, 0xf4, 0xff};
+		for (const unsigned char a : utf8_edges)
+			for (const unsigned char b : utf8_edges)
+				for (const unsigned char c : utf8_edges)
+					for (const unsigned char d : utf8_edges) {
+						const char bytes[4] = {
+							static_cast<char>(a), static_cast<char>(b),
+							static_cast<char>(c), static_cast<char>(d)};
+						check_at_offsets(bytes, 4);
+					}
+	}
+	SECTION("hostile cases behind and before runs of every length up to 40")
+	{
+		for (const auto &[in, expect] : hostile_cases())
+			for (size_t pre = 0; pre <= 40; ++pre) {
+				check_escape(std::string(pre, 'q') + in);
+				check_escape(in + std::string(pre, 'q'));
+			}
+	}
+	SECTION("random strings up to 200 bytes")
+	{
+		std::mt19937 rng(15);
+		std::string s;
+		for (int n = 0; n < 20000; ++n) {
+			s.clear();
+			const size_t len = rng() % 200;
+			for (size_t i = 0; i < len; ++i) {
+				const unsigned r = rng();
+				// Mostly plain text, with edge bytes and valid sequences among it.
+				if (r % 8 == 0)
+					s.push_back(static_cast<char>(
+						kEdgeBytes[(r >> 8) % std::size(kEdgeBytes)]));
+				else if (r % 8 == 1)
+					s += "\xE2\x82\xAC";
+				else if (r % 8 == 2)
+					s += "\xF0\x9F\x98\x80";
+				else
+					s.push_back(static_cast<char>(0x20 + (r >> 8) % 95));
+			}
+			check_escape(s);
+		}
+	}
+	SECTION("100 KB strings")
+	{
+		std::mt19937 rng(16);
+		std::string random(100 * 1024, '\0');
+		for (char &c : random)
+			c = static_cast<char>(rng());
+		check_escape(random);
+		check_escape(std::string(100 * 1024, 'x'));
+		check_escape(std::string(100 * 1024, '"'));
+		check_escape(std::string(100 * 1024, '\x01'));
+		std::string euros;
+		while (euros.size() < 100 * 1024)
+			euros += "\xE2\x82\xAC";
+		check_escape(euros);
+		check_escape(euros.substr(1));
+	}
+	SECTION("strings written after every fill of the writer's buffer")
+	{
+		const std::string s = "a\"b\\c\n\x01\xC3\xA9\xFF" + std::string(37, 'z') + "\xF0\x9F\x98";
+		const std::string expect = "\"" + reference_escape(s) + "\"";
+		for (size_t fill = 0; fill < 1100; ++fill) {
+			std::string out;
+			{
+				JsonWriter w(out);
+				w.begin_array();
+				w.value(std::string_view(std::string(fill, 'f')));
+				w.value(s);
+				w.end_array();
+			}
+			REQUIRE(out == "[\"" + std::string(fill, 'f') + "\"," + expect + "]");
+		}
+	}
+}
+
+TEST_CASE("JSON numbers: integers as std::to_chars writes them", "[unit]")
+{
+	const auto check = [](auto v) {
+		char expect[32];
+		const auto end = std::to_chars(expect, expect + sizeof(expect), v).ptr;
+		std::string out;
+		{
+			JsonWriter w(out);
+			w.value(v);
+		}
+		if (out != std::string_view(expect, static_cast<size_t>(end - expect)))
+			CHECK(out == std::string_view(expect, static_cast<size_t>(end - expect)));
+	};
+	for (uint64_t v = 0; v < 200000; ++v) {
+		check(v);
+		check(-static_cast<int64_t>(v));
+	}
+	// Around every power of ten, and the ends of each type.
+	uint64_t p = 1;
+	for (int k = 0; k <= 19; ++k, p *= 10)
+		for (uint64_t d = 0; d < 3; ++d) {
+			check(p - d);
+			check(p + d);
+			check(static_cast<int64_t>(p - d));
+			check(-static_cast<int64_t>(p - d));
+			check(static_cast<uint64_t>(p * 9 + d));
+		}
+	check(std::numeric_limits<uint64_t>::max());
+	check(std::numeric_limits<int64_t>::max());
+	check(std::numeric_limits<int64_t>::min());
+	check(std::numeric_limits<int32_t>::min());
+	check(std::numeric_limits<uint32_t>::max());
+	std::mt19937_64 rng(17);
+	for (int n = 0; n < 200000; ++n) {
+		const uint64_t v = rng() >> (rng() % 64);
+		check(v);
+		check(static_cast<int64_t>(v));
+	}
+}
+
+TEST_CASE("JSON writer: members copied in as rendered", "[unit]")
+{
+	std::string out;
+	{
+		JsonWriter w(out);
+		w.begin_object();
+		w.members(R"("a":1,"b":"x")");
+		w.field("c", int64_t{2});
+		w.members("");
+		w.members(R"("d":[])");
+		w.end_object();
+	}
+	CHECK(out == R"({"a":1,"b":"x","c":2,"d":[]})");
 }
