@@ -1,5 +1,7 @@
 // Raw record -> schema v1 JSON line (DESIGN.md, "Event schema v1").
 // Fields are written in the schema's order; every field is always written.
+// What stays the same from event to event is rendered once and copied: the host's fields when
+// the normalizer is made, a process's fields (but tid) per process (ProcessFragment).
 #include "event/normalizer.h"
 
 #include "event/container_id.h"
@@ -15,6 +17,7 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <vector>
 
 namespace smith::event {
 namespace {
@@ -65,28 +68,70 @@ std::string_view via_name(uint16_t via)
 	return "other";
 }
 
-// Process context written in the common fields, wherever it came from.
-struct ProcessView {
-	std::string_view exe;
-	std::string_view cwd;
-	std::string_view tty;
-	std::string_view container_id;
+// The common fields from "nodename" to "container_id" but "tid", rendered once for a process and
+// copied into each of its events while what they were rendered from stays the same: the task's
+// fields (but tid), the process cache entry (by its generation) and the user name (by the user
+// cache's generation). Anything else gives other bytes, and the fragment is rendered again.
+struct ProcessFragment {
+	smith_task task{};		 // rendered from these, tid and pad0 zeroed
+	uint64_t process_generation = 0; // ProcessInfo::generation of the entry rendered from
+	uint64_t user_generation = 0;	 // UserCache::generation() when rendered
+	bool valid = false;		 // rendered at least once
+	std::string text;		 // "nodename":..,"pid":N then "ppid":..,"container_id":".."
+	size_t split = 0;		 // where the part after "tid" starts in text
+
+	std::string_view before_tid() const { return {text.data(), split}; }
+	std::string_view after_tid() const { return std::string_view(text).substr(split); }
 };
+
+// Fragments are kept direct-mapped by (pid, start_time): a process that gets its slot taken
+// renders once more. 1024 slots hold the processes that make events at any one time on most hosts.
+constexpr size_t kFragmentSlots = 1024;
+
+size_t fragment_slot(uint32_t pid, uint64_t start_time)
+{
+	const uint64_t x =
+		(start_time ^ (static_cast<uint64_t>(pid) * 0x9e3779b97f4a7c15ull)) * 0xbf58476d1ce4e5b9ull;
+	return static_cast<size_t>(x >> 54) & (kFragmentSlots - 1);
+}
+
+// `members` rendered as JSON members ("k":v,...) by a writer outside any object.
+template <class F> std::string render_members(F &&members)
+{
+	std::string out;
+	{
+		JsonWriter w(out, JsonWriter::MembersOnly{});
+		members(w);
+	}
+	return out;
+}
 
 } // namespace
 
 struct Normalizer::Impl {
-	explicit Impl(HostInfo h) : host(std::move(h))
+	explicit Impl(HostInfo h) : host(std::move(h)), fragments(kFragmentSlots)
 	{
 		for (std::string *s :
 		     {&exe, &cwd, &tty, &stdin_text, &stdout_text, &path_scratch, &module_path})
 			s->reserve(SMITH_PATH_MAX + 64);
+		// The host's fields are fixed for the run: rendered once here.
+		run_id_member = render_members(
+			[&](JsonWriter &w) { w.field("run_id", std::string_view(host.run_id)); });
+		for (size_t i = 0; i < std::size(kTypes); ++i)
+			type_members[i] = render_members([&](JsonWriter &w) {
+				w.field("type", kTypes[i].name);
+				w.field("data_type", int64_t{kTypes[i].data_type});
+				w.field("backend", std::string_view(host.backend));
+				w.field("hostname", std::string_view(host.hostname));
+				w.field("host_id", std::string_view(host.host_id));
+			});
 	}
 
 	// One event of the record type whose struct is Record: the common fields, then its own.
 	template <class Record> void write_event(JsonWriter &w, const DecodedRecord &rec, uint64_t seq);
-	void write_common(JsonWriter &w, const DecodedRecord &rec, const TypeInfo &ti, uint64_t seq,
-			  const ProcessView &proc);
+	void write_common(JsonWriter &w, const DecodedRecord &rec, uint64_t seq, const ProcessInfo &proc);
+	// The fragment of the common fields for this task and process, rendered if it is not current.
+	const ProcessFragment &fragment_of(const smith_task &task, const ProcessInfo &proc);
 	// The fields of each record struct (the event table's `record` column).
 	void write_fields(JsonWriter &w, const DecodedRecord &rec, const smith_execve &e);
 	void write_fields(JsonWriter &w, const DecodedRecord &rec, const smith_connect &c);
@@ -94,12 +139,13 @@ struct Normalizer::Impl {
 	void write_fields(JsonWriter &w, const DecodedRecord &rec, const smith_connect_suppressed &s);
 	// The process an event's common fields describe: an execve record carries it; for the
 	// others it comes from what earlier execs (or procfs) said about the process.
-	ProcessView process_of(const DecodedRecord &rec, const smith_execve &e);
-	template <class Record> ProcessView process_of(const DecodedRecord &rec, const Record &)
+	// The reference is valid until the next upsert into `processes`.
+	const ProcessInfo &process_of(const DecodedRecord &rec, const smith_execve &e);
+	template <class Record> const ProcessInfo &process_of(const DecodedRecord &rec, const Record &)
 	{
 		return process_from_cache(rec.hdr.task);
 	}
-	ProcessView process_from_cache(const smith_task &task);
+	const ProcessInfo &process_from_cache(const smith_task &task);
 	// A new process starts with its parent's image, cwd, tty and container.
 	void note_fork(const DecodedRecord &rec, const smith_fork &f);
 
@@ -108,6 +154,9 @@ struct Normalizer::Impl {
 	UserCache users;		 // uid -> name
 	std::string proc_root = "/proc"; // where cache misses are read from
 	DecodedRecord rec;		 // the record being normalised
+	std::string run_id_member;	 // "run_id":"..."
+	std::array<std::string, std::size(kTypes)> type_members; // "type" to "host_id", per type
+	std::vector<ProcessFragment> fragments;			 // kFragmentSlots, see fragment_slot()
 	// Scratch text, reused record after record (capacity kept).
 	std::string exe;
 	std::string cwd;
@@ -132,24 +181,19 @@ void Normalizer::set_boot_to_epoch_ns(int64_t offset)
 	impl_->host.boot_to_epoch_ns = offset;
 }
 
-ProcessView Normalizer::Impl::process_of(const DecodedRecord &r, const smith_execve &)
+const ProcessInfo &Normalizer::Impl::process_of(const DecodedRecord &r, const smith_execve &)
 {
-	join_leaf_first_path(r.tail[SMITH_EXEC_EXE], exe);
-	join_leaf_first_path(r.tail[SMITH_EXEC_CWD], cwd);
-	tty_from_kernel_name(r.tail[SMITH_EXEC_TTY], tty);
-	const std::string_view cid = container_id_from_cgroup_name(r.tail[SMITH_EXEC_CGROUP]);
-
 	// Success: the new image of this process; failure: the caller, still this
 	// process. Either way it is what later connect/module records will need.
 	ProcessInfo &p = processes.upsert(r.hdr.task.pid, r.hdr.task.start_time);
-	p.exe.assign(exe);
-	p.cwd.assign(cwd);
-	p.tty.assign(tty);
-	p.set_container_id(cid);
-	return {exe, cwd, tty, cid};
+	join_leaf_first_path(r.tail[SMITH_EXEC_EXE], p.exe);
+	join_leaf_first_path(r.tail[SMITH_EXEC_CWD], p.cwd);
+	tty_from_kernel_name(r.tail[SMITH_EXEC_TTY], p.tty);
+	p.set_container_id(container_id_from_cgroup_name(r.tail[SMITH_EXEC_CGROUP]));
+	return p;
 }
 
-ProcessView Normalizer::Impl::process_from_cache(const smith_task &task)
+const ProcessInfo &Normalizer::Impl::process_from_cache(const smith_task &task)
 {
 	const ProcessInfo *p = processes.find(task.pid, task.start_time);
 	if (p == nullptr) {
@@ -160,17 +204,17 @@ ProcessView Normalizer::Impl::process_from_cache(const smith_task &task)
 		read_process_info(proc_root, task.pid, task.start_time, fresh);
 		p = &fresh;
 	}
-	return {p->exe, p->cwd, p->tty, p->container_id()};
+	return *p;
 }
 
 void Normalizer::Impl::note_fork(const DecodedRecord &r, const smith_fork &f)
 {
 	// Copied out first: making the child's entry may move the parent's.
-	const ProcessView parent = process_from_cache(r.hdr.task);
+	const ProcessInfo &parent = process_from_cache(r.hdr.task);
 	exe.assign(parent.exe);
 	cwd.assign(parent.cwd);
 	tty.assign(parent.tty);
-	const std::string_view cid = parent.container_id; // a view into the parent's entry
+	const std::string_view cid = parent.container_id(); // a view into the parent's entry
 	std::array<char, 64> cid_copy{};
 	const size_t cid_len = std::min(cid.size(), cid_copy.size());
 	std::memcpy(cid_copy.data(), cid.data(), cid_len);
@@ -182,40 +226,65 @@ void Normalizer::Impl::note_fork(const DecodedRecord &r, const smith_fork &f)
 	child.set_container_id({cid_copy.data(), cid_len});
 }
 
-void Normalizer::Impl::write_common(JsonWriter &w, const DecodedRecord &r, const TypeInfo &ti, uint64_t seq,
-				    const ProcessView &proc)
+void Normalizer::Impl::write_common(JsonWriter &w, const DecodedRecord &r, uint64_t seq,
+				    const ProcessInfo &proc)
 {
 	const smith_task &t = r.hdr.task;
-	w.field("schema", int64_t{1});
+	w.members("\"schema\":1");
 	w.field("seq", seq);
-	w.field("run_id", std::string_view(host.run_id));
+	w.members(run_id_member);
 	w.field("ts", static_cast<uint64_t>(r.hdr.ts + static_cast<uint64_t>(host.boot_to_epoch_ns)));
-	w.field("type", ti.name);
-	w.field("data_type", int64_t{ti.data_type});
-	w.field("backend", std::string_view(host.backend));
-	w.field("hostname", std::string_view(host.hostname));
-	w.field("host_id", std::string_view(host.host_id));
-	w.field("nodename", fixed_string(t.nodename));
-	w.field("pid", int64_t{t.pid});
+	w.members(type_members[r.type - 1]); // "type", "data_type", "backend", "hostname", "host_id"
+	const ProcessFragment &f = fragment_of(t, proc);
+	w.members(f.before_tid()); // "nodename", "pid"
 	w.field("tid", int64_t{t.tid});
-	w.field("ppid", int64_t{t.ppid});
-	w.field("pgid", int64_t{t.pgid});
-	w.field("sid", int64_t{t.sid});
-	w.field("uid", int64_t{t.uid});
-	w.field("gid", int64_t{t.gid});
-	w.field("euid", int64_t{t.euid});
-	w.field("egid", int64_t{t.egid});
-	w.field("user", users.name(t.uid));
-	w.field("comm", fixed_string(t.comm));
-	w.field("exe", proc.exe);
-	w.field("cwd", proc.cwd);
-	w.field("tty", proc.tty);
-	w.field("sessionid", t.sessionid == 0xffffffffu ? int64_t{-1} : int64_t{t.sessionid});
-	w.field("pidns", uint64_t{t.pidns});
-	w.field("mntns", uint64_t{t.mntns});
-	w.field("netns", uint64_t{t.netns});
-	w.field("cgroup_id", uint64_t{t.cgroup_id});
-	w.field("container_id", proc.container_id);
+	w.members(f.after_tid()); // "ppid" to "container_id"
+}
+
+const ProcessFragment &Normalizer::Impl::fragment_of(const smith_task &t, const ProcessInfo &proc)
+{
+	smith_task key = t;
+	key.tid = 0;
+	key.pad0 = 0;
+	ProcessFragment &f = fragments[fragment_slot(t.pid, t.start_time)];
+	if (f.valid && f.process_generation == proc.generation && f.user_generation == users.generation() &&
+	    std::memcmp(&f.task, &key, sizeof(key)) == 0)
+		return f;
+
+	const std::string_view user = users.name(t.uid); // may start the user cache over: first
+	f.task = key;
+	f.process_generation = proc.generation;
+	f.user_generation = users.generation();
+	f.valid = true;
+	f.text.clear();
+	{
+		JsonWriter w(f.text, JsonWriter::MembersOnly{});
+		w.field("nodename", fixed_string(t.nodename));
+		w.field("pid", int64_t{t.pid});
+	}
+	f.split = f.text.size();
+	{
+		JsonWriter w(f.text, JsonWriter::MembersOnly{});
+		w.field("ppid", int64_t{t.ppid});
+		w.field("pgid", int64_t{t.pgid});
+		w.field("sid", int64_t{t.sid});
+		w.field("uid", int64_t{t.uid});
+		w.field("gid", int64_t{t.gid});
+		w.field("euid", int64_t{t.euid});
+		w.field("egid", int64_t{t.egid});
+		w.field("user", user);
+		w.field("comm", fixed_string(t.comm));
+		w.field("exe", std::string_view(proc.exe));
+		w.field("cwd", std::string_view(proc.cwd));
+		w.field("tty", std::string_view(proc.tty));
+		w.field("sessionid", t.sessionid == 0xffffffffu ? int64_t{-1} : int64_t{t.sessionid});
+		w.field("pidns", uint64_t{t.pidns});
+		w.field("mntns", uint64_t{t.mntns});
+		w.field("netns", uint64_t{t.netns});
+		w.field("cgroup_id", uint64_t{t.cgroup_id});
+		w.field("container_id", proc.container_id());
+	}
+	return f;
 }
 
 void Normalizer::Impl::write_fields(JsonWriter &w, const DecodedRecord &r, const smith_execve &e)
@@ -246,17 +315,18 @@ void Normalizer::Impl::write_fields(JsonWriter &w, const DecodedRecord &r, const
 	const bool daddr_known = (c.flags & SMITH_CONNECT_DADDR_UNKNOWN) == 0;
 	char saddr[kIpTextMax];
 	char daddr[kIpTextMax];
-	w.field("family", family_name(in.family));
-	w.field("protocol", protocol_name(in.protocol));
-	w.field("saddr", format_ip(in.family, in.saddr, saddr));
+	// The strings of a connect event are made here, from a closed set: nothing to escape.
+	w.plain_field("family", family_name(in.family));
+	w.plain_field("protocol", protocol_name(in.protocol));
+	w.plain_field("saddr", format_ip(in.family, in.saddr, saddr));
 	w.field("sport", int64_t{in.sport});
-	w.field("daddr", daddr_known ? format_ip(in.family, in.daddr, daddr) : std::string_view());
+	w.plain_field("daddr", daddr_known ? format_ip(in.family, in.daddr, daddr) : std::string_view());
 	w.field("dport", daddr_known ? int64_t{in.dport} : int64_t{-1});
 	w.field("retval", int64_t{r.hdr.retval});
-	w.field("daddr_source", (c.flags & SMITH_CONNECT_DADDR_SOCKET)	  ? std::string_view("socket")
-				: (c.flags & SMITH_CONNECT_DADDR_UNKNOWN) ? std::string_view("none")
-									  : std::string_view("user"));
-	w.field("via", via_name(c.via));
+	w.plain_field("daddr_source", (c.flags & SMITH_CONNECT_DADDR_SOCKET)	? std::string_view("socket")
+				      : (c.flags & SMITH_CONNECT_DADDR_UNKNOWN) ? std::string_view("none")
+										: std::string_view("user"));
+	w.plain_field("via", via_name(c.via));
 	w.field("compat", (c.flags & SMITH_CONNECT_COMPAT) != 0);
 }
 
@@ -315,9 +385,9 @@ template <class Record>
 void Normalizer::Impl::write_event(JsonWriter &w, const DecodedRecord &r, uint64_t seq)
 {
 	const Record &fields = r.as<Record>();
-	const ProcessView proc = process_of(r, fields);
+	const ProcessInfo &proc = process_of(r, fields);
 	w.begin_object();
-	write_common(w, r, kTypes[r.type - 1], seq, proc);
+	write_common(w, r, seq, proc);
 	write_fields(w, r, fields);
 	w.end_object();
 }

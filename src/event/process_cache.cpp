@@ -69,7 +69,9 @@ ProcessInfo &ProcessCache::upsert(uint32_t pid, uint64_t start_time, bool *creat
 	if (table_[slot] != 0) {
 		if (created)
 			*created = false;
-		return entries_[table_[slot] - 1].info;
+		ProcessInfo &info = entries_[table_[slot] - 1].info;
+		info.generation = ++generation_;
+		return info;
 	}
 	if (used_ == capacity_) {
 		drop_oldest_half();
@@ -84,6 +86,7 @@ ProcessInfo &ProcessCache::upsert(uint32_t pid, uint64_t start_time, bool *creat
 	e.info.cwd.clear();
 	e.info.tty.clear();
 	e.info.container_id_len = 0;
+	e.info.generation = ++generation_;
 	table_[slot] = static_cast<uint32_t>(++used_);
 	if (created)
 		*created = true;

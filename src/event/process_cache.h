@@ -23,6 +23,7 @@ struct ProcessInfo {
 	std::string tty;			 // "pts/0" form, or ""
 	std::array<char, 64> container_id_buf{}; // the 64-hex id, when container_id_len is 64
 	uint8_t container_id_len = 0;
+	uint64_t generation = 0; // set by each upsert() to a value the cache never gave before
 
 	std::string_view container_id() const { return {container_id_buf.data(), container_id_len}; }
 	// Stores `id` (64 hex chars, or "" on the host; anything longer is cut).
@@ -43,6 +44,10 @@ public:
 	// half first when full). A new entry's fields are cleared and keep their
 	// capacity; an existing entry is returned as it is, for the caller to
 	// overwrite. The reference is valid until the next call to upsert().
+	// Either way the entry gets a new generation, one no entry ever had: what
+	// was derived from an entry (a rendered fragment of JSON) and names its
+	// generation is current exactly while the entry still has that generation,
+	// as long as entries are written only right after upsert().
 	ProcessInfo &upsert(uint32_t pid, uint64_t start_time, bool *created = nullptr);
 
 	size_t size() const { return used_; }
@@ -64,6 +69,7 @@ private:
 	std::vector<Entry> entries_;  // reserved to capacity_, never reallocated; [used_, size()) are spare
 	std::vector<uint32_t> table_; // open addressing, linear probing: entry index + 1, 0 = empty
 	size_t mask_;		      // table_.size() - 1 (a power of two, at least 2 * capacity_)
+	uint64_t generation_ = 0;     // the last generation given by upsert()
 };
 
 } // namespace smith::event

@@ -14,8 +14,11 @@ DecodeResult fail(std::string_view why)
 template <class Record> DecodeResult decode_as(std::span<const std::byte> record, DecodedRecord &out)
 {
 	const size_t fixed = out.hdr.fixed;
-	out.fixed.fill(std::byte{0});
-	std::memcpy(out.fixed.data(), record.data(), std::min(fixed, sizeof(Record)));
+	// Only the bytes of `Record` are ever read (as<Record>()): what the producer sent, zeros after.
+	const size_t sent = std::min(fixed, sizeof(Record));
+	std::memcpy(out.fixed.data(), record.data(), sent);
+	if (sent < sizeof(Record))
+		std::memset(out.fixed.data() + sent, 0, sizeof(Record) - sent);
 	out.tail = {};
 	if constexpr (tail_string_count<Record>() > 0) {
 		const Record &r = out.as<Record>();

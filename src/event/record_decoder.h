@@ -56,7 +56,8 @@ struct DecodedRecord {
 	smith_rec_type type = SMITH_REC_EXECVE;
 	smith_rec_hdr hdr{}; // common to every type
 	// The fixed part as this daemon's struct for `type` lays it out. Fields the producer did
-	// not send (appended to abi.h after it was built) read as zero.
+	// not send (appended to abi.h after it was built) read as zero. Bytes past the struct's size
+	// are what earlier records left.
 	alignas(8) std::array<std::byte, kMaxFixedSize> fixed{};
 	// Tail strings indexed by the type's string enum (enum smith_exec_str, ...); unused slots
 	// are empty. Raw bytes: paths still leaf-first encoded.

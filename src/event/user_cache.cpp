@@ -14,8 +14,10 @@ std::string_view UserCache::name(uint32_t uid)
 {
 	if (const auto it = names_.find(uid); it != names_.end())
 		return it->second;
-	if (names_.size() >= capacity_)
+	if (names_.size() >= capacity_) {
 		names_.clear();
+		++generation_;
+	}
 
 	std::string found;
 	for (;;) {

@@ -21,10 +21,15 @@ public:
 	// next call. Past `capacity` distinct uids the cache starts over.
 	std::string_view name(uint32_t uid);
 
+	// Changes whenever a name given before may be given differently (the cache
+	// started over): while it stays the same, name(uid) gives what it gave.
+	uint64_t generation() const { return generation_; }
+
 private:
 	size_t capacity_;				  // most uids held
 	std::unordered_map<uint32_t, std::string> names_; // uid -> name, "" when unknown
 	std::vector<char> pw_buf_;			  // getpwuid_r's scratch, grown on ERANGE
+	uint64_t generation_ = 0;			  // times the cache started over
 };
 
 } // namespace smith::event

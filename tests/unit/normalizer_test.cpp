@@ -12,6 +12,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <pwd.h>
 #include <sstream>
 #include <unistd.h>
@@ -699,4 +700,82 @@ TEST_CASE("result type per record and seq passes through", "[unit]")
 	ParsedLine p(out.substr(last + 1));
 	CHECK(p.u64("seq") == UINT64_MAX);
 	CHECK(std::count(out.begin(), out.end(), '\n') == 3);
+}
+
+TEST_CASE("the common fields follow every change of the task between one process's events", "[unit]")
+{
+	Normalizer n(test_host());
+	ExecSpec e;
+	e.hdr.task.pid = kNoSuchPid;
+	e.hdr.task.start_time = 321;
+	e.hdr.task.uid = 0;
+	e.exe = "/usr/bin/agent";
+	e.cwd = "/srv";
+	normalize(n, build_execve(e));
+
+	ConnectSpec c;
+	c.hdr.task = e.hdr.task;
+	c.inet = inet4(6, {10, 0, 0, 1}, 1, {10, 0, 0, 2}, 2);
+	uint64_t seq = 1;
+	const auto check_connect = [&] {
+		++seq;
+		c.hdr.ts += 1000;
+		ParsedLine p(normalize(n, build_connect(c), seq));
+		check_common(p, c.hdr, seq, "connect", 42);
+		CHECK(p.str("exe") == "/usr/bin/agent");
+		CHECK(p.str("cwd") == "/srv");
+	};
+	check_connect();
+	check_connect(); // the same again
+	std::vector<std::function<void(TaskSpec &)>> changes = {
+		[](TaskSpec &t) { t.tid += 1; },    // another thread
+		[](TaskSpec &t) { t.uid = 65534; }, // setuid: another user name
+		[](TaskSpec &t) { t.euid = 1; },
+		[](TaskSpec &t) { t.gid = 2; },
+		[](TaskSpec &t) { t.egid = 3; },
+		[](TaskSpec &t) { t.ppid = 1; },		// reparented
+		[](TaskSpec &t) { t.pgid = 9; },		// setpgid
+		[](TaskSpec &t) { t.sid = 9; },			// setsid
+		[](TaskSpec &t) { t.comm = "renamed\"\n"; },	// prctl(PR_SET_NAME)
+		[](TaskSpec &t) { t.nodename = "other-node"; }, // unshare(CLONE_NEWUTS)
+		[](TaskSpec &t) { t.sessionid = 0xffffffffu; },
+		[](TaskSpec &t) { t.sessionid = 77; },
+		[](TaskSpec &t) { t.pidns = 1; },
+		[](TaskSpec &t) { t.mntns = 2; },
+		[](TaskSpec &t) { t.netns = 3; },		    // setns
+		[](TaskSpec &t) { t.cgroup_id = 0xffffffffffull; }, // moved to another cgroup
+		[](TaskSpec &t) { t.uid = 0; },			    // and back
+	};
+	for (auto &change : changes) {
+		change(c.hdr.task);
+		check_connect();
+		check_connect();
+	}
+}
+
+TEST_CASE("many processes by turns keep their own exe and container", "[unit]")
+{
+	// More processes than there are slots for rendered fragments, so that they take each other's.
+	Normalizer n(test_host());
+	constexpr uint32_t kProcesses = 3000;
+	const auto exe_of = [](uint32_t i) { return "/opt/app/bin-" + std::to_string(i); };
+	for (uint32_t i = 0; i < kProcesses; ++i) {
+		ExecSpec e;
+		e.hdr.task.pid = kNoSuchPid - i;
+		e.hdr.task.start_time = 1000 + i;
+		e.exe = exe_of(i);
+		e.cgroup = i % 2 ? "docker-" + kCid + ".scope" : "session-1.scope";
+		normalize(n, build_execve(e));
+	}
+	for (int round = 0; round < 2; ++round)
+		for (uint32_t i = 0; i < kProcesses; i += 1 + round) {
+			ConnectSpec c;
+			c.hdr.task.pid = kNoSuchPid - i;
+			c.hdr.task.start_time = 1000 + i;
+			c.inet = inet4(6, {10, 0, 0, 1}, 1, {10, 0, 0, 2}, 2);
+			ParsedLine p(normalize(n, build_connect(c)));
+			CHECK(p.i64("pid") == kNoSuchPid - i);
+			CHECK(p.str("exe") == exe_of(i));
+			CHECK(p.str("container_id") == (i % 2 ? kCid : ""));
+		}
 }
