@@ -9,10 +9,15 @@
 // must make none once its caches are warm.
 //
 //   smith_pipeline_bench [--records FILE] [Google Benchmark flags]
+//   smith_pipeline_bench [--records FILE] --dump FILE
+//
+// --dump writes the JSON lines of three passes over every record (one normalizer, seq going on)
+// instead of benchmarking: outputs of two builds compare byte for byte.
 #include "../unit/alloc_count.h"
 #include "backend/replay_backend.h"
 #include "event/normalizer.h"
 #include "event/record_decoder.h"
+#include "json/json_writer.h"
 #include "smith/abi.h"
 
 #include <benchmark/benchmark.h>
@@ -54,6 +59,7 @@ private:
 };
 
 std::string g_records_path = SMITH_BENCH_DEFAULT_RECORDS;
+std::string g_dump_path; // --dump: write the events instead of benchmarking
 
 // Records of one type (0: all) from the recording, in recorded order.
 Records load(int type)
@@ -133,10 +139,84 @@ void BM_Decode(benchmark::State &state)
 	state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * records.spans.size()));
 }
 
+// The JSON of three passes over every record, the later ones with every cache warm.
+int dump(const std::string &path)
+{
+	const Records records = load(0);
+	Normalizer normalizer(bench_host(records));
+	std::string out;
+	uint64_t seq = 0;
+	for (int pass = 0; pass < 3; ++pass)
+		for (auto [off, size] : records.spans)
+			normalizer.append_json(std::span(records.bytes.data() + off, size), ++seq, out);
+	FILE *f = std::fopen(path.c_str(), "w");
+	if (f == nullptr || std::fwrite(out.data(), 1, out.size(), f) != out.size() || std::fclose(f) != 0) {
+		std::fprintf(stderr, "smith_pipeline_bench: cannot write %s\n", path.c_str());
+		return 1;
+	}
+	return 0;
+}
+
+// The JSON writer's two inner routines alone, for comparing implementations: one string value
+// (escaped and quoted) or one integer value per item, into a reused buffer.
+void BM_JsonString(benchmark::State &state, std::string s)
+{
+	std::string out;
+	out.reserve(s.size() * 6 + 64);
+	for (auto _ : state) {
+		out.clear();
+		{
+			smith::json::JsonWriter w(out);
+			w.begin_array();
+			for (int i = 0; i < 16; ++i)
+				w.value(std::string_view(s));
+			w.end_array();
+		}
+		benchmark::DoNotOptimize(out.data());
+	}
+	state.SetItemsProcessed(static_cast<int64_t>(state.iterations()) * 16);
+	state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * 16 *
+				static_cast<int64_t>(s.size()));
+}
+
+template <class T> void BM_JsonInteger(benchmark::State &state, T first, T step)
+{
+	std::string out;
+	out.reserve(4096);
+	for (auto _ : state) {
+		out.clear();
+		{
+			smith::json::JsonWriter w(out);
+			w.begin_array();
+			T v = first;
+			for (int i = 0; i < 64; ++i, v += step)
+				w.value(v);
+			w.end_array();
+		}
+		benchmark::DoNotOptimize(out.data());
+	}
+	state.SetItemsProcessed(static_cast<int64_t>(state.iterations()) * 64);
+}
+
+std::string hostile_kb()
+{
+	std::string s;
+	for (int i = 0; s.size() < 1024; ++i)
+		s += i % 3 ? "quote\" ab\tc \xC3\xA9\xE2\x82\xAC " : "\xC0\xAF\xED\xA0\x80\x01\x7f ";
+	return s;
+}
+
 BENCHMARK_CAPTURE(BM_Pipeline, mixed, 0);
 BENCHMARK_CAPTURE(BM_Pipeline, connect, SMITH_REC_CONNECT);
 BENCHMARK_CAPTURE(BM_Pipeline, execve, SMITH_REC_EXECVE);
 BENCHMARK(BM_Decode);
+BENCHMARK_CAPTURE(BM_JsonString, path_40B, std::string("/usr/lib/x86_64-linux-gnu/libc.so.6-40b"));
+BENCHMARK_CAPTURE(BM_JsonString, arg_7B, std::string("--rate="));
+BENCHMARK_CAPTURE(BM_JsonString, ascii_4KB, std::string(4096, 'a'));
+BENCHMARK_CAPTURE(BM_JsonString, hostile_1KB, hostile_kb());
+BENCHMARK_CAPTURE(BM_JsonInteger, pid, uint64_t{13547}, uint64_t{7});
+BENCHMARK_CAPTURE(BM_JsonInteger, ts_ns, uint64_t{1795833903947946796ull}, uint64_t{6334518});
+BENCHMARK_CAPTURE(BM_JsonInteger, errno, int64_t{-115}, int64_t{1});
 
 } // namespace
 
@@ -150,6 +230,8 @@ int main(int argc, char **argv)
 			g_records_path = argv[++i];
 		else if (a.rfind("--records=", 0) == 0)
 			g_records_path = a.substr(10);
+		else if (a == "--dump" && i + 1 < argc)
+			g_dump_path = argv[++i];
 		else
 			rest.push_back(argv[i]);
 	}
@@ -159,6 +241,8 @@ int main(int argc, char **argv)
 		return 2;
 	try {
 		load(0);
+		if (!g_dump_path.empty())
+			return dump(g_dump_path);
 	} catch (const std::exception &e) {
 		std::fprintf(stderr, "smith_pipeline_bench: %s\n", e.what());
 		return 1;
