@@ -172,7 +172,8 @@ inline unsigned first_attention(Vec v)
 
 // Escapes s[0, n) into buf[used, cap) and returns the new fill. When fewer than kRoom bytes are
 // left it calls flush(fill), which must take buf[0, fill) away, and goes on from buf[0]. On
-// return at least 2 bytes are left (room for a closing quote).
+// return at least 2 bytes are left (room for a closing quote), or for an empty s as many as on
+// entry.
 constexpr size_t kRoom = 24; // a 16-byte store plus the longest escape (6), rounded up
 template <class Flush>
 size_t escape_into(const char *p, size_t n, char *buf, size_t cap, size_t used, Flush &&flush)
