@@ -795,31 +795,17 @@ static __always_inline int sys_exit__compat(struct task_struct *task, const stru
 	return 0;
 }
 
-SEC("tp_btf/sys_exit")
-int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
+/*
+ * The end of syscall `id` (`compat`: of the 32-bit table), with the caller's
+ * saved registers and the result: the one handler of both modes. Constant
+ * `id` and `compat` (the FEXIT programs) leave only their own case.
+ */
+static __always_inline int syscall__exit(struct pt_regs *regs, long id, bool compat, long ret)
 {
-	long id = regs->orig_ax;
-	struct task_struct *task;
+	struct task_struct *task = bpf_get_current_task_btf();
 
-	/* Every syscall in the system passes here: leave at once unless it is ours, in either numbering. */
-	switch (id) {
-	case SMITH_NR_CONNECT:
-	case SMITH_NR_EXECVE:
-	case SMITH_NR_EXECVEAT:
-	case SMITH_NR_INIT_MODULE:
-	case SMITH_NR_FINIT_MODULE:
-	case SMITH_NR32_CONNECT:
-	case SMITH_NR32_SOCKETCALL:
-	case SMITH_NR32_EXECVE:
-	case SMITH_NR32_EXECVEAT:
-	case SMITH_NR32_INIT_MODULE:
-	case SMITH_NR32_FINIT_MODULE: break;
-	default: return 0;
-	}
-	task = bpf_get_current_task_btf();
-	if (task->thread_info.status & TS_COMPAT)
+	if (compat)
 		return sys_exit__compat(task, regs, id, ret);
-
 	switch (id) {
 	case SMITH_NR_CONNECT:
 		if (hook_enabled[SMITH_HOOK_CONNECT])
@@ -849,3 +835,46 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 	}
 	return 0;
 }
+
+/*
+ * SYS_EXIT mode (event_table.h): the raw tracepoint every syscall in the
+ * system returns through. It leaves at once unless the call is ours, in
+ * either numbering.
+ */
+SEC("tp_btf/sys_exit")
+int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
+{
+	long id = regs->orig_ax;
+	struct task_struct *task;
+
+	switch (id) {
+	case SMITH_NR_CONNECT:
+	case SMITH_NR_EXECVE:
+	case SMITH_NR_EXECVEAT:
+	case SMITH_NR_INIT_MODULE:
+	case SMITH_NR_FINIT_MODULE:
+	case SMITH_NR32_CONNECT:
+	case SMITH_NR32_SOCKETCALL:
+	case SMITH_NR32_EXECVE:
+	case SMITH_NR32_EXECVEAT:
+	case SMITH_NR32_INIT_MODULE:
+	case SMITH_NR32_FINIT_MODULE: break;
+	default: return 0;
+	}
+	task = bpf_get_current_task_btf();
+	return syscall__exit(regs, id, (task->thread_info.status & TS_COMPAT) != 0, ret);
+}
+
+/*
+ * FEXIT mode: one program on the return of each syscall entry function
+ * (event_table.h), so that only the hooked syscalls pay. The entry gets the
+ * caller's saved registers, as sys_exit does.
+ */
+#define SMITH_FEXIT(function, hook, compat, nr, unused)                                                      \
+	SEC("fexit/" #function)                                                                              \
+	int BPF_PROG(fexit_##function, struct pt_regs *regs, long ret)                                       \
+	{                                                                                                    \
+		return syscall__exit(regs, nr, compat, ret);                                                 \
+	}
+SMITH_SYSCALL_FEXITS(SMITH_FEXIT, 0)
+#undef SMITH_FEXIT

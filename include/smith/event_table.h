@@ -75,19 +75,64 @@
 #define SMITH_HOOK_BIT(ID) (1u << SMITH_HOOK_##ID)
 
 /*
- * The BPF programs of bpf/smith.bpf.c: X(program, hooks)
+ * The BPF programs of bpf/smith.bpf.c: X(program, hooks, mode)
  *   program  the program's function name (the skeleton's progs.<program>)
  *   hooks    the mask of hooks that need it; a program is loaded and
  *            attached when one of them is available on the kernel
+ *   mode     when it is loaded (SMITH_BPF_MODE_<mode>):
+ *            ALWAYS   in both modes (BTF tracepoints on what happens to tasks)
+ *            SYS_EXIT only where the kernel refuses BPF trampolines: the raw
+ *                     sys_exit tracepoint, which runs on every syscall's return
+ *                     and puts every task on the slow syscall exit path
+ *            FEXIT    only where trampolines work: fexit on the function behind
+ *                     one syscall (its x86_64 or i386 entry), so nothing else
+ *                     pays; a program whose function the kernel lacks (no
+ *                     32-bit entry without IA32_EMULATION) is left out, and a
+ *                     hook needs one of its FEXIT programs
+ * An FEXIT program is named after its function: fexit_<function>.
  */
+#define SMITH_BPF_MODE_ALWAYS	0
+#define SMITH_BPF_MODE_SYS_EXIT 1
+#define SMITH_BPF_MODE_FEXIT	2
 #define SMITH_BPF_PROGRAMS(X)                                                                                \
-	X(exec_success, SMITH_HOOK_BIT(EXECVE) | SMITH_HOOK_BIT(EXECVEAT))                                   \
-	X(process_fork, SMITH_HOOK_BIT(FORK))                                                                \
-	X(tcp_syn_sent, SMITH_HOOK_BIT(CONNECT))                                                             \
-	X(process_exit, SMITH_HOOK_BIT(CONNECT))                                                             \
-	X(module_load, SMITH_HOOK_BIT(INIT_MODULE) | SMITH_HOOK_BIT(FINIT_MODULE))                           \
-	X(sys_exit, SMITH_HOOK_BIT(EXECVE) | SMITH_HOOK_BIT(EXECVEAT) | SMITH_HOOK_BIT(CONNECT) |            \
-			    SMITH_HOOK_BIT(INIT_MODULE) | SMITH_HOOK_BIT(FINIT_MODULE))
+	X(exec_success, SMITH_HOOK_BIT(EXECVE) | SMITH_HOOK_BIT(EXECVEAT), ALWAYS)                           \
+	X(process_fork, SMITH_HOOK_BIT(FORK), ALWAYS)                                                        \
+	X(tcp_syn_sent, SMITH_HOOK_BIT(CONNECT), ALWAYS)                                                     \
+	X(process_exit, SMITH_HOOK_BIT(CONNECT), ALWAYS)                                                     \
+	X(module_load, SMITH_HOOK_BIT(INIT_MODULE) | SMITH_HOOK_BIT(FINIT_MODULE), ALWAYS)                   \
+	X(sys_exit,                                                                                          \
+	  SMITH_HOOK_BIT(EXECVE) | SMITH_HOOK_BIT(EXECVEAT) | SMITH_HOOK_BIT(CONNECT) |                      \
+		  SMITH_HOOK_BIT(INIT_MODULE) | SMITH_HOOK_BIT(FINIT_MODULE),                                \
+	  SYS_EXIT)                                                                                          \
+	SMITH_SYSCALL_FEXITS(SMITH_BPF_FEXIT_PROGRAM, X)
+
+/*
+ * The functions behind each syscall hook's entries, for the FEXIT mode:
+ * X(function, hook, compat, nr, ARG)
+ *   function  the kernel function (a syscall's x86_64 or i386 entry; each
+ *             takes the caller's saved registers and returns the syscall's
+ *             result)
+ *   hook      the hook it serves
+ *   compat    1 for an entry of the 32-bit syscall table (int $0x80, a 32-bit
+ *             process): the arguments are in the i386 registers
+ *   nr        the syscall's number in that table (abi.h), as the sys_exit
+ *             program sees it, so that both modes share one handler
+ * ARG is passed through (SMITH_BPF_PROGRAMS passes its X).
+ */
+#define SMITH_SYSCALL_FEXITS(X, ARG)                                                                         \
+	X(__x64_sys_execve, EXECVE, 0, SMITH_NR_EXECVE, ARG)                                                 \
+	X(__ia32_compat_sys_execve, EXECVE, 1, SMITH_NR32_EXECVE, ARG)                                       \
+	X(__x64_sys_execveat, EXECVEAT, 0, SMITH_NR_EXECVEAT, ARG)                                           \
+	X(__ia32_compat_sys_execveat, EXECVEAT, 1, SMITH_NR32_EXECVEAT, ARG)                                 \
+	X(__x64_sys_connect, CONNECT, 0, SMITH_NR_CONNECT, ARG)                                              \
+	X(__ia32_sys_connect, CONNECT, 1, SMITH_NR32_CONNECT, ARG)                                           \
+	X(__ia32_compat_sys_socketcall, CONNECT, 1, SMITH_NR32_SOCKETCALL, ARG)                              \
+	X(__x64_sys_init_module, INIT_MODULE, 0, SMITH_NR_INIT_MODULE, ARG)                                  \
+	X(__ia32_sys_init_module, INIT_MODULE, 1, SMITH_NR32_INIT_MODULE, ARG)                               \
+	X(__x64_sys_finit_module, FINIT_MODULE, 0, SMITH_NR_FINIT_MODULE, ARG)                               \
+	X(__ia32_sys_finit_module, FINIT_MODULE, 1, SMITH_NR32_FINIT_MODULE, ARG)
+#define SMITH_BPF_FEXIT_PROGRAM(function, hook, compat, nr, X)                                               \
+	X(fexit_##function, SMITH_HOOK_BIT(hook), FEXIT)
 
 /*
  * The tracepoints smith.ko probes: X(tracepoint, hooks)

@@ -13,6 +13,7 @@
 #include <string_view>
 
 #include "backend/libbpf_error.h"
+#include "util/fd.h"
 #include "smith_bpf.skel.h"
 #include "smith/abi.h"
 
@@ -35,17 +36,29 @@ struct BtfDeleter {
 };
 
 // The BPF programs of the event table (include/smith/event_table.h), each with the hooks that
-// need it. A program the table names but the skeleton lacks does not compile.
+// need it and the mode it serves. A program the table names but the skeleton lacks does not
+// compile.
 struct ProgramSpec {
 	const char *name;
 	bpf_program *(*get)(smith_bpf *);
 	uint32_t hooks; // mask of 1 << enum smith_hook
+	int mode;	// SMITH_BPF_MODE_*
 };
 constexpr ProgramSpec kPrograms[] = {
-#define SMITH_X(program, hooks) {#program, [](smith_bpf *s) { return s->progs.program; }, hooks},
+#define SMITH_X(program, hooks, mode)                                                                        \
+	{#program, [](smith_bpf *s) { return s->progs.program; }, hooks, SMITH_BPF_MODE_##mode},
 	SMITH_BPF_PROGRAMS(SMITH_X)
 #undef SMITH_X
 };
+
+// The function an empty fexit program is tried on: connect's, which every kernel that can run
+// this backend has.
+constexpr const char *kProbeFunction = "__x64_sys_connect";
+
+const char *mode_name(int mode)
+{
+	return mode == SMITH_BPF_MODE_FEXIT ? "fexit" : "sys_exit";
+}
 
 // The table's entry for `prog`; throws when the object has a program the table does not name.
 const ProgramSpec &program_spec(smith_bpf *skel, bpf_program *prog)
@@ -98,11 +111,38 @@ std::string ebpf_unsupported_reason()
 	return {};
 }
 
+std::string trampoline_refusal()
+{
+	std::unique_ptr<btf, BtfDeleter> vmlinux(btf__load_vmlinux_btf());
+	if (!vmlinux)
+		return fmt::format("cannot read kernel BTF: {}", libbpf_error_text(errno));
+	const int target = btf__find_by_name_kind(vmlinux.get(), kProbeFunction, BTF_KIND_FUNC);
+	if (target < 0)
+		return fmt::format("kernel has no function {} to attach to", kProbeFunction);
+	const bpf_insn insns[] = {
+		{BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, 0}, // r0 = 0
+		{BPF_JMP | BPF_EXIT, 0, 0, 0, 0},		   // exit
+	};
+	LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = BPF_TRACE_FEXIT,
+		    .attach_btf_id = static_cast<uint32_t>(target));
+	const util::UniqueFd prog(
+		bpf_prog_load(BPF_PROG_TYPE_TRACING, "smith_probe", "GPL", insns, std::size(insns), &opts));
+	if (!prog.valid())
+		return fmt::format("the kernel refuses to load an fexit program: {}",
+				   libbpf_error_text(errno));
+	const util::UniqueFd link(bpf_raw_tracepoint_open(nullptr, prog.get()));
+	if (!link.valid())
+		return fmt::format("the kernel refuses to attach an fexit program to {}: {}", kProbeFunction,
+				   libbpf_error_text(errno));
+	return {};
+}
+
 struct EbpfBackend::State {
 	std::unique_ptr<smith_bpf, SkeletonDeleter> skel;
 	std::vector<std::unique_ptr<bpf_link, LinkDeleter>> links;
 	std::unique_ptr<ring_buffer, RingBufferDeleter> ring;
 	std::vector<control::HookStatus> hooks; // by enum smith_hook
+	std::vector<std::string> points;	// by enum smith_hook: the programs' sections, for the log
 	RecordHandler *handler = nullptr;	// set during poll()
 	long delivered = 0;			// records handed out during the current poll()
 	int ncpus = 1;
@@ -123,6 +163,40 @@ void EbpfBackend::start()
 		throw BackendError(why);
 	route_libbpf_logs_to_spdlog();
 
+	int mode = SMITH_BPF_MODE_SYS_EXIT;
+	if (options_.attach != "sys_exit") {
+		const std::string refusal = trampoline_refusal();
+		if (refusal.empty())
+			mode = SMITH_BPF_MODE_FEXIT;
+		else if (options_.attach == "fexit")
+			throw BackendError(fmt::format("bpf_attach is fexit, but {}", refusal));
+		else
+			spdlog::info("BPF trampolines unavailable ({}): the syscall hooks use the sys_exit "
+				     "tracepoint, which every syscall on the host passes through",
+				     refusal);
+	}
+	std::unique_ptr<State> st;
+	if (mode == SMITH_BPF_MODE_FEXIT && options_.attach == "auto") {
+		try {
+			st = load(mode);
+		} catch (const BackendError &e) {
+			spdlog::warn("fexit mode failed ({}); the syscall hooks use the sys_exit tracepoint "
+				     "instead",
+				     e.what());
+			st = load(SMITH_BPF_MODE_SYS_EXIT);
+		}
+	} else {
+		st = load(mode);
+	}
+	for (size_t h = 0; h < st->hooks.size(); h++)
+		if (st->hooks[h].state == "attached")
+			spdlog::info("hook {} attached ({}): {}", st->hooks[h].name, st->hooks[h].attach,
+				     st->points[h]);
+	state_ = std::move(st);
+}
+
+std::unique_ptr<EbpfBackend::State> EbpfBackend::load(int mode) const
+{
 	auto st = std::make_unique<State>();
 	st->ncpus = libbpf_num_possible_cpus();
 	if (st->ncpus <= 0)
@@ -153,57 +227,93 @@ void EbpfBackend::start()
 	if (!vmlinux)
 		throw BackendError(fmt::format("cannot read kernel BTF: {}", libbpf_error_text(errno)));
 
+	// Which programs this mode loads: those of both modes and its own; an FEXIT program only
+	// where the kernel has its function.
+	auto serves_mode = [mode](const ProgramSpec &p) {
+		return p.mode == SMITH_BPF_MODE_ALWAYS || p.mode == mode;
+	};
+	uint32_t syscall_hooks = 0; // hooks on a syscall: what the mode changes
+	for (const ProgramSpec &p : kPrograms)
+		if (p.mode != SMITH_BPF_MODE_ALWAYS)
+			syscall_hooks |= p.hooks;
+
 	// A hook whose attach point this kernel lacks is skipped; the others run.
 	st->hooks.resize(SMITH_HOOK_MAX);
-	uint32_t available = 0; // mask of hooks whose programs all have their attach points
+	st->points.resize(SMITH_HOOK_MAX);
+	uint32_t available = 0; // mask of hooks that can run
 	for (unsigned h = 0; h < SMITH_HOOK_MAX; h++) {
-		st->hooks[h].name = control::kHookNames[h];
+		control::HookStatus &hook = st->hooks[h];
+		hook.name = control::kHookNames[h];
+		hook.attach = (syscall_hooks & (1u << h)) ? mode_name(mode) : "tp_btf";
+		bool fexit_needed = false, fexit_found = false;
+		std::string fexit_missing;
 		for (const ProgramSpec &p : kPrograms) {
-			if (!(p.hooks & (1u << h)))
+			if (!(p.hooks & (1u << h)) || !serves_mode(p))
 				continue;
 			std::string why = missing_attach_target(vmlinux.get(), p.get(skel));
-			if (!why.empty() && st->hooks[h].reason.empty())
-				st->hooks[h].reason = why;
+			if (p.mode == SMITH_BPF_MODE_FEXIT) {
+				// One entry function is enough: a kernel without the 32-bit
+				// entries has no 32-bit calls to miss.
+				fexit_needed = true;
+				fexit_found = fexit_found || why.empty();
+				if (!why.empty() && fexit_missing.empty())
+					fexit_missing = why;
+			} else if (!why.empty() && hook.reason.empty()) {
+				hook.reason = why;
+			}
 		}
-		const bool ok = st->hooks[h].reason.empty();
+		if (fexit_needed && !fexit_found && hook.reason.empty())
+			hook.reason = fexit_missing;
+		const bool ok = hook.reason.empty();
 		available |= ok ? 1u << h : 0;
-		st->hooks[h].state = ok ? "attached" : "unavailable";
+		hook.state = ok ? "attached" : "unavailable";
 		skel->rodata->hook_enabled[h] = ok;
 	}
 	// A program stays loaded if any available hook needs it.
 	bpf_program *prog;
 	bpf_object__for_each_program(prog, skel->obj)
 	{
-		bpf_program__set_autoload(prog, (program_spec(skel, prog).hooks & available) != 0);
+		const ProgramSpec &p = program_spec(skel, prog);
+		bool load = serves_mode(p) && (p.hooks & available) != 0;
+		if (load && p.mode == SMITH_BPF_MODE_FEXIT)
+			load = missing_attach_target(vmlinux.get(), prog).empty();
+		bpf_program__set_autoload(prog, load);
 	}
 	for (const auto &h : st->hooks)
 		if (h.state == "unavailable")
 			spdlog::warn("hook {} unavailable: {}", h.name, h.reason);
 
 	if (int err = smith_bpf__load(skel); err)
-		throw BackendError(fmt::format(
-			"the kernel rejected smith's BPF programs: {} (the verifier's log is above)",
-			libbpf_error_text(err)));
+		throw BackendError(fmt::format("the kernel rejected smith's BPF programs ({} mode): {} (the "
+					       "verifier's log is above)",
+					       mode_name(mode), libbpf_error_text(err)));
 
-	// Attach each program once; a failure marks its hooks failed and the others run.
+	// Attach each program once; a failure marks its hooks failed and the others run. In
+	// fexit mode a trampoline that will not attach fails the mode (auto falls back).
 	bpf_object__for_each_program(prog, skel->obj)
 	{
 		if (!bpf_program__autoload(prog))
 			continue;
+		const ProgramSpec &p = program_spec(skel, prog);
 		bpf_link *link = bpf_program__attach(prog);
 		if (!link) {
 			std::string why = fmt::format("attach {} failed: {}", bpf_program__section_name(prog),
 						      libbpf_error_text(errno));
+			if (p.mode == SMITH_BPF_MODE_FEXIT)
+				throw BackendError(why);
 			spdlog::error("{}", why);
-			const uint32_t needs = program_spec(skel, prog).hooks;
 			for (unsigned h = 0; h < SMITH_HOOK_MAX; h++)
-				if ((needs & (1u << h)) && st->hooks[h].state == "attached") {
+				if ((p.hooks & (1u << h)) && st->hooks[h].state == "attached") {
 					st->hooks[h].state = "failed";
 					st->hooks[h].reason = why;
 				}
 			continue;
 		}
 		st->links.emplace_back(link);
+		for (unsigned h = 0; h < SMITH_HOOK_MAX; h++)
+			if (p.hooks & (1u << h))
+				st->points[h] += fmt::format("{}{}", st->points[h].empty() ? "" : " ",
+							     bpf_program__section_name(prog));
 	}
 	bool any = false;
 	for (const auto &h : st->hooks)
@@ -220,11 +330,7 @@ void EbpfBackend::start()
 	st->ring.reset(ring_buffer__new(bpf_map__fd(skel->maps.events), on_sample, st.get(), nullptr));
 	if (!st->ring)
 		throw BackendError(fmt::format("cannot map the ring buffer: {}", libbpf_error_text(errno)));
-
-	for (const auto &h : st->hooks)
-		if (h.state == "attached")
-			spdlog::info("hook {} attached", h.name);
-	state_ = std::move(st);
+	return st;
 }
 
 long EbpfBackend::poll(std::chrono::milliseconds timeout, RecordHandler &handler)

@@ -23,7 +23,16 @@ struct EbpfOptions {
 	// Each process's budget of connect events (include/smith/budget.h); rate 0: none.
 	uint32_t connect_budget_rate = SMITH_BUDGET_RATE_DEFAULT;
 	uint32_t connect_budget_burst = SMITH_BUDGET_BURST_DEFAULT;
+	// How the syscall hooks attach (event_table.h, SMITH_BPF_PROGRAMS): "fexit" (BPF
+	// trampolines on the syscalls' entry functions: nothing else pays), "sys_exit" (the raw
+	// tracepoint every syscall returns through), or "auto": fexit where the kernel allows
+	// trampolines, probed at start, else sys_exit.
+	std::string attach = "auto";
 };
+
+// Why this kernel refuses BPF trampolines ("" if it allows them): loads and attaches an empty
+// fexit program on connect's entry function, and takes it away again.
+std::string trampoline_refusal();
 
 // Why the eBPF backend cannot run on this kernel ("" if it can be tried):
 // BTF, the ring buffer map type and the bpf_loop helper are probed, not inferred from versions.
@@ -43,6 +52,9 @@ public:
 
 private:
 	struct State;
+	// Opens, loads and attaches the programs of one mode (SMITH_BPF_MODE_FEXIT or _SYS_EXIT).
+	std::unique_ptr<State> load(int mode) const;
+
 	EbpfOptions options_;
 	std::unique_ptr<State> state_;
 };

@@ -18,6 +18,9 @@
 namespace smith::backend {
 namespace {
 
+// The hooks on a syscall come first in the event table.
+constexpr unsigned kSyscallHooks = 0 SMITH_SYSCALL_HOOKS(SMITH_COUNT_ONE);
+
 uint64_t boottime_ns()
 {
 	timespec ts{};
@@ -225,6 +228,8 @@ std::vector<control::HookStatus> LkmBackend::hooks() const
 	for (unsigned h = 0; h < SMITH_HOOK_MAX; h++) {
 		auto &s = out[h];
 		s.name = control::kHookNames[h];
+		// smith.ko sees the syscalls at the sys_exit tracepoint, the rest at the task tracepoints.
+		s.attach = h < kSyscallHooks ? "sys_exit" : "tracepoint";
 		const uint32_t bit = 1u << h;
 		if (armed & bit) {
 			s.state = detached_ ? "detached" : "attached";

@@ -65,7 +65,7 @@ long ReplayBackend::poll(std::chrono::milliseconds, RecordHandler &handler)
 
 std::vector<control::HookStatus> ReplayBackend::hooks() const
 {
-	return {{"replay", "attached", "", 0}};
+	return {{"replay", "attached", "", "file", 0}};
 }
 
 ReplayWriter::ReplayWriter(const std::string &path, int64_t boot_to_epoch_ns)

@@ -41,9 +41,12 @@ inline constexpr std::array<const char *, kHookCount> kHookNames = {
 };
 
 struct HookStatus {
-	std::string name;	   // kHookNames
-	std::string state;	   // "attached", "unavailable", "disabled" or "failed"
-	std::string reason;	   // why it is not attached; "" when attached
+	std::string name;   // kHookNames
+	std::string state;  // "attached", "unavailable", "disabled" or "failed"
+	std::string reason; // why it is not attached; "" when attached
+	// How it is attached: "fexit" (BPF trampolines on the syscalls' functions), "sys_exit" (the
+	// tracepoint every syscall returns through), "tp_btf"/"tracepoint" (on what tasks do), "kprobe"
+	std::string attach;
 	uint64_t kernel_drops = 0; // ring reserve failures counted in the kernel
 };
 

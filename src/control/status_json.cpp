@@ -57,6 +57,7 @@ std::string status_to_json(const StatusSnapshot &s)
 		w.field("name", std::string_view(h.name));
 		w.field("state", std::string_view(h.state));
 		w.field("reason", std::string_view(h.reason));
+		w.field("attach", std::string_view(h.attach));
 		w.field("kernel_drops", h.kernel_drops);
 		w.end_object();
 	}

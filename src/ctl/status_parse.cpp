@@ -117,8 +117,8 @@ control::StatusSnapshot status_from_json(std::string_view json)
 		if (e.get(o) != simdjson::SUCCESS)
 			bad(fmt::format("member \"{}\" is not an object", path));
 		const Fields hook(o, path);
-		s.hooks.push_back(
-			{hook.str("name"), hook.str("state"), hook.str("reason"), hook.u64("kernel_drops")});
+		s.hooks.push_back({hook.str("name"), hook.str("state"), hook.str("reason"),
+				   hook.str("attach"), hook.u64("kernel_drops")});
 	}
 
 	const Fields events = top.obj("events");

@@ -150,10 +150,10 @@ std::string format_status(const control::StatusSnapshot &s)
 	if (s.hooks.empty()) {
 		out.append("hooks: none\n");
 	} else {
-		Table hooks({{"NAME"}, {"STATE"}, {"KERNEL_DROPS", true}, {"REASON"}});
+		Table hooks({{"NAME"}, {"STATE"}, {"ATTACH"}, {"KERNEL_DROPS", true}, {"REASON"}});
 		for (const auto &h : s.hooks)
-			hooks.add({printable(h.name), printable(h.state), fmt::format("{}", h.kernel_drops),
-				   printable(h.reason)});
+			hooks.add({printable(h.name), printable(h.state), printable(h.attach),
+				   fmt::format("{}", h.kernel_drops), printable(h.reason)});
 		hooks.render(out);
 	}
 

@@ -47,6 +47,9 @@ std::optional<Config> parse_command_line(int argc, char **argv, int *exit_code)
 	auto *o_log = app.add_option("--log-file", config.log_file, "also log to this file");
 	auto *o_ring = app.add_option("--ringbuf-bytes", config.ringbuf_bytes,
 				      "eBPF ring buffer size (power of two)");
+	auto *o_attach =
+		app.add_option("--bpf-attach", config.bpf_attach,
+			       "eBPF syscall hooks: auto | fexit (trampolines) | sys_exit (tracepoint)");
 	auto *o_lkm_module =
 		app.add_option("--lkm-module", config.lkm_module,
 			       "smith.ko to load when /dev/smith is absent (default: modprobe smith)");
@@ -81,6 +84,7 @@ std::optional<Config> parse_command_line(int argc, char **argv, int *exit_code)
 	keep(o_level, config.log_level, from_file.log_level);
 	keep(o_log, config.log_file, from_file.log_file);
 	keep(o_ring, config.ringbuf_bytes, from_file.ringbuf_bytes);
+	keep(o_attach, config.bpf_attach, from_file.bpf_attach);
 	keep(o_topic, config.topic, from_file.topic);
 	keep(o_spool, config.spool_dir, from_file.spool_dir);
 	keep(o_state, config.state_file, from_file.state_file);

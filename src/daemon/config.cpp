@@ -91,6 +91,8 @@ void load_config_file(const std::string &path, bool required, Config &c)
 			c.log_file = get<std::string>(path, key, v);
 		else if (key == "ringbuf_bytes")
 			c.ringbuf_bytes = get<uint32_t>(path, key, v);
+		else if (key == "bpf_attach")
+			c.bpf_attach = get<std::string>(path, key, v);
 		else if (key == "lkm_module") {
 			c.lkm_module = get<std::string>(path, key, v);
 			if (c.lkm_module.empty() || c.lkm_module.front() != '/')
@@ -146,6 +148,7 @@ void validate(const Config &c)
 	one_of("sink", c.sink, kSinks);
 	one_of("log level", c.log_level, kLogLevels);
 	one_of("durability", c.durability, {"disk", "memory"});
+	one_of("bpf_attach", c.bpf_attach, {"auto", "fexit", "sys_exit"});
 	if (c.sink == "file" && c.output.empty())
 		throw ConfigError(
 			"sink 'file' needs an output path (--output PATH or 'output:' in the config)");

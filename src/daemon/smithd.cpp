@@ -129,6 +129,7 @@ int run_daemon(Config &config)
 	} else {
 		backend::EbpfOptions ebpf;
 		ebpf.ringbuf_bytes = config.ringbuf_bytes;
+		ebpf.attach = config.bpf_attach;
 		ebpf.connect_budget_rate = config.connect_budget_rate;
 		ebpf.connect_budget_burst = config.connect_budget_burst;
 		backend::LkmOptions lkm;

@@ -5,6 +5,9 @@
 #include <catch2/catch.hpp>
 
 #include <arpa/inet.h>
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -368,6 +371,42 @@ bool kernel_has_execveat()
 	return syscall(SYS_execveat, -1, "", nullptr, nullptr, 0) < 0 && errno != ENOSYS;
 }
 
+std::string trampoline_refusal()
+{
+	btf *vmlinux = btf__load_vmlinux_btf();
+	if (!vmlinux)
+		return std::string("no kernel BTF: ") + std::strerror(errno);
+	// getpid's entry, or connect's where the kernel's BTF lacks it.
+	int target = -1;
+	for (const char *fn : {"__x64_sys_getpid", "__x64_sys_connect"})
+		if (target < 0)
+			target = btf__find_by_name_kind(vmlinux, fn, BTF_KIND_FUNC);
+	btf__free(vmlinux);
+	if (target < 0)
+		return "no syscall entry function in the kernel's BTF";
+	const bpf_insn insns[] = {
+		{BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, 0},
+		{BPF_JMP | BPF_EXIT, 0, 0, 0, 0},
+	};
+	LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = BPF_TRACE_FEXIT,
+		    .attach_btf_id = static_cast<uint32_t>(target));
+	const Fd prog(bpf_prog_load(BPF_PROG_TYPE_TRACING, "smith_test", "GPL", insns, 2, &opts));
+	if (prog.get() < 0)
+		return std::string("fexit load: ") + std::strerror(errno);
+	const Fd link(bpf_raw_tracepoint_open(nullptr, prog.get()));
+	if (link.get() < 0)
+		return std::string("fexit attach: ") + std::strerror(errno);
+	return "";
+}
+
+bool kernel_allows_trampolines()
+{
+	static const std::string refusal = trampoline_refusal();
+	if (!refusal.empty())
+		std::printf("(BPF trampolines refused here: %s)\n", refusal.c_str());
+	return refusal.empty();
+}
+
 uint64_t now_ns()
 {
 	timespec ts{};
@@ -610,7 +649,7 @@ std::optional<Status> parse_status(const std::string &json, std::string *error)
 	simdjson::dom::array hooks;
 	if (doc["hooks"].get_array().get(hooks) == simdjson::SUCCESS) {
 		for (simdjson::dom::element h : hooks) {
-			std::string_view name, state, reason;
+			std::string_view name, state, reason, attach;
 			if (h["name"].get_string().get(name) != simdjson::SUCCESS)
 				continue;
 			s.hook_names.emplace_back(name);
@@ -620,6 +659,8 @@ std::optional<Status> parse_status(const std::string &json, std::string *error)
 				s.hook_state[std::string(name)] = std::string(state);
 			if (h["reason"].get_string().get(reason) == simdjson::SUCCESS)
 				s.hook_reason[std::string(name)] = std::string(reason);
+			if (h["attach"].get_string().get(attach) == simdjson::SUCCESS)
+				s.hook_attach[std::string(name)] = std::string(attach);
 		}
 	}
 	if (s.backend.empty()) {

@@ -73,6 +73,10 @@ uint64_t now_ns();			   // CLOCK_REALTIME in ns
 std::string read_file(const std::string &path);
 bool kernel_has_modules();  // loadable module support (CONFIG_MODULES): /proc/modules exists
 bool kernel_has_execveat(); // the execveat(2) syscall exists (Linux 3.19+)
+// BPF trampolines work: an empty fexit program on getpid's entry loads and attaches (some kernels
+// refuse them: lockdown, a hardened BPF policy).
+bool kernel_allows_trampolines(); // prints why not
+std::string trampoline_refusal(); // "" when they work, else why not
 
 // Removes the directory tree when destroyed, unless keep() was called.
 class TempDir {
@@ -154,6 +158,7 @@ struct Status {
 	std::map<std::string, uint64_t> drops;		// hook name -> kernel_drops
 	std::map<std::string, std::string> hook_state;	// hook name -> state
 	std::map<std::string, std::string> hook_reason; // hook name -> reason
+	std::map<std::string, std::string> hook_attach; // hook name -> attach
 	std::vector<std::string> hook_names;		// in status order
 	uint64_t last_seq = 0;
 	uint64_t received = 0; // records decoded, all types

@@ -78,6 +78,18 @@ void check_hook_state(const std::string &name, const std::string &state, const s
 	}
 }
 
+// How a hook must be attached: the module sees syscalls at sys_exit and tasks at their tracepoints;
+// the eBPF backend uses trampolines on the syscalls' functions where the kernel allows them.
+std::string expected_attach(const Smithd &d, const std::string &hook)
+{
+	if (hook == "fork")
+		return d.expected_backend() == "lkm" ? "tracepoint" : "tp_btf";
+	if (d.expected_backend() == "lkm")
+		return "sys_exit";
+	static const bool trampolines = kernel_allows_trampolines();
+	return trampolines ? "fexit" : "sys_exit";
+}
+
 } // namespace
 
 TEST_CASE("status: hooks and sink and counters agree with the output file", "[e2e]")
@@ -116,6 +128,7 @@ TEST_CASE("status: hooks and sink and counters agree with the output file", "[e2
 			hook_names.push_back(name);
 			check_hook_state(name, get_str(hook, "state"), get_str(hook, "reason"));
 			INFO("hook " << name);
+			CHECK(get_str(hook, "attach") == expected_attach(*d, name));
 			CHECK(get_u64(hook, "kernel_drops") == 0);
 		}
 		CHECK(hook_names == std::vector<std::string>{"execve", "execveat", "connect", "init_module",

@@ -57,11 +57,11 @@ StatusSnapshot sample_snapshot()
 	s.kernel = "6.18.44";
 	s.backend = "ebpf";
 	s.backend_reason = "requested";
-	s.hooks = {{"execve", "attached", "", 0},
-		   {"execveat", "attached", "", 3},
-		   {"connect", "attached", "", 0},
-		   {"init_module", "unavailable", "no module support", 0},
-		   {"finit_module", "failed", "attach: -22", 0}};
+	s.hooks = {{"execve", "attached", "", "fexit", 0},
+		   {"execveat", "attached", "", "fexit", 3},
+		   {"connect", "attached", "", "sys_exit", 0},
+		   {"init_module", "unavailable", "no module support", "fexit", 0},
+		   {"finit_module", "failed", "attach: -22", "fexit", 0}};
 	s.received = {100, 50, 1, 2};
 	s.sent = {99, 50, 1, 2};
 	s.decode_errors = 1;
@@ -175,6 +175,8 @@ TEST_CASE("control server answers status with the provider's snapshot", "[unit][
 		CHECK(got.hooks[1].kernel_drops == 3);
 		CHECK(got.hooks[4].state == "failed");
 		CHECK(got.hooks[4].reason == "attach: -22");
+		CHECK(got.hooks[0].attach == "fexit");
+		CHECK(got.hooks[2].attach == "sys_exit");
 		CHECK(got.received == want.received);
 		CHECK(got.sent == want.sent);
 		CHECK(got.spool_bytes == want.spool_bytes);

@@ -54,7 +54,8 @@ control::StatusSnapshot view_snapshot()
 	s.kernel = "6.18.44";
 	s.backend = "lkm";
 	s.backend_reason = "ebpf: kernel has no BTF";
-	s.hooks = {{"execve", "attached", "", 12345}, {"init_module", "unavailable", "no modules", 0}};
+	s.hooks = {{"execve", "attached", "", "sys_exit", 12345},
+		   {"init_module", "unavailable", "no modules", "sys_exit", 0}};
 	s.received = {7, 8, 0, 1};
 	s.sent = {7, 8, 0, 1};
 	s.sink = {"kafka", "b1:9092,b2:9092", false, "broker down\n\x1b[31mred", 15, 2};
@@ -119,9 +120,9 @@ TEST_CASE("format_status shows header, hooks, events and sink", "[unit][ctl]")
 		"rss:           1.5 MiB\n"
 		"cpu:           1.2% (2.50 s total)\n"
 		"\n"
-		"NAME         STATE        KERNEL_DROPS  REASON\n"
-		"execve       attached            12345\n"
-		"init_module  unavailable             0  no modules\n"
+		"NAME         STATE        ATTACH    KERNEL_DROPS  REASON\n"
+		"execve       attached     sys_exit         12345\n"
+		"init_module  unavailable  sys_exit             0  no modules\n"
 		"\n"
 		"TYPE                RECEIVED  SENT\n"
 		"execve                     7     7\n"

@@ -28,8 +28,8 @@ StatusSnapshot known_snapshot()
 	s.backend_reason = "BTF and ring buffer available";
 	s.previous_run_id = "0badc0de";
 	s.previous_run_clean = false;
-	s.hooks = {{"execve", "attached", "", 0},
-		   {"init_module", "unavailable", "kernel built without modules", 7}};
+	s.hooks = {{"execve", "attached", "", "fexit", 0},
+		   {"init_module", "unavailable", "kernel built without modules", "fexit", 7}};
 	s.received = {10, 20, 0, 0};
 	s.sent = {9, 20, 0, 0};
 	s.decode_errors = 1;
@@ -70,8 +70,9 @@ TEST_CASE("status_to_json writes the documented shape, fields in order", "[unit]
 		R"("host_id":"0123456789abcdef0123456789abcdef","run_id":"9f8e7d6c","kernel":"6.18.44",)"
 		R"("backend":"ebpf","backend_reason":"BTF and ring buffer available",)"
 		R"("previous_run":{"run_id":"0badc0de","clean_stop":false},"stopping":false,)"
-		R"("hooks":[{"name":"execve","state":"attached","reason":"","kernel_drops":0},)"
-		R"({"name":"init_module","state":"unavailable","reason":"kernel built without modules","kernel_drops":7}],)"
+		R"("hooks":[{"name":"execve","state":"attached","reason":"","attach":"fexit","kernel_drops":0},)"
+		R"({"name":"init_module","state":"unavailable","reason":"kernel built without modules","attach":"fexit",)"
+		R"("kernel_drops":7}],)"
 		R"("events":{"received":{"execve":10,"connect":20,"init_module":0,"finit_module":0,"connect_suppressed":0},)"
 		R"("sent":{"execve":9,"connect":20,"init_module":0,"finit_module":0,"connect_suppressed":0}},)"
 		R"("decode_errors":1,"last_seq":29,"own_records":3,"queue_depth":2,"spool_bytes":4096,)"
