@@ -2,16 +2,21 @@
 /*
  * The floor of hook_overhead.sh: programs that do nothing, attached where a
  * collector attaches. Whatever a collector adds beyond these is the cost of
- * its own work. smith_bench_floor loads one of two sets:
- *   - "smith": the hooks smithd uses (tp_btf sched_process_exec, sys_exit,
- *     module_load, sched_process_fork, sched_process_exit, inet_sock_set_state),
- *     so smithd's added cost can be read against its own floor;
+ * its own work. smith_bench_floor loads one of these sets:
+ *   - "smith": the hooks smithd uses, in the mode smithd picks on the kernel
+ *     (event_table.h, SMITH_BPF_PROGRAMS): the tp_btf programs on what tasks do
+ *     (sched_process_exec, module_load, sched_process_fork, sched_process_exit,
+ *     inet_sock_set_state) and, for the syscalls, fexit on each syscall entry
+ *     function where the kernel allows trampolines, else the raw sys_exit
+ *     tracepoint; so smithd's added cost can be read against its own floor;
+ *   - "smith-sys_exit": the same with sys_exit forced (smithd --bpf-attach=sys_exit);
  *   - "classic": classic syscall tracepoints on connect and execve entry and exit,
  *     the cheapest a tracefs-based collector (bpftrace, Falco's legacy probe) can get.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
+#include "smith/abi.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -26,6 +31,16 @@ int BPF_PROG(floor_sys_exit, struct pt_regs *regs, long ret)
 {
 	return 0;
 }
+
+/* smithd's FEXIT programs, empty: one per syscall entry function of the event table. */
+#define FLOOR_FEXIT(function, hook, compat, nr, unused)                                                      \
+	SEC("fexit/" #function)                                                                              \
+	int BPF_PROG(floor_fexit_##function, struct pt_regs *regs, long ret)                                 \
+	{                                                                                                    \
+		return 0;                                                                                    \
+	}
+SMITH_SYSCALL_FEXITS(FLOOR_FEXIT, 0)
+#undef FLOOR_FEXIT
 
 SEC("tp_btf/module_load")
 int BPF_PROG(floor_module_load, struct module *mod)

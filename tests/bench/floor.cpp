@@ -18,6 +18,7 @@
 #include <unistd.h>
 #include <vector>
 
+#include "backend/ebpf_backend.h"
 #include "floor_bpf.skel.h"
 
 namespace {
@@ -28,12 +29,12 @@ void on_signal(int)
 	g_stop = 1;
 }
 
-bool kernel_has_tracepoint_type(const char *name)
+bool kernel_has_btf_type(const char *name, int kind)
 {
 	btf *vmlinux = btf__load_vmlinux_btf();
 	if (!vmlinux)
 		return false;
-	bool found = btf__find_by_name_kind(vmlinux, name, BTF_KIND_TYPEDEF) >= 0;
+	bool found = btf__find_by_name_kind(vmlinux, name, kind) >= 0;
 	btf__free(vmlinux);
 	return found;
 }
@@ -44,8 +45,10 @@ int main(int argc, char **argv)
 {
 	CLI::App app{"smith_bench_floor: empty BPF programs on a collector's hooks, until SIGTERM"};
 	std::string set = "smith", ready;
-	app.add_option("--set", set, "smith (smithd's hooks) or classic (syscall tracepoints)")
-		->check(CLI::IsMember({"smith", "classic"}));
+	app.add_option("--set", set,
+		       "smith (smithd's hooks, in the mode smithd picks), smith-sys_exit, or classic "
+		       "(syscall tracepoints)")
+		->check(CLI::IsMember({"smith", "smith-sys_exit", "classic"}));
 	app.add_option("--ready", ready, "file created once the programs are attached");
 	CLI11_PARSE(app, argc, argv);
 
@@ -55,15 +58,28 @@ int main(int argc, char **argv)
 			     std::strerror(errno));
 		return 1;
 	}
-	const bool smith = set == "smith";
+	const bool smith = set != "classic";
+	// As smithd --bpf-attach=auto: fexit where the kernel allows trampolines.
+	const bool fexit = set == "smith" && smith::backend::trampoline_refusal().empty();
+	std::fprintf(stderr, "smith_bench_floor: set %s, syscalls by %s\n", set.c_str(),
+		     !smith  ? "classic tracepoints"
+		     : fexit ? "fexit"
+			     : "sys_exit");
 	std::vector<bpf_program *> wanted;
 	bpf_program *prog;
 	bpf_object__for_each_program(prog, skel->obj)
 	{
 		const std::string name = bpf_program__name(prog);
 		bool on = smith ? name.rfind("floor_", 0) == 0 : name.rfind("classic_", 0) == 0;
+		const std::string fexit_prefix = "floor_fexit_";
+		if (on && name.rfind(fexit_prefix, 0) == 0)
+			on = fexit &&
+			     kernel_has_btf_type(name.substr(fexit_prefix.size()).c_str(), BTF_KIND_FUNC);
+		if (on && name == "floor_sys_exit")
+			on = !fexit;
 		// smithd attaches module_load only where the kernel has it.
-		if (on && name == "floor_module_load" && !kernel_has_tracepoint_type("btf_trace_module_load"))
+		if (on && name == "floor_module_load" &&
+		    !kernel_has_btf_type("btf_trace_module_load", BTF_KIND_TYPEDEF))
 			on = false;
 		bpf_program__set_autoload(prog, on);
 		if (on)

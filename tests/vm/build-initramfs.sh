@@ -55,6 +55,7 @@ for b in "${BINS[@]}"; do
 	[ -x "$b" ] || die "$b not found (build it: ninja -C $BUILD_DIR smithd smithctl smith_e2e_tests smith_hook_load)"
 done
 [ ! -x "$BUILD_DIR/tests/bench/smith_paced_load" ] || BINS+=("$BUILD_DIR/tests/bench/smith_paced_load")
+[ ! -x "$BUILD_DIR/tests/bench/smith_bench_floor" ] || BINS+=("$BUILD_DIR/tests/bench/smith_bench_floor")
 
 [ -n "$WORK" ] || WORK=$(dirname "$OUT")
 mkdir -p "$WORK"

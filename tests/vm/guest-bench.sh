@@ -1,12 +1,15 @@
 #!/bin/sh
 # guest-bench.sh: hook overhead inside the test VM (busybox sh; /init runs it for smith.mode=bench).
 #
-#   guest-bench.sh [--rounds R] [--lkm 0|1] [--configs bare,lkm,ebpf]
+#   guest-bench.sh [--rounds R] [--lkm 0|1] [--configs bare,lkm,ebpf,...]
 #
 # Times smith_hook_load's udp_connect, fork_exec and getppid loops (getppid: a syscall nothing
 # hooks, which every probe on the sys_exit tracepoint puts on the slow path) bare, under smithd
-# --backend=lkm (when the image has smith.ko and --lkm 1) and under smithd --backend=ebpf (when the
-# kernel has BTF), or in the configurations --configs names, interleaved over R rounds:
+# --backend=lkm (when the image has smith.ko and --lkm 1) and, when the kernel has BTF, under
+# smithd --backend=ebpf in the mode it picks (fexit where the kernel allows trampolines) and with
+# --bpf-attach=sys_exit (ebpf-sys_exit), each next to its floor, empty programs on the same attach
+# points (smith_bench_floor: floor, floor-sys_exit); or in the configurations --configs names,
+# interleaved over R rounds:
 # the order of the configurations reverses every other round, and each smithd starts before its
 # loops and stops after them, so that its start-up (BPF load: minutes under TCG) is outside every
 # timing. Each sample, and each smithd run's status before SIGTERM, is one JSON line; all of them
@@ -41,7 +44,8 @@ if [ "$LKM" = 1 ]; then
 	[ -f /opt/smith/modules/smith.ko ] || { echo "guest-bench: --lkm 1 but no smith.ko" >&2; exit 1; }
 	CONFIGS="$CONFIGS lkm"
 fi
-[ ! -e /sys/kernel/btf/vmlinux ] || CONFIGS="$CONFIGS ebpf" # no BTF (el7): the module alone
+# no BTF (el7): the module alone
+[ ! -e /sys/kernel/btf/vmlinux ] || CONFIGS="$CONFIGS floor ebpf floor-sys_exit ebpf-sys_exit"
 [ -z "$CONFIGS_ASKED" ] || CONFIGS=$CONFIGS_ASKED
 
 fail() {
@@ -50,8 +54,29 @@ fail() {
 	exit 1
 }
 
-start_smithd() { # $1: backend
+start_floor() { # $1: smith_bench_floor's set
+	rm -f "$WORK/floor.ready"
+	"$BIN/smith_bench_floor" --set "$1" --ready "$WORK/floor.ready" >"$WORK/floor.log" 2>&1 &
+	FLOOR_PID=$!
+	waited=0
+	while [ ! -f "$WORK/floor.ready" ]; do
+		kill -0 "$FLOOR_PID" 2>/dev/null || { cat "$WORK/floor.log" >&2; fail "smith_bench_floor --set $1 exited"; }
+		[ "$waited" -lt 1800 ] || fail "smith_bench_floor --set $1 not ready after 900 s"
+		sleep 0.5
+		waited=$((waited + 1))
+	done
+	echo "guest-bench: $(cat "$WORK/floor.log")" >&2
+}
+
+stop_floor() {
+	kill -TERM "$FLOOR_PID"
+	wait "$FLOOR_PID" || fail "smith_bench_floor exited with status $? after SIGTERM"
+}
+
+start_smithd() { # $1: backend, then smithd's extra arguments
 	rm -f "$WORK/smithd.pid" "$WORK/smithd.sock" "$WORK/events.json"
+	backend=$1
+	shift
 	if [ "$1" = lkm ]; then
 		# Loaded afresh for each run, so that its drop counters are this run's. 8 MiB rings per
 		# CPU hold as much as the 16 MiB BPF ring buffer the ebpf runs get below, which keeps
@@ -60,19 +85,19 @@ start_smithd() { # $1: backend
 		insmod /opt/smith/modules/smith.ko ring_kb=8192 || fail "insmod smith.ko failed"
 	fi
 	# No connect budget: every call of the loops is an event, as with collectors that have none.
-	"$BIN/smithd" --backend="$1" --foreground --sink=file --output="$WORK/events.json" \
+	"$BIN/smithd" --backend="$backend" --foreground --sink=file --output="$WORK/events.json" \
 		--pid-file="$WORK/smithd.pid" --socket="$WORK/smithd.sock" --config=/dev/null \
-		--ringbuf-bytes=16777216 --connect-budget-rate=0 >"$WORK/smithd.log" 2>&1 &
+		--ringbuf-bytes=16777216 --connect-budget-rate=0 "$@" >"$WORK/smithd.log" 2>&1 &
 	SMITHD_PID=$!
 	waited=0
 	# The pid file is taken first; the control socket answers once smithd is ready.
 	while ! "$BIN/smithctl" status --socket="$WORK/smithd.sock" >/dev/null 2>&1; do
-		kill -0 "$SMITHD_PID" 2>/dev/null || fail "smithd --backend=$1 exited during startup"
-		[ "$waited" -lt 1800 ] || fail "smithd --backend=$1 not ready after 900 s"
+		kill -0 "$SMITHD_PID" 2>/dev/null || fail "smithd --backend=$backend $* exited during startup"
+		[ "$waited" -lt 1800 ] || fail "smithd --backend=$backend $* not ready after 900 s"
 		sleep 0.5
 		waited=$((waited + 1))
 	done
-	echo "guest-bench: smithd --backend=$1 ready after $((waited / 2)) s" >&2
+	echo "guest-bench: smithd --backend=$backend $* ready after $((waited / 2)) s" >&2
 }
 
 stop_smithd() { # $1: round, $2: config
@@ -117,6 +142,18 @@ while [ "$round" -le "$ROUNDS" ]; do
 	for config in $order; do
 		case "$config" in
 		bare) run_loops "$round" bare ;;
+		floor | floor-sys_exit)
+			set=smith
+			[ "$config" = floor ] || set=smith-sys_exit
+			start_floor "$set"
+			run_loops "$round" "$config"
+			stop_floor
+			;;
+		ebpf-sys_exit)
+			start_smithd ebpf --bpf-attach=sys_exit
+			run_loops "$round" "$config"
+			stop_smithd "$round" "$config"
+			;;
 		*)
 			start_smithd "$config"
 			run_loops "$round" "$config"

@@ -117,6 +117,8 @@ done
 for bin in smithd smithctl; do
 	[ -x "${SMITH_BIN_DIR:-$BUILD_DIR}/$bin" ] || die "${SMITH_BIN_DIR:-$BUILD_DIR}/$bin not found"
 done
+[ "$BENCH" = 0 ] || [ -x "$BUILD_DIR/tests/bench/smith_bench_floor" ] ||
+	die "$BUILD_DIR/tests/bench/smith_bench_floor not found (--bench runs the floors in the guest)"
 [ "$SCALE" = 0 ] || [ -x "$BUILD_DIR/tests/bench/smith_paced_load" ] ||
 	die "$BUILD_DIR/tests/bench/smith_paced_load not found (--scale runs it in the guest)"
 [ -z "$SMITH_KO" ] || [ -f "$SMITH_KO" ] || die "--smith-ko $SMITH_KO not found"
