@@ -34,6 +34,11 @@ constexpr size_t kQueueMessages = 20000;
 // would fill the queue's bound with messages already delivered.
 constexpr size_t kPumpEvents = 1000;
 
+// Spooled events read back from disk go to librdkafka in batches of at most this many, so that
+// no single buffer holds the whole queue's worth.
+constexpr size_t kReplayBatch = 2000;
+constexpr size_t kSpareBytes = 4u << 20; // largest buffer kept for reuse
+
 const std::map<std::string, std::string> &default_properties()
 {
 	static const std::map<std::string, std::string> d = {
@@ -100,7 +105,8 @@ struct KafkaSink::State {
 	}
 	void give_spare(std::string &&b)
 	{
-		if (spare.size() < 4 && b.capacity() > 0) {
+		// Only buffers of a usual batch's size are kept: a large one would stay in RSS for good.
+		if (spare.size() < 4 && b.capacity() > 0 && b.capacity() <= kSpareBytes) {
 			b.clear();
 			spare.push_back(std::move(b));
 		}
@@ -582,13 +588,21 @@ void KafkaSink::replay_spool()
 			return;
 		room = 1;
 	}
-	Batch b;
-	b.bytes = st.take_spare();
-	size_t n = st.spool->read(room, [&](const SpoolRecord &r) { add(b, r.key, r.value, r.offset + 1); });
-	if (n > 0)
-		produce_batch(b);
-	else
-		st.give_spare(std::move(b.bytes));
+	size_t n = 0;
+	while (n < room && !st.replay_failed) {
+		Batch b;
+		b.bytes = st.take_spare();
+		const size_t want = std::min(room - n, kReplayBatch);
+		const size_t got = st.spool->read(
+			want, [&](const SpoolRecord &r) { add(b, r.key, r.value, r.offset + 1); });
+		if (got > 0)
+			produce_batch(b);
+		else
+			st.give_spare(std::move(b.bytes));
+		n += got;
+		if (got < want)
+			break; // the end of the spool, for now
+	}
 	if (n < room && !st.replay_failed && !st.durable)
 		st.backlog = false; // every spooled event is produced: new ones go straight out
 }
