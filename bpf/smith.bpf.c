@@ -848,17 +848,7 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 	struct task_struct *task;
 
 	switch (id) {
-	case SMITH_NR_CONNECT:
-	case SMITH_NR_EXECVE:
-	case SMITH_NR_EXECVEAT:
-	case SMITH_NR_INIT_MODULE:
-	case SMITH_NR_FINIT_MODULE:
-	case SMITH_NR32_CONNECT:
-	case SMITH_NR32_SOCKETCALL:
-	case SMITH_NR32_EXECVE:
-	case SMITH_NR32_EXECVEAT:
-	case SMITH_NR32_INIT_MODULE:
-	case SMITH_NR32_FINIT_MODULE: break;
+		SMITH_HOOKED_NR_CASES break;
 	default: return 0;
 	}
 	task = bpf_get_current_task_btf();

@@ -115,17 +115,7 @@ void smith_tp_sys_exit(void *data, struct pt_regs *regs, long ret)
 
 	/* Every syscall in the system passes here: leave at once unless it is ours, in either numbering. */
 	switch (id) {
-	case SMITH_NR_CONNECT:
-	case SMITH_NR_EXECVE:
-	case SMITH_NR_EXECVEAT:
-	case SMITH_NR_INIT_MODULE:
-	case SMITH_NR_FINIT_MODULE:
-	case SMITH_NR32_CONNECT:
-	case SMITH_NR32_SOCKETCALL:
-	case SMITH_NR32_EXECVE:
-	case SMITH_NR32_EXECVEAT:
-	case SMITH_NR32_INIT_MODULE:
-	case SMITH_NR32_FINIT_MODULE: break;
+		SMITH_HOOKED_NR_CASES break;
 	default: return;
 	}
 	on = READ_ONCE(smith_hooks_on);

@@ -108,6 +108,16 @@ enum smith_hook_nr {
 #undef SMITH_X
 };
 
+/*
+ * The case labels of every syscall number a syscall hook serves, in both
+ * numberings, for the filter at the top of a sys_exit probe:
+ * switch (nr) { SMITH_HOOKED_NR_CASES break; default: return; }
+ */
+#define SMITH_HOOKED_NR_CASE(ID, syscall, record, nr_x86_64, nr_i386, reports)                               \
+	case SMITH_NR_##ID:                                                                                  \
+	case SMITH_NR32_##ID:
+#define SMITH_HOOKED_NR_CASES SMITH_SYSCALL_HOOKS(SMITH_HOOKED_NR_CASE) case SMITH_NR32_SOCKETCALL:
+
 /* Task identity and context, filled from the calling task at the hook. */
 struct smith_task {
 	__u64 start_time; /* thread group leader's start, ns since boot (CLOCK_BOOTTIME, as /proc/PID/stat
