@@ -77,7 +77,7 @@ start_smithd() { # $1: backend, then smithd's extra arguments
 	rm -f "$WORK/smithd.pid" "$WORK/smithd.sock" "$WORK/events.json"
 	backend=$1
 	shift
-	if [ "$1" = lkm ]; then
+	if [ "$backend" = lkm ]; then
 		# Loaded afresh for each run, so that its drop counters are this run's. 8 MiB rings per
 		# CPU hold as much as the 16 MiB BPF ring buffer the ebpf runs get below, which keeps
 		# both backends free of drops under emulation.
