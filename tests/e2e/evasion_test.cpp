@@ -44,11 +44,13 @@ Fd bound_tcp_socket()
 	return s;
 }
 
-// A connect event of this process from source port `sport`.
+// A TCP connect event of this process from source port `sport`. (UDP ports are another space: a UDP
+// socket of an earlier test may have had the same number.)
 EventPredicate connect_from(uint16_t sport)
 {
 	return [sport](const Event &e) {
-		return e.type() == "connect" && e.pid() == getpid() && e.i64("sport") == sport;
+		return e.type() == "connect" && e.pid() == getpid() && e.i64("sport") == sport &&
+		       e.str("protocol") == "tcp";
 	};
 }
 
