@@ -1,10 +1,16 @@
-// The Kafka sink: librdkafka producer (idempotent, acks=all, lz4 by default),
+// The Kafka sink: librdkafka producer (idempotent, acks=all, lz4, linger.ms=20 by default),
 // key = host_id, value = the event's JSON, with the on-disk spool behind it.
 //
 // Delivery, in order and without silent loss:
+//   - Events are produced in batches (rd_kafka_produce_batch, every kPumpEvents events and at
+//     each flush) and never copied by librdkafka: a batch's keys and values stay in one buffer
+//     of the sink's until librdkafka has reported every message in it. Durable: that buffer is
+//     the spool journal's own, just written, so nothing is read back from disk unless the
+//     journal holds older events still to send.
 //   - librdkafka's own queue is the bounded in-memory queue. Messages never
 //     time out by default (message.timeout.ms=0): those queued when the broker
-//     goes away wait there and librdkafka retries them in order.
+//     goes away wait there and librdkafka retries them in order. Delivery reports are served
+//     with each batch, so the bound counts what waits for the broker, not reports not collected.
 //   - When every broker is down, when that queue is full, or when the spool
 //     already holds events, new events go to the spool, so everything in the
 //     spool is newer than everything queued. While the brokers are down one
@@ -71,11 +77,19 @@ public:
 	struct State; // shared with librdkafka's callbacks
 
 private:
-	bool produce(std::string_view value, std::string_view key, uint64_t spool_offset);
+	struct Batch;
+	void add(Batch &batch, std::string_view key, std::string_view value, uintptr_t tag);
+	void produce_batch(Batch &batch);
+	size_t queue_room() const;
+	void send_spooled();
 	void replay_spool();
 	void commit_delivered();
 	rd_kafka_conf_t *make_conf();		   // throws SinkError naming a property librdkafka refuses
 	void make_producer(rd_kafka_conf_t *conf); // takes conf
+	void destroy_producer();
+	// Every kPumpEvents writes, between the pipeline's flushes: serves delivery reports and
+	// produces what waits in the spool (every event, when durable).
+	void pump();
 	void rebuild_producer();
 
 	KafkaOptions options_;

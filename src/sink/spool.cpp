@@ -301,7 +301,7 @@ bool Spool::open_active()
 	return true;
 }
 
-bool Spool::write_buffer()
+bool Spool::write_buffer(bool clear)
 {
 	if (buffer_.empty())
 		return true;
@@ -320,8 +320,11 @@ bool Spool::write_buffer()
 	}
 	seg.size += buffer_.size();
 	disk_bytes_ += buffer_.size();
-	buffer_.clear();
 	need_sync_ = true;
+	if (clear) {
+		buffer_.clear();
+		buffer_records_ = 0;
+	}
 	return true;
 }
 
@@ -349,6 +352,7 @@ bool Spool::append(std::string_view key, std::string_view value)
 			start_segment();
 	}
 	spool::append_frame(buffer_, next_offset_++, key, value);
+	buffer_records_++;
 	if (buffer_.size() >= kBufferBytes)
 		write_buffer();
 	return true;
@@ -357,6 +361,33 @@ bool Spool::append(std::string_view key, std::string_view value)
 void Spool::write_out()
 {
 	write_buffer();
+}
+
+size_t Spool::write_out_and_take(size_t max, std::string &frames)
+{
+	const size_t count = buffer_records_;
+	const uint64_t first = next_offset_ - count;
+	if (count == 0 || count > max || read_next_ != first || reader_damaged_ || segments_.empty()) {
+		write_buffer();
+		return 0;
+	}
+	const Segment &seg = segments_.back();
+	if (!write_buffer(false))
+		return 0;
+	frames.clear();
+	frames.swap(buffer_);
+	buffer_records_ = 0;
+	// The reader goes on after these records, in the active segment, without reading them back.
+	if (!reader_.is_open() || reader_first_ != seg.first_offset) {
+		reader_.close();
+		reader_first_ = seg.first_offset;
+		open_reader(); // if it fails, read() opens the segment again and passes over these
+	}
+	reader_.seek(seg.size);
+	reader_end_ = seg.size;
+	reader_expected_ = next_offset_;
+	read_next_ = next_offset_;
+	return count;
 }
 
 void Spool::flush()
@@ -517,6 +548,7 @@ void Spool::remove_delivered_segments()
 	// starts a new segment.
 	if (segments_.size() == 1 && committed_ >= next_offset_) {
 		buffer_.clear();
+		buffer_records_ = 0;
 		if (active_fd_ >= 0)
 			::close(active_fd_);
 		active_fd_ = -1;

@@ -71,6 +71,14 @@ public:
 	// Writes what append() buffered, without waiting for the disk (no fdatasync): it survives
 	// the process, not a power loss.
 	void write_out();
+	// write_out(), and when read() has returned every record before the buffered ones and there
+	// are at most `max` of them, swaps the buffer just written with `frames`: the caller gets those
+	// records' frames (spool_segment.h; decode_frame() reads them) without reading them back, and
+	// they count as read (read() goes on after them). Returns how many; 0, with `frames` left
+	// alone, when the reader is behind, the buffer holds more than `max` or the write failed:
+	// read() returns those records later, in order.
+	size_t write_out_and_take(size_t max, std::string &frames);
+	size_t buffered_records() const { return buffer_records_; } // appended, not yet written
 
 	// Calls `fn` for the next records after the read position, oldest first,
 	// at most `max`; returns how many. Does not remove them: the caller
@@ -106,7 +114,7 @@ private:
 	void recover_last_segment();
 	void start_segment();
 	bool open_active();
-	bool write_buffer();
+	bool write_buffer(bool clear = true); // clear: empty the buffer once written
 	void advance_committed(uint64_t to);
 	void remove_delivered_segments();
 	void remove_segment_file(uint64_t first_offset);
@@ -123,6 +131,7 @@ private:
 	std::deque<Segment> segments_; // oldest first; the last one is the active segment
 	int active_fd_ = -1;	       // the active segment, open for writing; -1 until opened
 	std::string buffer_;	       // appended frames not yet written to the active segment
+	size_t buffer_records_ = 0;    // frames in buffer_
 	uint64_t disk_bytes_ = 0;      // sum of segments_[].size
 	uint64_t next_offset_ = 0;     // offset of the next append
 	uint64_t committed_ = 0;       // first offset not delivered

@@ -61,13 +61,52 @@ uint64_t get64(const char *p)
 
 } // namespace
 
+namespace {
+
+uint32_t crc32c_table(uint32_t crc, const unsigned char *p, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		crc = kCrc32cTable[(crc ^ p[i]) & 0xff] ^ (crc >> 8);
+	return crc;
+}
+
+#if defined(__x86_64__)
+// The SSE4.2 crc32 instruction computes CRC-32C, 8 bytes a step: about 20 times the table's speed,
+// which matters because every spooled event is summed when appended and again when read.
+__attribute__((target("sse4.2"))) uint32_t crc32c_sse42(uint32_t crc, const unsigned char *p, size_t len)
+{
+	uint64_t c = crc;
+	for (; len >= 8; p += 8, len -= 8) {
+		uint64_t v;
+		std::memcpy(&v, p, 8);
+		c = __builtin_ia32_crc32di(c, v);
+	}
+	crc = static_cast<uint32_t>(c);
+	for (; len > 0; p++, len--)
+		crc = __builtin_ia32_crc32qi(crc, *p);
+	return crc;
+}
+
+bool have_sse42()
+{
+	static const bool yes = [] {
+		__builtin_cpu_init();
+		return __builtin_cpu_supports("sse4.2") != 0;
+	}();
+	return yes;
+}
+#endif
+
+} // namespace
+
 uint32_t crc32c(uint32_t crc, const void *data, size_t len)
 {
 	const auto *p = static_cast<const unsigned char *>(data);
-	crc = ~crc;
-	for (size_t i = 0; i < len; i++)
-		crc = kCrc32cTable[(crc ^ p[i]) & 0xff] ^ (crc >> 8);
-	return ~crc;
+#if defined(__x86_64__)
+	if (have_sse42())
+		return ~crc32c_sse42(~crc, p, len);
+#endif
+	return ~crc32c_table(~crc, p, len);
 }
 
 void append_frame(std::string &out, uint64_t offset, std::string_view key, std::string_view value)
@@ -84,6 +123,16 @@ void append_frame(std::string &out, uint64_t offset, std::string_view key, std::
 	out.append(header, sizeof header);
 	out.append(key);
 	out.append(value);
+}
+
+uint64_t decode_frame(const char *p, uint64_t &offset, std::string_view &key, std::string_view &value)
+{
+	offset = get64(p + 8);
+	const uint32_t key_len = get32(p + 16);
+	const uint32_t value_len = get32(p + 20);
+	key = std::string_view(p + kFrameHeaderBytes, key_len);
+	value = std::string_view(p + kFrameHeaderBytes + key_len, value_len);
+	return frame_bytes(key_len, value_len);
 }
 
 std::string segment_name(uint64_t first_offset)

@@ -36,6 +36,10 @@ uint32_t crc32c(uint32_t crc, const void *data, size_t len);
 // Appends one frame to `out`. Does not allocate when `out` has the capacity.
 void append_frame(std::string &out, uint64_t offset, std::string_view key, std::string_view value);
 
+// The frame at `p`, as append_frame() wrote it (not checked): its offset, key and value; returns
+// its size in bytes.
+uint64_t decode_frame(const char *p, uint64_t &offset, std::string_view &key, std::string_view &value);
+
 inline uint64_t frame_bytes(size_t key_len, size_t value_len)
 {
 	return kFrameHeaderBytes + static_cast<uint64_t>(key_len) + value_len;
@@ -70,6 +74,8 @@ public:
 
 	// Takes ownership of `fd` and scans it from file position 0.
 	void reset(int fd);
+	// The next frame is looked for at file position `pos` (the end of a frame already known).
+	void seek(uint64_t pos) { pos_ = pos; }
 	void close();
 	bool is_open() const { return fd_ >= 0; }
 	uint64_t position() const { return pos_; }

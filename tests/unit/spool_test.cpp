@@ -633,6 +633,81 @@ TEST_CASE("spool: appends are written once the buffer passes 1 MiB", "[unit][spo
 	CHECK(fs::file_size(o.dir + "/" + segment_files(o).at(0)) == spool.bytes());
 }
 
+std::vector<Rec> take(Spool &spool, size_t max)
+{
+	std::vector<Rec> out;
+	std::string frames = "left alone unless records are taken";
+	size_t n = spool.write_out_and_take(max, frames);
+	if (n == 0)
+		CHECK(frames == "left alone unless records are taken");
+	for (size_t pos = 0; n > 0 && pos < frames.size();) {
+		Rec r;
+		std::string_view key, value;
+		pos += smith::sink::spool::decode_frame(frames.data() + pos, r.offset, key, value);
+		r.key = key;
+		r.value = value;
+		out.push_back(r);
+	}
+	CHECK(n == out.size());
+	return out;
+}
+
+TEST_CASE("spool: records just written are handed over from memory when the reader is caught up",
+	  "[unit][spool]")
+{
+	TempDir dir;
+	SpoolOptions o = options(dir, 512); // a few records a segment
+	{
+		Spool spool(o);
+		CHECK(take(spool, 10).empty()); // nothing appended
+		uint64_t next = 0;
+		int from_memory = 0;
+		for (int round = 0; round < 20; round++) {
+			for (int i = 0; i < 3; i++)
+				REQUIRE(spool.append("host-1", value_for(next + i)));
+			// A new segment writes the buffer out first: those records are read from disk.
+			auto got = take(spool, 10);
+			CHECK(spool.buffered_records() == 0);
+			if (got.empty())
+				got = read_all(spool);
+			else
+				from_memory++;
+			REQUIRE(offsets(got) == range(next, next + 3));
+			for (const Rec &r : got) {
+				CHECK(r.key == "host-1");
+				CHECK(r.value == value_for(r.offset));
+			}
+			next += 3;
+			CHECK(read_n(spool, 10).empty()); // counted as read
+		}
+		CHECK(from_memory >= 5);
+		CHECK(segment_files(o).size() > 3);
+		// More than `max`: written, and read() returns them, then the reader is caught up again.
+		for (int i = 0; i < 5; i++)
+			REQUIRE(spool.append("host-1", value_for(next + i)));
+		CHECK(take(spool, 4).empty());
+		CHECK(offsets(read_all(spool)) == range(next, next + 5));
+		next += 5;
+		REQUIRE(spool.append("host-1", value_for(next)));
+		CHECK(offsets(take(spool, 4)) == range(next, next + 1));
+		next++;
+		// Behind a rewind, the reader is behind: take() writes and hands nothing over.
+		spool.commit(9);
+		spool.rewind();
+		REQUIRE(spool.append("host-1", value_for(next)));
+		CHECK(take(spool, 100).empty());
+		auto again = read_all(spool);
+		REQUIRE(offsets(again) == range(10, next + 1));
+		for (const Rec &r : again)
+			CHECK(r.value == value_for(r.offset));
+		CHECK(spool.corrupt() == 0);
+	}
+	// Everything handed over was on disk.
+	Spool reopened(o);
+	CHECK(offsets(read_all(reopened)) == range(10, 67));
+	CHECK(reopened.corrupt() == 0);
+}
+
 TEST_CASE("spool: creates its directory, refuses an unusable one", "[unit][spool]")
 {
 	TempDir dir;
