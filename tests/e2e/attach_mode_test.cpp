@@ -94,7 +94,7 @@ void skip_without_ebpf()
 } // namespace
 
 TEST_CASE("attach: auto hooks the syscalls with fexit where the kernel allows trampolines, else sys_exit",
-	  "[e2e][attach]")
+	  "[e2e][attach][ebpf]")
 {
 	skip_without_ebpf();
 	const std::string mode = kernel_allows_trampolines() ? "fexit" : "sys_exit";
@@ -106,7 +106,7 @@ TEST_CASE("attach: auto hooks the syscalls with fexit where the kernel allows tr
 		CHECK(d.log().find("BPF trampolines unavailable (") != std::string::npos);
 }
 
-TEST_CASE("attach: --bpf-attach=sys_exit is honoured and reports the same events", "[e2e][attach]")
+TEST_CASE("attach: --bpf-attach=sys_exit is honoured and reports the same events", "[e2e][attach][ebpf]")
 {
 	skip_without_ebpf();
 	Smithd d(ebpf_options("sys-exit", {"--bpf-attach=sys_exit"}));
@@ -115,7 +115,7 @@ TEST_CASE("attach: --bpf-attach=sys_exit is honoured and reports the same events
 }
 
 TEST_CASE("attach: --bpf-attach=fexit runs where the kernel allows trampolines, else exits 1 saying why",
-	  "[e2e][attach]")
+	  "[e2e][attach][ebpf]")
 {
 	skip_without_ebpf();
 	if (kernel_allows_trampolines()) {
