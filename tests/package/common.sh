@@ -18,6 +18,17 @@ need_tools() {
 }
 need_root() { [ "$(id -u)" -eq 0 ] || skip "needs root ($*)"; }
 
+# fetch_kernel KERNEL: sets RELEASE, KDIR and the rest of tests/vm/fetch-kernel.sh's variables.
+# Skips when the kernel's files are not beside this checkout (el7 without ../shared), and fails
+# when fetching fails otherwise. Needs SRC (load_packages).
+fetch_kernel() {
+	local vars fetched=0
+	vars=$("$SRC/tests/vm/fetch-kernel.sh" --kernel "$1") || fetched=$?
+	[ "$fetched" != 3 ] || skip "CentOS 7's kernel is not beside this checkout: no ../shared/kernels/el7 (set SMITH_SHARED_DIR to the folder holding kernels/el7)"
+	[ "$fetched" = 0 ] || fail "tests/vm/fetch-kernel.sh --kernel $1 failed"
+	eval "$vars"
+}
+
 # The packages the "package: build" fixture made.
 load_packages() {
 	PKG_DIR=$1

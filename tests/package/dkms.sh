@@ -12,11 +12,7 @@ need_root "rpm --root"
 need_tools rpm dkms modinfo make
 load_packages "$1" "$2"
 kernel=${3:-6.1}
-fetched=0
-vars=$("$SRC/tests/vm/fetch-kernel.sh" --kernel "$kernel") || fetched=$?
-[ "$fetched" != 3 ] || skip "CentOS 7's kernel is not beside this checkout: no ../shared/kernels/el7 (set SMITH_SHARED_DIR to the folder holding kernels/el7)"
-[ "$fetched" = 0 ] || fail "tests/vm/fetch-kernel.sh --kernel $kernel failed"
-eval "$vars"
+fetch_kernel "$kernel"
 release=$RELEASE
 kdir=$KDIR
 # What the module's vermagic starts with: the tree's own kernel release.

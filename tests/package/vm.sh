@@ -18,6 +18,8 @@ case "$kernel" in
 el7) pattern="3.10.0-*.el7" ;;
 *) fail "unknown kernel '$kernel' (expected 6.1 or el7)" ;;
 esac
+# Without the kernel beside this checkout the "dkms build" fixture skipped; so does this.
+fetch_kernel "$kernel"
 ko=$(ls "$PKG_DIR"/dkms/$pattern/smith.ko 2>/dev/null | head -n1)
 [ -n "$ko" ] || fail "no DKMS-built smith.ko for $kernel in $PKG_DIR/dkms: the 'package: dkms build' test did not make it"
 release=$(basename "$(dirname "$ko")")
