@@ -535,18 +535,6 @@ static __always_inline int connect__emit(struct task_struct *task, int fd, const
 #define PF_IO_WORKER	   0x10 /* an io_uring worker thread (of the submitting process) */
 #define PF_KTHREAD	   0x00200000
 
-/* x86_64 and i386 numbers of the calls that open a TCP connection without connect(2). */
-#define NR_SENDTO	    44
-#define NR_SENDMSG	    46
-#define NR_SENDMMSG	    307
-#define NR_IO_URING_ENTER   426 /* the same in both numberings */
-#define NR32_SENDTO	    369
-#define NR32_SENDMSG	    370
-#define NR32_SENDMMSG	    345
-#define SOCKETCALL_SENDTO   11
-#define SOCKETCALL_SENDMSG  16
-#define SOCKETCALL_SENDMMSG 20
-
 /*
  * How a task that is opening a TCP connection got there, from the syscall it
  * is in: -1 for connect(2) and its 32-bit forms, which sys_exit reports.
@@ -564,12 +552,12 @@ static __always_inline int tcp__via(struct task_struct *task, bool compat)
 	if (!regs)
 		return SMITH_VIA_OTHER;
 	nr = BPF_CORE_READ(regs, orig_ax);
-	if (nr == NR_IO_URING_ENTER)
+	if (nr == SMITH_NR_IO_URING_ENTER)
 		return SMITH_VIA_IO_URING;
 	if (!compat) {
 		if (nr == SMITH_NR_CONNECT)
 			return -1;
-		if (nr == NR_SENDTO || nr == NR_SENDMSG || nr == NR_SENDMMSG)
+		if (nr == SMITH_NR_SENDTO || nr == SMITH_NR_SENDMSG || nr == SMITH_NR_SENDMMSG)
 			return SMITH_VIA_SENDTO;
 		return SMITH_VIA_OTHER;
 	}
@@ -580,11 +568,12 @@ static __always_inline int tcp__via(struct task_struct *task, bool compat)
 
 		if (call == SMITH_SOCKETCALL_CONNECT)
 			return -1;
-		if (call == SOCKETCALL_SENDTO || call == SOCKETCALL_SENDMSG || call == SOCKETCALL_SENDMMSG)
+		if (call == SMITH_SOCKETCALL_SENDTO || call == SMITH_SOCKETCALL_SENDMSG ||
+		    call == SMITH_SOCKETCALL_SENDMMSG)
 			return SMITH_VIA_SENDTO;
 		return SMITH_VIA_OTHER;
 	}
-	if (nr == NR32_SENDTO || nr == NR32_SENDMSG || nr == NR32_SENDMMSG)
+	if (nr == SMITH_NR32_SENDTO || nr == SMITH_NR32_SENDMSG || nr == SMITH_NR32_SENDMMSG)
 		return SMITH_VIA_SENDTO;
 	return SMITH_VIA_OTHER;
 }

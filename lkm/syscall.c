@@ -29,19 +29,6 @@
 #endif
 #include "smith.h"
 
-/* The calls besides connect that can start a TCP connection (MSG_FASTOPEN), x86_64 and i386. */
-#define NR_SENDTO	  44
-#define NR_SENDMSG	  46
-#define NR_SENDMMSG	  307
-#define NR32_SENDTO	  369
-#define NR32_SENDMSG	  370
-#define NR32_SENDMMSG	  345
-#define NR_IO_URING_ENTER 426 /* the same in both numberings */
-/* socketcall(2)'s calls that send. */
-#define SOCKETCALL_SENDTO   11
-#define SOCKETCALL_SENDMSG  16
-#define SOCKETCALL_SENDMMSG 20
-
 /*
  * i386 connect and the other direct socket calls came with 4.3: before, the
  * number fails with ENOSYS, which is no connect, and only socketcall reaches
@@ -155,21 +142,21 @@ u16 smith_connect_via_current(bool *in_connect)
 	if (current->flags & PF_IO_WORKER)
 		return SMITH_VIA_IO_URING;
 #endif
-	if (id == NR_IO_URING_ENTER)
+	if (id == SMITH_NR_IO_URING_ENTER)
 		return SMITH_VIA_IO_URING;
 	if (smith_in_compat_syscall()) {
 		u32 call = regs->bx;
 
 		switch (id) {
 		case SMITH_NR32_CONNECT: *in_connect = HAVE_NR32_CONNECT; break;
-		case NR32_SENDTO:
-		case NR32_SENDMSG:
-		case NR32_SENDMMSG: return SMITH_VIA_SENDTO;
+		case SMITH_NR32_SENDTO:
+		case SMITH_NR32_SENDMSG:
+		case SMITH_NR32_SENDMMSG: return SMITH_VIA_SENDTO;
 		case SMITH_NR32_SOCKETCALL:
 			if (call == SMITH_SOCKETCALL_CONNECT)
 				*in_connect = true;
-			else if (call == SOCKETCALL_SENDTO || call == SOCKETCALL_SENDMSG ||
-				 call == SOCKETCALL_SENDMMSG)
+			else if (call == SMITH_SOCKETCALL_SENDTO || call == SMITH_SOCKETCALL_SENDMSG ||
+				 call == SMITH_SOCKETCALL_SENDMMSG)
 				return SMITH_VIA_SENDTO;
 			break;
 		}
@@ -177,9 +164,9 @@ u16 smith_connect_via_current(bool *in_connect)
 	}
 	switch (id) {
 	case SMITH_NR_CONNECT: *in_connect = true; return SMITH_VIA_CONNECT;
-	case NR_SENDTO:
-	case NR_SENDMSG:
-	case NR_SENDMMSG: return SMITH_VIA_SENDTO;
+	case SMITH_NR_SENDTO:
+	case SMITH_NR_SENDMSG:
+	case SMITH_NR_SENDMMSG: return SMITH_VIA_SENDTO;
 	}
 	return SMITH_VIA_OTHER;
 }
@@ -191,28 +178,29 @@ static void __maybe_unused syscall__check_numbers(void)
 	BUILD_BUG_ON(SMITH_NR_CONNECT != __NR_connect);
 	BUILD_BUG_ON(SMITH_NR_INIT_MODULE != __NR_init_module);
 	BUILD_BUG_ON(SMITH_NR_FINIT_MODULE != __NR_finit_module);
-	BUILD_BUG_ON(NR_SENDTO != __NR_sendto || NR_SENDMSG != __NR_sendmsg || NR_SENDMMSG != __NR_sendmmsg);
+	BUILD_BUG_ON(SMITH_NR_SENDTO != __NR_sendto || SMITH_NR_SENDMSG != __NR_sendmsg ||
+		     SMITH_NR_SENDMMSG != __NR_sendmmsg);
 #ifdef __NR_execveat
 	BUILD_BUG_ON(SMITH_NR_EXECVEAT != __NR_execveat);
 #endif
 #ifdef __NR_io_uring_enter
-	BUILD_BUG_ON(NR_IO_URING_ENTER != __NR_io_uring_enter);
+	BUILD_BUG_ON(SMITH_NR_IO_URING_ENTER != __NR_io_uring_enter);
 #endif
 #ifdef CONFIG_IA32_EMULATION
 	BUILD_BUG_ON(SMITH_NR32_EXECVE != __NR_ia32_execve);
 	BUILD_BUG_ON(SMITH_NR32_SOCKETCALL != __NR_ia32_socketcall);
 	BUILD_BUG_ON(SMITH_NR32_INIT_MODULE != __NR_ia32_init_module);
 	BUILD_BUG_ON(SMITH_NR32_FINIT_MODULE != __NR_ia32_finit_module);
-	BUILD_BUG_ON(NR32_SENDMMSG != __NR_ia32_sendmmsg);
+	BUILD_BUG_ON(SMITH_NR32_SENDMMSG != __NR_ia32_sendmmsg);
 #ifdef __NR_ia32_connect
 	BUILD_BUG_ON(SMITH_NR32_CONNECT != __NR_ia32_connect);
-	BUILD_BUG_ON(NR32_SENDTO != __NR_ia32_sendto || NR32_SENDMSG != __NR_ia32_sendmsg);
+	BUILD_BUG_ON(SMITH_NR32_SENDTO != __NR_ia32_sendto || SMITH_NR32_SENDMSG != __NR_ia32_sendmsg);
 #endif
 #ifdef __NR_ia32_execveat
 	BUILD_BUG_ON(SMITH_NR32_EXECVEAT != __NR_ia32_execveat);
 #endif
 #ifdef __NR_ia32_io_uring_enter
-	BUILD_BUG_ON(NR_IO_URING_ENTER != __NR_ia32_io_uring_enter);
+	BUILD_BUG_ON(SMITH_NR_IO_URING_ENTER != __NR_ia32_io_uring_enter);
 #endif
 #endif
 }

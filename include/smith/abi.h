@@ -100,6 +100,22 @@ enum smith_hook {
 #define SMITH_NR32_SOCKETCALL	 102
 #define SMITH_SOCKETCALL_CONNECT 3
 
+/*
+ * The calls besides connect that can open a TCP connection (MSG_FASTOPEN, and
+ * io_uring's IORING_OP_CONNECT), x86_64 and i386: what a connect's `via` is
+ * told from. The module checks them against its kernel's numbers at build time.
+ */
+#define SMITH_NR_SENDTO		  44
+#define SMITH_NR_SENDMSG	  46
+#define SMITH_NR_SENDMMSG	  307
+#define SMITH_NR32_SENDTO	  369
+#define SMITH_NR32_SENDMSG	  370
+#define SMITH_NR32_SENDMMSG	  345
+#define SMITH_NR_IO_URING_ENTER	  426 /* the same in both numberings */
+#define SMITH_SOCKETCALL_SENDTO	  11  /* socketcall(2)'s calls that send */
+#define SMITH_SOCKETCALL_SENDMSG  16
+#define SMITH_SOCKETCALL_SENDMMSG 20
+
 /* Syscall numbers of each hook: SMITH_NR_<ID> (x86_64) and SMITH_NR32_<ID> (i386). */
 enum smith_hook_nr {
 #define SMITH_X(ID, syscall, record, nr_x86_64, nr_i386, reports)                                            \
