@@ -41,9 +41,11 @@ struct smith_walk {
 /*
  * The environment is searched for LD_PRELOAD entry by entry, to its end: a
  * user who pads it (thousands of variables, or one of megabytes) must not push
- * LD_PRELOAD out of sight. An environment larger than ARG_MAX allows cannot be
- * passed to execve, so SMITH_ENV_STEPS_MAX steps (each an entry, or 4 KiB of a
- * longer one) cover any real one; past it, SMITH_EXEC_ENV_TRUNCATED says so.
+ * LD_PRELOAD out of sight. With several LD_PRELOAD entries the last one counts,
+ * as it does for the dynamic loader (glibc's rtld takes every match in turn):
+ * a harmless first entry must not hide the one that is loaded. An environment larger than ARG_MAX allows
+ * cannot be passed to execve, so SMITH_ENV_STEPS_MAX steps (each an entry, or 4 KiB of a longer one) cover
+ * any real one; past it, SMITH_EXEC_ENV_TRUNCATED says so.
  */
 #define SMITH_ENV_STEPS_MAX (1u << 18)
 
@@ -62,6 +64,7 @@ struct smith_env_scan {
 	__u32 off;	/* tail offset the value goes to */
 	__u32 len;	/* length of the value, once found */
 	__u32 found;	/* LD_PRELOAD was found */
+	__u32 cut;	/* the last LD_PRELOAD found was longer than the buffer */
 	__u32 done;	/* the whole environment was read */
 	__u32 in_entry; /* block: the next byte is inside an entry longer than the buffer */
 	__u32 compat;	/* array: 32-bit pointers */
@@ -148,8 +151,7 @@ static __attribute__((unused)) long env__block_step(__u32 i, void *ctx)
 	if (!sc->in_entry && n > SMITH_LD_PRELOAD_PREFIX && build__is_ld_preload(s->env)) {
 		sc->len = build__take_ld_preload(s, sc->off, n);
 		sc->found = 1;
-		sc->done = n < (long)sizeof(s->env); /* a value longer than the buffer was cut */
-		return 1;
+		sc->cut = n == sizeof(s->env); /* a value longer than the buffer was cut */
 	}
 	/* An entry longer than the buffer goes on from its last byte read. */
 	sc->in_entry = n == sizeof(s->env);
@@ -174,10 +176,11 @@ SMITH_BUILD __u32 env__ld_preload_block(struct smith_scratch *s, __u32 off, __u6
 	sc->off = off;
 	sc->len = 0;
 	sc->found = 0;
+	sc->cut = 0;
 	sc->done = 0;
 	sc->in_entry = 0;
 	build__loop(SMITH_ENV_STEPS_MAX, env__block_step, &loop);
-	if (!build__load(&sc->done))
+	if (!build__load(&sc->done) || build__load(&sc->cut))
 		*flags |= SMITH_EXEC_ENV_TRUNCATED;
 	return build__load(&sc->len);
 }
@@ -203,9 +206,9 @@ static __attribute__((unused)) long env__array_step(__u32 i, void *ctx)
 	if (n > SMITH_LD_PRELOAD_PREFIX) {
 		sc->len = build__take_ld_preload(s, sc->off, n);
 		sc->found = 1;
-		sc->done = n < (long)sizeof(s->env);
+		sc->cut = n == sizeof(s->env);
 	}
-	return 1;
+	return 0;
 }
 
 /* LD_PRELOAD from a user envp array (a failed exec's argument), as env__ld_preload_block. */
@@ -222,10 +225,11 @@ SMITH_BUILD __u32 env__ld_preload_array(struct smith_scratch *s, __u32 off, __u6
 	sc->off = off;
 	sc->len = 0;
 	sc->found = 0;
+	sc->cut = 0;
 	sc->done = 0;
 	sc->compat = compat;
 	build__loop(SMITH_ENV_STEPS_MAX, env__array_step, &loop);
-	if (!build__load(&sc->done))
+	if (!build__load(&sc->done) || build__load(&sc->cut))
 		*flags |= SMITH_EXEC_ENV_TRUNCATED;
 	return build__load(&sc->len);
 }

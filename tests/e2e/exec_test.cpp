@@ -144,12 +144,18 @@ TEST_CASE("attack: LD_PRELOAD behind a padded environment is still reported", "[
 		std::string what;
 		int small_vars; // PAD_<i>=x entries before LD_PRELOAD
 		size_t big_var; // bytes of one more entry before it (0: none)
+		bool decoy;	// a harmless LD_PRELOAD first: the dynamic loader takes the last one
 	};
-	const auto pad = GENERATE(Padding{"140 variables", 140, 0}, Padding{"one 6 KB variable", 0, 6 << 10},
-				  Padding{"3000 variables and one of 100 KB", 3000, 100 << 10});
+	const auto pad = GENERATE(Padding{"140 variables", 140, 0, false},
+				  Padding{"one 6 KB variable", 0, 6 << 10, false},
+				  Padding{"3000 variables and one of 100 KB", 3000, 100 << 10, false},
+				  Padding{"a decoy LD_PRELOAD and 10 variables", 10, 0, true});
 	INFO(pad.what);
 	const std::string preload = "/nonexistent/smith-padded-" + std::to_string(getpid()) + ".so";
+	const std::string decoy = "/nonexistent/smith-decoy-" + std::to_string(getpid()) + ".so";
 	std::vector<std::string> envp = {"PATH=/usr/bin:/bin"};
+	if (pad.decoy)
+		envp.push_back("LD_PRELOAD=" + decoy);
 	for (int i = 0; i < pad.small_vars; ++i)
 		envp.push_back("PAD_" + std::to_string(i) + "=x");
 	if (pad.big_var)
@@ -161,13 +167,21 @@ TEST_CASE("attack: LD_PRELOAD behind a padded environment is still reported", "[
 	// A successful exec: the kernel's copy of the environment, in the new image.
 	std::vector<std::string> argv = {"/bin/true", "smith-padded"};
 	auto c_argv = c_strings(argv);
-	Fd devnull(open("/dev/null", O_RDWR | O_CLOEXEC));
-	REQUIRE(devnull.get() >= 0);
+	TempDir dir("smith-e2e-preload-");
+	const std::string err_path = dir.path() + "/stderr";
+	Fd err(open(err_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+	REQUIRE(err.get() >= 0);
 	const pid_t child = spawn([&] {
-		dup2(devnull.get(), 2); // ld.so complains about the missing library, and goes on
+		dup2(err.get(), 2); // ld.so complains about the missing library, and goes on
 		execve("/bin/true", c_argv.data(), c_envp.data());
 	});
 	REQUIRE(wait_exit(child) == 0);
+	// Where /bin/true is dynamic, its loader names the library it tried: the attack's premise.
+	const std::string complaint = read_file(err_path);
+	if (!complaint.empty()) {
+		CHECK(complaint.find(preload) != std::string::npos);
+		CHECK(complaint.find(decoy) == std::string::npos);
+	}
 	expect_in_every_backend(
 		"execve of /bin/true by pid " + std::to_string(child) + " behind " + pad.what,
 		exec_of(child, "/bin/true"),
@@ -180,8 +194,11 @@ TEST_CASE("attack: LD_PRELOAD behind a padded environment is still reported", "[
 		},
 		child);
 
-	// A failed one: the caller's envp array, read entry by entry.
-	const std::string missing = "/nonexistent/smith-padded-" + std::to_string(getpid());
+	// A failed one: the caller's envp array, read entry by entry. Its path names this padding,
+	// so that an earlier padding's event (same daemon, same pid) cannot stand in for it.
+	static int round = 0;
+	const std::string missing =
+		"/nonexistent/smith-padded-" + std::to_string(getpid()) + "-" + std::to_string(++round);
 	std::vector<std::string> fargv = {missing};
 	auto c_fargv = c_strings(fargv);
 	REQUIRE(execve(missing.c_str(), c_fargv.data(), c_envp.data()) == -1);
