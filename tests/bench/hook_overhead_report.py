@@ -23,7 +23,7 @@ import sys
 
 DESCRIPTIONS = {
     "bare": "nothing attached",
-    "floor": "empty BPF programs on smithd's hooks (tp_btf sched_process_exec, sys_exit, module_load)",
+    "floor": "empty BPF programs on smithd's hooks, in the attach mode smithd picks (fexit on the syscall functions where the kernel allows trampolines, else sys_exit; tp_btf sched_process_exec and module_load in both)",
     "floor-classic": "empty BPF programs on classic syscall tracepoints (connect, execve; entry and exit)",
     "smithd-ebpf-file": "smithd --backend=ebpf, file sink on local disk",
     "smithd-ebpf-kafka": "smithd --backend=ebpf, Kafka sink to the local broker (acks=all)",
