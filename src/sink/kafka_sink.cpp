@@ -567,6 +567,17 @@ void KafkaSink::pump()
 		send_spooled();
 }
 
+void KafkaSink::end_batch()
+{
+	// Durable: what smithd has taken off the kernel ring is in the journal before it reads on
+	// (one write per ring read), so a kill -9 loses none of it.
+	State &st = *state_;
+	if (!st.rk || !st.durable || st.unpumped == 0)
+		return;
+	pump();
+	st.spool->write_out(); // when pump() stopped short (a fatal producer error)
+}
+
 void KafkaSink::replay_spool()
 {
 	State &st = *state_;
@@ -603,8 +614,10 @@ void KafkaSink::replay_spool()
 		if (got < want)
 			break; // the end of the spool, for now
 	}
-	if (n < room && !st.replay_failed && !st.durable)
-		st.backlog = false; // every spooled event is produced: new ones go straight out
+	// Every spooled event is produced: new ones go straight out. Not while the spool still holds
+	// appends it could not write (a full disk): read() does not see them, and they go first.
+	if (n < room && !st.replay_failed && !st.durable && st.spool->buffered_records() == 0)
+		st.backlog = false;
 }
 
 void KafkaSink::commit_delivered()

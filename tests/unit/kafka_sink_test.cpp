@@ -2,7 +2,9 @@
 // raised through librdkafka's test API as the broker would cause it (idempotence fenced), rebuilds
 // the producer, and nothing the old one held is lost.
 #include <catch2/catch.hpp>
+#include <signal.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 
 #include <chrono>
 #include <filesystem>
@@ -52,6 +54,103 @@ TEST_CASE("kafka sink: a fatal producer error rebuilds the producer, and what it
 		CHECK(s.spool_records == 15);
 		CHECK(s.written == 0);
 		CHECK(s.dead_lettered == 0);
+	}
+	std::filesystem::remove_all(dir);
+}
+
+// durability: memory, the broker away, and the spool's disk refusing every write (RLIMIT_FSIZE
+// stands in for a full disk): events that failed back into the spool wait in its memory, and the
+// events after them must wait behind them, not overtake them into librdkafka's queue.
+TEST_CASE("kafka sink: events behind a spool that cannot write wait behind it (durability: memory)",
+	  "[unit][kafka]")
+{
+	char tmpl[] = "/tmp/smith-kafka-sink-XXXXXX";
+	REQUIRE(mkdtemp(tmpl) != nullptr);
+	const std::filesystem::path dir = tmpl;
+
+	smith::sink::KafkaOptions o;
+	o.properties["bootstrap.servers"] = "127.0.0.1:9"; // nothing listens
+	o.properties["message.timeout.ms"] = "300";	   // queued events come back to the spool soon
+	o.spool.dir = (dir / "spool").string();
+	o.close_timeout = 200ms;
+	o.durable = false;
+	rlimit saved{};
+	REQUIRE(getrlimit(RLIMIT_FSIZE, &saved) == 0);
+	const auto old_handler = signal(SIGXFSZ, SIG_IGN); // a write past the limit fails with EFBIG
+	{
+		smith::sink::KafkaSink sink(o);
+		rlimit none = saved;
+		none.rlim_cur = 0;
+		REQUIRE(setrlimit(RLIMIT_FSIZE, &none) == 0);
+		for (int i = 0; i < 5; ++i)
+			REQUIRE(sink.write("{\"seq\":" + std::to_string(i + 1) + "}\n", "host"));
+		sink.flush();
+		CHECK(sink.status().in_flight == 5);
+		// They time out, back into the spool, which cannot write them: they wait in its memory.
+		for (int i = 0; i < 100 && sink.status().spooled < 5; ++i) {
+			sink.flush();
+			std::this_thread::sleep_for(20ms);
+		}
+		REQUIRE(sink.status().spooled == 5);
+		CHECK(sink.status().in_flight == 0);
+
+		for (int i = 5; i < 10; ++i)
+			REQUIRE(sink.write("{\"seq\":" + std::to_string(i + 1) + "}\n", "host"));
+		for (int i = 0; i < 5; ++i) {
+			sink.flush();
+			std::this_thread::sleep_for(20ms);
+		}
+		auto s = sink.status();
+		CHECK(s.in_flight == 0); // nothing overtook the unwritten events
+		CHECK(s.spooled == 10);
+
+		REQUIRE(setrlimit(RLIMIT_FSIZE, &saved) == 0);
+		sink.flush();
+		s = sink.status();
+		CHECK(s.spool_records == 10);
+		CHECK(s.spool_dropped == 0);
+		CHECK(s.written == 0);
+	}
+	setrlimit(RLIMIT_FSIZE, &saved);
+	signal(SIGXFSZ, old_handler);
+	std::filesystem::remove_all(dir);
+}
+
+namespace {
+// Bytes of the spool's segment files on disk (what a kill -9 leaves).
+uint64_t segment_bytes_on_disk(const std::filesystem::path &spool)
+{
+	uint64_t total = 0;
+	for (const auto &f : std::filesystem::directory_iterator(spool))
+		if (f.is_regular_file() && f.path().extension() == ".seg")
+			total += f.file_size();
+	return total;
+}
+} // namespace
+
+// durability: disk promises that a kill -9 loses nothing smithd took off the kernel ring: the
+// events of each ring read are in the journal, on disk, once the pipeline ends the batch.
+TEST_CASE("kafka sink: with durability disk, the end of a batch puts its events in the journal on disk",
+	  "[unit][kafka]")
+{
+	char tmpl[] = "/tmp/smith-kafka-sink-XXXXXX";
+	REQUIRE(mkdtemp(tmpl) != nullptr);
+	const std::filesystem::path dir = tmpl;
+
+	smith::sink::KafkaOptions o;
+	o.properties["bootstrap.servers"] = "127.0.0.1:9"; // nothing listens
+	o.spool.dir = (dir / "spool").string();
+	o.close_timeout = 200ms;
+	o.durable = true;
+	{
+		smith::sink::KafkaSink sink(o);
+		const uint64_t before = segment_bytes_on_disk(o.spool.dir);
+		const std::string line = "{\"seq\":1,\"pad\":\"" + std::string(200, 'x') + "\"}\n";
+		for (int i = 0; i < 5; ++i)
+			REQUIRE(sink.write(line, "host"));
+		sink.end_batch();
+		CHECK(segment_bytes_on_disk(o.spool.dir) >= before + 5 * line.size());
+		CHECK(sink.status().spool_records == 5);
 	}
 	std::filesystem::remove_all(dir);
 }
