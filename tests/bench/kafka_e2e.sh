@@ -421,7 +421,7 @@ json.dump({"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-
 EOF
 # The commit, marked when smithd's sources had uncommitted changes at build time.
 [ -z "$SOURCE_REV_DIRTY" ] || SOURCE_REV="$SOURCE_REV + uncommitted changes ($SOURCE_REV_DIRTY)"
-CONFIG_JSON=$(printf '{"rates":"%s","step_seconds":%d,"drain_timeout":%d,"outage_rate":%d,"outage_seconds":%d,"outage_drain_timeout":%d,"ringbuf":"16 MiB (default)","brokers":"%s","quick":%s}' \
+CONFIG_JSON=$(printf '{"rates":"%s","step_seconds":%d,"drain_timeout":%d,"outage_rate":%d,"outage_seconds":%d,"outage_drain_timeout":%d,"ringbuf":"8 MiB (default)","brokers":"%s","quick":%s}' \
 	"$RATES" "$STEP_SECONDS" "$DRAIN_TIMEOUT" "$OUTAGE_RATE" "$OUTAGE_SECONDS" "$OUTAGE_DRAIN_TIMEOUT" "$BROKERS" "$([ "$QUICK" = 1 ] && echo true || echo false)")
 "$PYTHON" "$REPORT" report --steps "$STEPS" ${OUTAGE_JSON:+--outage "$OUTAGE_JSON"} --machine "$RAW/machine.json" \
 	--source-rev "$SOURCE_REV" --command "$COMMAND_LINE" --config "$CONFIG_JSON" \
