@@ -18,6 +18,7 @@
 #include <cstdlib>
 #include <iostream>
 #include <map>
+#include <set>
 #include <thread>
 
 #include "smith/budget.h"
@@ -95,7 +96,8 @@ pid_t start_flooder(int out, double seconds)
 
 } // namespace
 
-TEST_CASE("attack: three processes flooding connects push no exec out, and every call is counted",
+TEST_CASE("attack: three processes flooding connects push no other exec or connect out, and every call is "
+	  "counted",
 	  "[e2e][attack]")
 {
 	constexpr int kFlooders = 3;
@@ -114,14 +116,20 @@ TEST_CASE("attack: three processes flooding connects push no exec out, and every
 		std::vector<pid_t> flooders;
 		for (int i = 0; i < kFlooders; ++i)
 			flooders.push_back(start_flooder(wr.get(), kSeconds));
-		// Meanwhile, execs of another process, spread over the flood.
+		// Meanwhile, execs of another process, and connects of this one, spread over the flood.
 		const std::string tag = "smith-flood-" + backend + "-" + std::to_string(getpid()) + "-";
+		std::vector<Fd> marker_sockets; // open to the end: each source port names one marker
+		std::set<int64_t> marker_ports;
 		for (int i = 0; i < kMarkers; ++i) {
 			const std::string word = tag + std::to_string(i);
 			const pid_t p = spawn([&] {
 				execl("/bin/true", "/bin/true", word.c_str(), static_cast<char *>(nullptr));
 			});
 			REQUIRE(wait_exit(p) == 0);
+			Fd s(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+			REQUIRE(connect_to(s.get(), AF_INET, "127.0.0.1", 9) == 0);
+			marker_ports.insert(local_endpoint(s.get()).port);
+			marker_sockets.push_back(std::move(s));
 			std::this_thread::sleep_for(std::chrono::duration<double>(kSeconds / kMarkers));
 		}
 		std::map<pid_t, uint64_t> calls;
@@ -145,13 +153,25 @@ TEST_CASE("attack: three processes flooding connects push no exec out, and every
 				event_timeout());
 			arrived += e.has_value();
 		}
+		std::set<int64_t> connects_arrived;
+		d.find(
+			[&](const Event &ev) {
+				if (ev.type() == "connect" && ev.pid() == getpid() &&
+				    ev.str("protocol") == "udp" && ev.i64("dport") == 9 &&
+				    marker_ports.count(ev.i64("sport")))
+					connects_arrived.insert(ev.i64("sport"));
+				return connects_arrived.size() == marker_ports.size();
+			},
+			event_timeout());
 		std::cout << "e2e: [" << d.label() << "] " << kFlooders << " flooders, "
 			  << "connect calls:";
 		for (auto &[f, n] : calls)
 			std::cout << " " << n;
-		std::cout << " in " << elapsed << " s; " << arrived << " of " << kMarkers << " marker execs"
-			  << std::endl;
+		std::cout << " in " << elapsed << " s; " << arrived << " of " << kMarkers << " marker execs, "
+			  << connects_arrived.size() << " of " << kMarkers << " marker connects" << std::endl;
 		CHECK(arrived == kMarkers);
+		CHECK(marker_ports.size() == static_cast<size_t>(kMarkers));
+		CHECK(connects_arrived.size() == marker_ports.size());
 
 		// Each flooder: events and counted calls add up to its calls, once its exit sent the last
 		// count.
