@@ -15,18 +15,35 @@
 
 using namespace std::chrono_literals;
 
+namespace {
+// A spool directory of its own, removed at the end, and sink options for a broker nobody runs.
+struct NoBroker {
+	std::filesystem::path dir;
+	smith::sink::KafkaOptions options;
+
+	explicit NoBroker(bool durable)
+	{
+		char tmpl[] = "/tmp/smith-kafka-sink-XXXXXX";
+		REQUIRE(mkdtemp(tmpl) != nullptr);
+		dir = tmpl;
+		options.properties["bootstrap.servers"] = "127.0.0.1:9"; // nothing listens: every event waits
+		options.spool.dir = (dir / "spool").string();
+		options.close_timeout = 200ms;
+		options.durable = durable;
+	}
+	~NoBroker()
+	{
+		std::error_code ignored;
+		std::filesystem::remove_all(dir, ignored);
+	}
+};
+} // namespace
+
 TEST_CASE("kafka sink: a fatal producer error rebuilds the producer, and what it held waits in the spool",
 	  "[unit][kafka]")
 {
-	char tmpl[] = "/tmp/smith-kafka-sink-XXXXXX";
-	REQUIRE(mkdtemp(tmpl) != nullptr);
-	const std::filesystem::path dir = tmpl;
-
-	smith::sink::KafkaOptions o;
-	o.properties["bootstrap.servers"] = "127.0.0.1:9"; // nothing listens: every event waits
-	o.spool.dir = (dir / "spool").string();
-	o.close_timeout = 200ms;
-	o.durable = false; // events in librdkafka's queue, which the rebuild must purge into the spool
+	NoBroker nb(false); // events in librdkafka's queue, which the rebuild must purge into the spool
+	const smith::sink::KafkaOptions &o = nb.options;
 	{
 		smith::sink::KafkaSink sink(o);
 		for (int i = 0; i < 10; ++i)
@@ -55,7 +72,6 @@ TEST_CASE("kafka sink: a fatal producer error rebuilds the producer, and what it
 		CHECK(s.written == 0);
 		CHECK(s.dead_lettered == 0);
 	}
-	std::filesystem::remove_all(dir);
 }
 
 // durability: memory, the broker away, and the spool's disk refusing every write (RLIMIT_FSIZE
@@ -64,19 +80,21 @@ TEST_CASE("kafka sink: a fatal producer error rebuilds the producer, and what it
 TEST_CASE("kafka sink: events behind a spool that cannot write wait behind it (durability: memory)",
 	  "[unit][kafka]")
 {
-	char tmpl[] = "/tmp/smith-kafka-sink-XXXXXX";
-	REQUIRE(mkdtemp(tmpl) != nullptr);
-	const std::filesystem::path dir = tmpl;
-
-	smith::sink::KafkaOptions o;
-	o.properties["bootstrap.servers"] = "127.0.0.1:9"; // nothing listens
-	o.properties["message.timeout.ms"] = "300";	   // queued events come back to the spool soon
-	o.spool.dir = (dir / "spool").string();
-	o.close_timeout = 200ms;
-	o.durable = false;
+	NoBroker nb(false);
+	smith::sink::KafkaOptions &o = nb.options;
+	o.properties["message.timeout.ms"] = "300"; // queued events come back to the spool soon
 	rlimit saved{};
 	REQUIRE(getrlimit(RLIMIT_FSIZE, &saved) == 0);
-	const auto old_handler = signal(SIGXFSZ, SIG_IGN); // a write past the limit fails with EFBIG
+	// Restored however the test ends: the other tests run in this process.
+	struct Restore {
+		rlimit limit;
+		sighandler_t handler;
+		~Restore()
+		{
+			setrlimit(RLIMIT_FSIZE, &limit);
+			signal(SIGXFSZ, handler);
+		}
+	} restore{saved, signal(SIGXFSZ, SIG_IGN)}; // a write past the limit fails with EFBIG
 	{
 		smith::sink::KafkaSink sink(o);
 		rlimit none = saved;
@@ -111,9 +129,6 @@ TEST_CASE("kafka sink: events behind a spool that cannot write wait behind it (d
 		CHECK(s.spool_dropped == 0);
 		CHECK(s.written == 0);
 	}
-	setrlimit(RLIMIT_FSIZE, &saved);
-	signal(SIGXFSZ, old_handler);
-	std::filesystem::remove_all(dir);
 }
 
 namespace {
@@ -133,15 +148,8 @@ uint64_t segment_bytes_on_disk(const std::filesystem::path &spool)
 TEST_CASE("kafka sink: with durability disk, the end of a batch puts its events in the journal on disk",
 	  "[unit][kafka]")
 {
-	char tmpl[] = "/tmp/smith-kafka-sink-XXXXXX";
-	REQUIRE(mkdtemp(tmpl) != nullptr);
-	const std::filesystem::path dir = tmpl;
-
-	smith::sink::KafkaOptions o;
-	o.properties["bootstrap.servers"] = "127.0.0.1:9"; // nothing listens
-	o.spool.dir = (dir / "spool").string();
-	o.close_timeout = 200ms;
-	o.durable = true;
+	NoBroker nb(true);
+	const smith::sink::KafkaOptions &o = nb.options;
 	{
 		smith::sink::KafkaSink sink(o);
 		const uint64_t before = segment_bytes_on_disk(o.spool.dir);
@@ -152,5 +160,4 @@ TEST_CASE("kafka sink: with durability disk, the end of a batch puts its events 
 		CHECK(segment_bytes_on_disk(o.spool.dir) >= before + 5 * line.size());
 		CHECK(sink.status().spool_records == 5);
 	}
-	std::filesystem::remove_all(dir);
 }
