@@ -165,8 +165,6 @@ void Pipeline::run(const std::atomic<bool> &stop, std::atomic<bool> &reopen)
 			ended = true;
 			break;
 		}
-		if (n > 0)
-			sink_.end_batch();
 		if (reopen.exchange(false))
 			sink_.reopen();
 		auto now = std::chrono::steady_clock::now();

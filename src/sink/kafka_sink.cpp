@@ -567,17 +567,6 @@ void KafkaSink::pump()
 		send_spooled();
 }
 
-void KafkaSink::end_batch()
-{
-	// Durable: what smithd has taken off the kernel ring is in the journal before it reads on
-	// (one write per ring read), so a kill -9 loses none of it.
-	State &st = *state_;
-	if (!st.rk || !st.durable || st.unpumped == 0)
-		return;
-	pump();
-	st.spool->write_out(); // when pump() stopped short (a fatal producer error)
-}
-
 void KafkaSink::replay_spool()
 {
 	State &st = *state_;

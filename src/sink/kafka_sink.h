@@ -66,7 +66,6 @@ public:
 
 	bool write(std::string_view json_line, std::string_view key) override;
 	void flush() override;
-	void end_batch() override;
 	void reopen() override {}
 	void close() override;
 	void heartbeat(std::string_view status_json) override;

@@ -11,12 +11,9 @@
 //   - flush() moves buffered events on: the file sink writes them; the kafka
 //     sink collects delivery reports, feeds spooled events back to the
 //     producer and syncs the spool. The pipeline calls it when the ring is
-//     idle, at least every 100 ms, and before publishing a status snapshot, so that every event up to the
-//     snapshot's last_seq is at the destination, in flight to it
-//     (status().in_flight), in the spool, or counted lost.
-//   - end_batch() follows the events of one read of the kernel ring: a sink
-//     that promises to survive a kill -9 (kafka, durability: disk) writes them
-//     to its journal now, before the pipeline reads on; a no-op elsewhere.
+//     idle, at least every 100 ms, and before publishing a status snapshot, so
+//     that every event up to the snapshot's last_seq is at the destination, in
+//     flight to it (status().in_flight), in the spool, or counted lost.
 //   - reopen() re-opens the destination (SIGHUP after log rotation); a no-op
 //     where it means nothing.
 //   - close() flushes and releases the destination; idempotent.
@@ -44,7 +41,6 @@ public:
 	virtual ~Sink() = default;
 	virtual bool write(std::string_view json_line, std::string_view key) = 0;
 	virtual void flush() = 0;
-	virtual void end_batch() {}
 	virtual void reopen() = 0;
 	virtual void close() = 0;
 	virtual void heartbeat(std::string_view /*status_json*/) {}

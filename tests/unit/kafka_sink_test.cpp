@@ -130,34 +130,3 @@ TEST_CASE("kafka sink: events behind a spool that cannot write wait behind it (d
 		CHECK(s.written == 0);
 	}
 }
-
-namespace {
-// Bytes of the spool's segment files on disk (what a kill -9 leaves).
-uint64_t segment_bytes_on_disk(const std::filesystem::path &spool)
-{
-	uint64_t total = 0;
-	for (const auto &f : std::filesystem::directory_iterator(spool))
-		if (f.is_regular_file() && f.path().extension() == ".seg")
-			total += f.file_size();
-	return total;
-}
-} // namespace
-
-// durability: disk promises that a kill -9 loses nothing smithd took off the kernel ring: the
-// events of each ring read are in the journal, on disk, once the pipeline ends the batch.
-TEST_CASE("kafka sink: with durability disk, the end of a batch puts its events in the journal on disk",
-	  "[unit][kafka]")
-{
-	NoBroker nb(true);
-	const smith::sink::KafkaOptions &o = nb.options;
-	{
-		smith::sink::KafkaSink sink(o);
-		const uint64_t before = segment_bytes_on_disk(o.spool.dir);
-		const std::string line = "{\"seq\":1,\"pad\":\"" + std::string(200, 'x') + "\"}\n";
-		for (int i = 0; i < 5; ++i)
-			REQUIRE(sink.write(line, "host"));
-		sink.end_batch();
-		CHECK(segment_bytes_on_disk(o.spool.dir) >= before + 5 * line.size());
-		CHECK(sink.status().spool_records == 5);
-	}
-}
