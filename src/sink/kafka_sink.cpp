@@ -136,6 +136,9 @@ struct KafkaSink::State {
 	std::string last_error;
 	bool durable = true;				   // KafkaOptions::durable
 	std::chrono::steady_clock::time_point last_sync{}; // the spool's last fdatasync and commit
+	// Since when the spool has held uncommitted records with nothing in flight (zero: it has not).
+	std::chrono::steady_clock::time_point idle_backlog_since{};
+	std::chrono::steady_clock::time_point idle_backlog_logged{};
 	bool fatal = false;		// librdkafka raised a fatal error: the producer must be rebuilt
 	uint64_t producer_rebuilds = 0; // producers rebuilt after a fatal error
 	std::string topic;
@@ -643,7 +646,30 @@ void KafkaSink::flush()
 		commit_delivered();
 		st.spool->flush();
 		st.last_sync = now;
+		log_idle_backlog(now);
 	}
+}
+
+void KafkaSink::log_idle_backlog(std::chrono::steady_clock::time_point now)
+{
+	// Records that stay in the spool while nothing is in flight and the broker answers are
+	// neither delivered nor on their way: say what holds them, once every 10 s.
+	State &st = *state_;
+	if (st.spool->records() == 0 || rd_kafka_outq_len(st.rk) > 0 || st.brokers_down) {
+		st.idle_backlog_since = {};
+		return;
+	}
+	if (st.idle_backlog_since == std::chrono::steady_clock::time_point{})
+		st.idle_backlog_since = now;
+	if (now - st.idle_backlog_since < std::chrono::seconds(5) ||
+	    now - st.idle_backlog_logged < std::chrono::seconds(10))
+		return;
+	st.idle_backlog_logged = now;
+	spdlog::warn(
+		"kafka: {} spooled records wait with nothing in flight (backlog {}, replay_failed {}, "
+		"replay_in_flight {}, commit_upto {}, delivered {}, spooled {}, replayed {}, buffered {})",
+		st.spool->records(), st.backlog, st.replay_failed, st.replay_in_flight, st.commit_upto,
+		st.delivered, st.spooled, st.replayed, st.spool->buffered_records());
 }
 
 void KafkaSink::heartbeat(std::string_view status_json)

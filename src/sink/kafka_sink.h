@@ -90,6 +90,7 @@ private:
 	// Every kPumpEvents writes, between the pipeline's flushes: serves delivery reports and
 	// produces what waits in the spool (every event, when durable).
 	void pump();
+	void log_idle_backlog(std::chrono::steady_clock::time_point now);
 	void rebuild_producer();
 
 	KafkaOptions options_;
