@@ -326,7 +326,6 @@ int smith_hooks_arm(void)
 void smith_hooks_disarm(void)
 {
 	hooks__remove_all();
-	smith_connecting_release();
 	smith_info->hooks_armed = 0;
 	pr_info("hooks disarmed\n");
 }
