@@ -46,6 +46,32 @@ for word in $(cat /proc/cmdline); do
 	esac
 done
 
+# Multi-threaded TCG now and then misses the write that takes a live-patched int3 back out of
+# kernel text: a vCPU keeps executing an int3 that guest memory no longer holds. Seen three
+# times, each at a jump label or static call that the kernel rewrote while the other vCPU ran
+# through it: 6.12's early boot (sched_clock_cpu); 6.12's syscall exit ("Oops: int3" at
+# syscall_exit_to_user_mode_prepare+0xe1, during smith.ko's load/unload checks); el7's syscall
+# exit (both vCPUs in a soft lockup at syscall_trace_leave+0xf0, where memory holds the jump
+# `e9 0b 00 00 00`: 3.10's int3 handler finds no int3 there and sends the vCPU back to the
+# stale one). The syscall exit path runs constantly, and smith.ko (and smithd with
+# --bpf-attach=sys_exit) registers and unregisters its sys_exit probe dozens of times in the
+# checks. Two probes of the kernel's own stay on that tracepoint for the whole run (the
+# raw_syscalls event and one syscalls event, with tracing off), so that adding or removing
+# another changes no instruction: its static key stays on and, on 6.x, its static call stays
+# on the iterator. Single-threaded TCG would also avoid it, but serialises the vCPUs and breaks
+# the checks that need two CPUs at once (the Phantom attack's flipping thread).
+pin_sys_exit() {
+	t=/sys/kernel/tracing
+	[ -d $t/events ] || mount -t tracefs nodev $t 2>/dev/null || true
+	[ -d $t/events ] || t=/sys/kernel/debug/tracing
+	if echo 0 >$t/tracing_on && echo 1 >$t/events/raw_syscalls/sys_exit/enable &&
+		echo 1 >$t/events/syscalls/sys_exit_getppid/enable; then
+		echo "SMITH-VM: note: sys_exit tracepoint pinned by two trace events ($t), tracing off"
+	else
+		echo "SMITH-VM: note: could not pin the sys_exit tracepoint ($t)"
+	fi
+}
+
 echo "SMITH-VM: BOOTED $(uname -r)"
 [ -e /sys/kernel/btf/vmlinux ] || echo "SMITH-VM: note: /sys/kernel/btf/vmlinux is missing"
 echo "SMITH-VM: BEGIN $mode"
@@ -61,6 +87,7 @@ checks)
 	export SMITH_TEST_FLOOD_BUDGET=200:400
 	# One program runs every test: a test that cannot run here fails instead of ending the program.
 	export SMITH_TEST_NO_SKIPS=1
+	pin_sys_exit
 	# The eBPF backend's own tests ([ebpf]) run where it is checked (not on el7, which has no BTF).
 	only_ebpf=""
 	case ",$backends," in *,ebpf,*) ;; *) only_ebpf="~[ebpf]" ;; esac
