@@ -63,6 +63,26 @@ struct {
 	__type(value, char[SMITH_MODNAME_LEN]);
 } module_names SEC(".maps");
 
+/*
+ * The socket that entered SYN_SENT inside a thread's connect call (any of its
+ * forms), kept for the call's return: the socket the kernel is connecting,
+ * even when another thread has meanwhile pointed the fd at another socket
+ * (dup2) or unmapped socketcall's argument block. By thread id, with the
+ * thread's start time against a reused id. An LRU map: past its size (blocked
+ * connects in as many threads at once) the oldest entries go, and their calls
+ * find the socket by the fd, as a UDP connect always does.
+ */
+struct smith_connecting {
+	__u64 sk;
+	__u64 start;
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, struct smith_connecting);
+} connecting SEC(".maps");
+
 /* Each process's budget of connect events (include/smith/budget.h), by pid. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -451,8 +471,31 @@ static __always_inline bool budget__take(struct task_struct *task)
 	return ok;
 }
 
+static __always_inline void connecting__remember(struct task_struct *task, struct sock *sk)
+{
+	struct smith_connecting c = {.sk = (__u64)sk, .start = task->start_time};
+	__u32 tid = task->pid;
+
+	bpf_map_update_elem(&connecting, &tid, &c, BPF_ANY);
+}
+
+/* The socket the current thread's connect call put in SYN_SENT, or NULL; forgotten either way. */
+static __always_inline struct sock *connecting__take(struct task_struct *task)
+{
+	__u32 tid = task->pid;
+	struct smith_connecting *c = bpf_map_lookup_elem(&connecting, &tid);
+	struct sock *sk;
+
+	if (!c)
+		return NULL;
+	sk = c->start == task->start_time ? (struct sock *)c->sk : NULL;
+	bpf_map_delete_elem(&connecting, &tid);
+	return sk;
+}
+
 /*
- * A connect on `fd` that returned `ret`. When it worked (0) or is under way
+ * A connect on `fd` that returned `ret`: on the socket the call put in
+ * SYN_SENT (TCP), else on the one the fd names now. When it worked (0) or is under way
  * (-EINPROGRESS), the destination is the one the socket holds: what the
  * kernel connected, whatever the caller's memory says by now (another thread
  * may have rewritten it since the kernel copied it). After a failure it is
@@ -469,14 +512,17 @@ static __always_inline int connect__emit(struct task_struct *task, int fd, const
 	__u16 protocol, family;
 	bool from_socket = ret == 0 || ret == -EINPROGRESS;
 
-	if (fd < 0)
-		return 0;
-	file = task__fd(task, fd);
-	if (!file)
-		return 0;
-	sk = file__sock(file);
-	if (!sk)
-		return 0;
+	sk = connecting__take(task);
+	if (!sk) {
+		if (fd < 0)
+			return 0;
+		file = task__fd(task, fd);
+		if (!file)
+			return 0;
+		sk = file__sock(file);
+		if (!sk)
+			return 0;
+	}
 	protocol = BPF_CORE_READ(sk, sk_protocol);
 	family = BPF_CORE_READ(sk, __sk_common.skc_family);
 	if ((protocol != IPPROTO_TCP && protocol != IPPROTO_UDP) || (family != AF_INET && family != AF_INET6))
@@ -602,7 +648,11 @@ int BPF_PROG(tcp_syn_sent, struct sock *sk, int oldstate, int newstate)
 	task = bpf_get_current_task_btf();
 	compat = (task->thread_info.status & TS_COMPAT) != 0;
 	via = tcp__via(task, compat);
-	if (via < 0 || !budget__take(task))
+	if (via < 0) {
+		connecting__remember(task, sk); /* for the connect call's return, which reports it */
+		return 0;
+	}
+	if (!budget__take(task))
 		return 0;
 	rec = bpf_ringbuf_reserve(&events, sizeof(*rec), 0);
 	if (!rec) {
@@ -737,10 +787,13 @@ static __always_inline int connect__socketcall(struct task_struct *task, __u64 a
 	/*
 	 * Read from the caller's memory after the call: the fd it names is the one
 	 * used, unless another thread rewrote the block meanwhile (README: what is
-	 * out of reach).
+	 * out of reach). A block unmapped by then leaves no fd, but a TCP socket
+	 * the call put in SYN_SENT is still known.
 	 */
-	if (bpf_probe_read_user(a, sizeof(a), (const void *)args))
-		return 0;
+	if (bpf_probe_read_user(a, sizeof(a), (const void *)args)) {
+		a[0] = (__u32)-1;
+		a[1] = a[2] = 0;
+	}
 	return connect__emit(task, (int)a[0], (const void *)(__u64)a[1], a[2], ret, SMITH_CONNECT_COMPAT,
 			     SMITH_VIA_SOCKETCALL);
 }

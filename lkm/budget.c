@@ -200,9 +200,10 @@ bool smith_budget_connect(void)
 }
 
 /*
- * A task exits: a count its process still holds goes out now, in its context;
- * with the last task of the process (signal->live has dropped to 0 by the
- * time the kernel calls this tracepoint) its slot is freed.
+ * A task exits: its SYN_SENT slot (net.c) is let go; a count its process
+ * still holds goes out now, in its context; with the last task of the process
+ * (signal->live has dropped to 0 by the time the kernel calls this tracepoint)
+ * its slot is freed.
  */
 void smith_tp_sched_process_exit(void *data, struct task_struct *p)
 {
@@ -213,7 +214,10 @@ void smith_tp_sched_process_exit(void *data, struct task_struct *p)
 	u32 rate, burst;
 	u64 start;
 
-	if (!smith_hook_on(SMITH_HOOK_CONNECT) || p != current || !budget__maybe(p->tgid))
+	if (p != current)
+		return;
+	smith_connecting_forget();
+	if (!smith_hook_on(SMITH_HOOK_CONNECT) || !budget__maybe(p->tgid))
 		return;
 	smith_enter();
 	preempt_disable();

@@ -13,7 +13,7 @@
  *                   + inet_sock_set_state (TCP connections started without
  *                   connect(): io_uring, sendto(MSG_FASTOPEN), the kernel;
  *                   before 4.16 a kprobe on tcp_set_state() stands in)
- *                   + sched_process_exit (the budget's last count)
+ *                   + sched_process_exit (the budget's last count, the SYN_SENT slot)
  *   init_module     sys_exit + module_load (the module's name)
  *   finit_module    sys_exit + module_load (the module's name)
  *   fork            sched_process_fork (new processes, not threads)
@@ -326,6 +326,7 @@ int smith_hooks_arm(void)
 void smith_hooks_disarm(void)
 {
 	hooks__remove_all();
+	smith_connecting_release();
 	smith_info->hooks_armed = 0;
 	pr_info("hooks disarmed\n");
 }

@@ -18,7 +18,7 @@
  * sockets. Every TCP connection goes through SYN_SENT, so that transition is
  * reported too (inet_sock_set_state; a kprobe on tcp_set_state() before 4.16),
  * unless the task is inside one of the connect calls above, whose exit reports
- * it. The kernel picks the source port just after entering SYN_SENT, so the
+ * it, on that socket. The kernel picks the source port just after entering SYN_SENT, so the
  * socket may not hold one yet: the record says what the socket holds then.
  */
 #include <linux/kprobes.h>
@@ -36,7 +36,117 @@
 #if IS_ENABLED(CONFIG_IPV6)
 #include <linux/ipv6.h>
 #endif
+#include <linux/hash.h>
+#include <linux/spinlock.h>
 #include "smith.h"
+
+/*
+ * The socket that entered SYN_SENT inside a thread's connect call, kept for
+ * the call's return, as bpf/smith.bpf.c's `connecting` map: the socket the
+ * kernel is connecting, even when another thread has meanwhile pointed the fd
+ * at another socket (dup2) or unmapped socketcall's argument block. A fixed
+ * table, nothing allocated in a probe: a thread's slot is one of
+ * CONNECTING_PROBE from its task pointer's hash. When those are all taken
+ * (as many threads blocked in connect at once) the call finds its socket by
+ * the fd, as a UDP connect always does. A kept socket is held (sock_hold)
+ * until the call returns or the hooks are disarmed.
+ */
+#define CONNECTING_BITS	 12
+#define CONNECTING_SLOTS (1u << CONNECTING_BITS)
+#define CONNECTING_PROBE 16
+struct smith_connecting {
+	struct task_struct *task; /* NULL: free */
+	struct sock *sk;
+};
+static struct smith_connecting connecting[CONNECTING_SLOTS];
+static DEFINE_SPINLOCK(connecting_lock);
+static atomic_t connecting_count = ATOMIC_INIT(0); /* slots taken: a connect's return skips the lock at 0 */
+
+static void connecting__remember(struct sock *sk)
+{
+	unsigned long h = hash_ptr(current, CONNECTING_BITS);
+	struct smith_connecting *slot = NULL;
+	struct sock *old = NULL;
+	unsigned int i;
+
+	spin_lock(&connecting_lock);
+	for (i = 0; i < CONNECTING_PROBE; i++) {
+		struct smith_connecting *c = &connecting[(h + i) & (CONNECTING_SLOTS - 1)];
+
+		if (c->task == current) {
+			slot = c;
+			old = c->sk;
+			break;
+		}
+		if (!c->task && !slot)
+			slot = c;
+	}
+	if (slot) {
+		sock_hold(sk);
+		if (!slot->task)
+			atomic_inc(&connecting_count);
+		slot->task = current;
+		slot->sk = sk;
+	}
+	spin_unlock(&connecting_lock);
+	if (old)
+		sock_put(old);
+}
+
+/* The socket the current thread's connect call put in SYN_SENT, held, or NULL; forgotten either way. */
+static struct sock *connecting__take(void)
+{
+	unsigned long h;
+	struct sock *sk = NULL;
+	unsigned int i;
+
+	if (!atomic_read(&connecting_count))
+		return NULL;
+	h = hash_ptr(current, CONNECTING_BITS);
+	spin_lock(&connecting_lock);
+	for (i = 0; i < CONNECTING_PROBE; i++) {
+		struct smith_connecting *c = &connecting[(h + i) & (CONNECTING_SLOTS - 1)];
+
+		if (c->task == current) {
+			sk = c->sk;
+			c->task = NULL;
+			c->sk = NULL;
+			atomic_dec(&connecting_count);
+			break;
+		}
+	}
+	spin_unlock(&connecting_lock);
+	return sk;
+}
+
+/*
+ * A thread that ends (sched_process_exit) leaves no slot behind. Its connect
+ * call has returned by then, unless the kernel killed it inside the call: the
+ * slot would otherwise wait for the next task to get the same task_struct.
+ */
+void smith_connecting_forget(void)
+{
+	struct sock *sk = connecting__take();
+
+	if (sk)
+		sock_put(sk);
+}
+
+/* Lets go of every kept socket; no probe runs (disarm). */
+void smith_connecting_release(void)
+{
+	unsigned int i;
+
+	spin_lock(&connecting_lock);
+	for (i = 0; i < CONNECTING_SLOTS; i++) {
+		if (connecting[i].task)
+			sock_put(connecting[i].sk);
+		connecting[i].task = NULL;
+		connecting[i].sk = NULL;
+	}
+	atomic_set(&connecting_count, 0);
+	spin_unlock(&connecting_lock);
+}
 
 /*
  * The socket behind a file, or NULL. A socket inode's file on sockfs (an
@@ -124,25 +234,29 @@ static void connect__emit(struct sock *sk, u16 family, u16 protocol, const struc
 }
 
 /*
- * A connect on `fd` that returned `ret` (sys_exit; preemption disabled).
+ * A connect on `fd` that returned `ret` (sys_exit; preemption disabled): on
+ * the socket the call put in SYN_SENT (TCP), else on the one the fd names now.
  * `uaddr` and `addrlen` are the caller's arguments, read only after a failure.
  */
 void smith_connect_exit(int fd, unsigned long uaddr, u32 addrlen, long ret, u32 flags, u16 via)
 {
 	struct sockaddr_in6 sa;
 	bool from_socket = ret == 0 || ret == -EINPROGRESS;
-	struct file *file;
-	struct sock *sk;
+	struct sock *held = connecting__take();
+	struct file *file = NULL;
+	struct sock *sk = held;
 	u16 protocol, family;
 
-	if (fd < 0)
-		return;
-	file = smith_fd_get(fd);
-	if (!file)
-		return;
-	sk = smith_file_sock(file);
-	if (!sk)
-		goto put;
+	if (!sk) {
+		if (fd < 0)
+			return;
+		file = smith_fd_get(fd);
+		if (!file)
+			return;
+		sk = smith_file_sock(file);
+		if (!sk)
+			goto put;
+	}
 	protocol = sk->sk_protocol;
 	family = sk->sk_family;
 	if ((protocol != IPPROTO_TCP && protocol != IPPROTO_UDP) || (family != AF_INET && family != AF_INET6))
@@ -166,21 +280,26 @@ void smith_connect_exit(int fd, unsigned long uaddr, u32 addrlen, long ret, u32 
 	}
 	connect__emit(sk, family, protocol, &sa, ret, flags, via);
 put:
-	smith_fd_put(file);
+	if (file)
+		smith_fd_put(file);
+	if (held)
+		sock_put(held);
 }
 
 /*
  * socketcall(SYS_CONNECT, args) of a 32-bit caller: connect's arguments are
  * three 32-bit words in the caller's memory (fd, address, length), read after
- * the call, as the BPF program reads them; a block that cannot be read gives
- * no event.
+ * the call, as the BPF program reads them. A block unmapped by then leaves no
+ * fd, but a TCP socket the call put in SYN_SENT is still known.
  */
 void smith_connect_socketcall_exit(unsigned long args, long ret)
 {
 	u32 a[3];
 
-	if (smith_uread(a, (const void __user *)args, sizeof(a)))
-		return;
+	if (smith_uread(a, (const void __user *)args, sizeof(a))) {
+		a[0] = (u32)-1;
+		a[1] = a[2] = 0;
+	}
 	smith_connect_exit((int)a[0], a[1], a[2], ret, SMITH_CONNECT_COMPAT, SMITH_VIA_SOCKETCALL);
 }
 
@@ -203,8 +322,10 @@ void smith_connect_syn_sent(const struct sock *csk)
 	if (sk->sk_protocol != IPPROTO_TCP || (family != AF_INET && family != AF_INET6))
 		return;
 	via = smith_connect_via_current(&in_connect);
-	if (in_connect)
+	if (in_connect) {
+		connecting__remember(sk); /* for the connect call's return, which reports it */
 		return;
+	}
 	if (smith_in_compat_syscall())
 		flags |= SMITH_CONNECT_COMPAT;
 	connect__emit(sk, family, IPPROTO_TCP, NULL, 0, flags, via);

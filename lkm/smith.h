@@ -180,6 +180,8 @@ void smith_exec_failed(long ret, unsigned long filename, unsigned long argv, uns
 void smith_connect_exit(int fd, unsigned long uaddr, u32 addrlen, long ret, u32 flags, u16 via);
 void smith_connect_socketcall_exit(unsigned long args, long ret);
 void smith_connect_syn_sent(const struct sock *sk);
+void smith_connecting_release(void);
+void smith_connecting_forget(void);
 void smith_module_exit(unsigned int hook, long ret, int fd, unsigned long uargs, bool compat);
 void smith_tp_sched_process_exec(void *data, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm);
 void smith_tp_module_load(void *data, struct module *mod);

@@ -398,6 +398,57 @@ TEST_CASE("connect: busybox nc, an ordinary program, is reported with its own im
 		child);
 }
 
+// A second thread points the fd at another socket (dup2) while a blocking TCP connect waits in the
+// kernel. The call goes on with the socket it started on; the event must name that socket, not the one
+// the fd names by the call's return.
+TEST_CASE("attack: an fd pointed at another socket during a blocking connect does not change the socket "
+	  "reported",
+	  "[e2e][attack]")
+{
+	shared_daemons();
+	Fd listener(syn_dropping_listener());
+	REQUIRE(listener.valid());
+	const uint16_t port = local_endpoint(listener.get()).port;
+	// The decoy: a UDP socket connected to 127.0.0.1:9, nothing like the real connection.
+	Fd decoy(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+	REQUIRE(decoy.valid());
+	REQUIRE(connect_to(decoy.get(), AF_INET, "127.0.0.1", 9) == 0);
+	const uint16_t decoy_port = local_endpoint(decoy.get()).port;
+	Fd fd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+	REQUIRE(fd.valid());
+	// No answer ever comes: the connect waits its send timeout, then returns EINPROGRESS.
+	timeval wait{2, 0};
+	REQUIRE(setsockopt(fd.get(), SOL_SOCKET, SO_SNDTIMEO, &wait, sizeof wait) == 0);
+	std::atomic<pid_t> tid{0};
+	std::atomic<int> result{1};
+	std::thread victim([&] {
+		tid = gettid();
+		result = connect_to(fd.get(), AF_INET, "127.0.0.1", port);
+	});
+	std::this_thread::sleep_for(500ms); // the connect waits in SYN_SENT by now
+	const bool swapped = dup2(decoy.get(), fd.get()) == fd.get();
+	victim.join();
+	REQUIRE(swapped);
+	REQUIRE(result == -EINPROGRESS);
+	INFO("the connect to port " << port << ", the decoy from port " << decoy_port);
+
+	expect_in_every_backend(
+		"the connect of thread " + std::to_string(tid.load()),
+		[&](const Event &e) { return e.type() == "connect" && e.i64("tid") == tid.load(); },
+		[&](const Event &e, const Smithd &d) {
+			check_common(e, "connect", d);
+			CHECK(e.str("protocol") == "tcp");
+			CHECK(e.str("daddr") == "127.0.0.1");
+			CHECK(e.i64("dport") == port);
+			CHECK(e.str("saddr") == "127.0.0.1");
+			CHECK(e.i64("sport") != decoy_port);
+			CHECK(e.i64("retval") == -EINPROGRESS);
+			CHECK(e.str("daddr_source") == "socket");
+			CHECK(e.str("via") == "connect");
+		},
+		getpid());
+}
+
 // The Phantom attack (TOCTOU on syscall arguments, DEF CON 29): a second thread flips the port in the
 // sockaddr between two values while connect() runs, so that by the time a monitor reads the caller's
 // memory it may name the port that was not connected. Every event must name the port the kernel

@@ -16,7 +16,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
+#include <cstring>
+#include <thread>
 #include <fstream>
 #include <iostream>
 
@@ -150,6 +153,56 @@ TEST_CASE("attack: connect through the 32-bit entry, direct and through socketca
 	check_reported_once(ds, connect_from(sport_socketcall), "smith-compat-connect-once");
 	if (rc == 0)
 		check_reported_once(ds, connect_from(sport_direct), "smith-compat-connect-direct-once");
+}
+
+// socketcall(SYS_CONNECT)'s argument block is in the caller's memory, which a monitor reading it at the
+// call's return finds as the caller left it: a second thread unmaps it while a blocking TCP connect waits.
+// The connection the kernel makes must still be reported.
+TEST_CASE("attack: a socketcall connect whose argument block is unmapped during the call is still reported",
+	  "[e2e][attack]")
+{
+	shared_daemons();
+	Fd listener(syn_dropping_listener());
+	REQUIRE(listener.valid());
+	const uint16_t dport = local_endpoint(listener.get()).port;
+	Fd s = bound_tcp_socket();
+	const uint16_t sport = local_endpoint(s.get()).port;
+	// No answer ever comes: the connect waits its send timeout, then returns EINPROGRESS.
+	timeval wait{2, 0};
+	REQUIRE(setsockopt(s.get(), SOL_SOCKET, SO_SNDTIMEO, &wait, sizeof wait) == 0);
+	LowMem low;
+	const sockaddr_in to = loopback4(dport);
+	const uint32_t to32 = low.put(to);
+	// The block alone in a page below 4 GiB, unmapped while the call waits.
+	const long page = sysconf(_SC_PAGESIZE);
+	void *block =
+		mmap(nullptr, page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0);
+	REQUIRE(block != MAP_FAILED);
+	const uint32_t args[3] = {static_cast<uint32_t>(s.get()), to32, sizeof(to)};
+	std::memcpy(block, args, sizeof(args));
+	std::atomic<long> rc{1};
+	std::thread victim([&] { rc = int80(kNr32Socketcall, kSocketcallConnect, LowMem::addr(block)); });
+	std::this_thread::sleep_for(500ms); // the connect waits in SYN_SENT by now
+	const bool unmapped = munmap(block, page) == 0;
+	victim.join();
+	REQUIRE(unmapped);
+	REQUIRE(rc == -EINPROGRESS);
+
+	expect_in_every_backend(
+		"tcp connect through socketcall from port " + std::to_string(sport), connect_from(sport),
+		[&](const Event &e, const Smithd &d) {
+			check_common(e, "connect", d);
+			CHECK(e.i64("pid") == getpid());
+			CHECK(e.i64("tid") != gettid()); // the victim thread's
+			CHECK(e.str("daddr") == "127.0.0.1");
+			CHECK(e.i64("dport") == dport);
+			CHECK(e.str("saddr") == "127.0.0.1");
+			CHECK(e.i64("retval") == -EINPROGRESS);
+			CHECK(e.str("daddr_source") == "socket");
+			CHECK(e.str("via") == "socketcall");
+			CHECK(e.boolean("compat") == true);
+		},
+		getpid());
 }
 
 TEST_CASE("attack: execve and execveat through the 32-bit entry are reported as compat", "[e2e][attack]")

@@ -96,24 +96,6 @@ SmithdOptions lkm_options(const std::string &label)
 	return o;
 }
 
-// A TCP listener on 127.0.0.1 whose socket filter drops every packet, SYNs included.
-int syn_dropping_listener()
-{
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	sock_filter drop_all[] = {{BPF_RET | BPF_K, 0, 0, 0}};
-	sock_fprog prog{1, drop_all};
-	sockaddr_in sin{};
-	sin.sin_family = AF_INET;
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (fd >= 0 &&
-	    (setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof prog) != 0 ||
-	     bind(fd, reinterpret_cast<sockaddr *>(&sin), sizeof sin) != 0 || listen(fd, 16) != 0)) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
 // Whether (single-threaded) process `pid` is inside connect(2) (/proc/PID/syscall: x86_64 number 42).
 bool in_connect(pid_t pid)
 {

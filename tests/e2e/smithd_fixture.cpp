@@ -9,6 +9,7 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <fcntl.h>
+#include <linux/filter.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sched.h>
@@ -1053,6 +1054,24 @@ int connect_to(int fd, int family, const std::string &addr, uint16_t port)
 	socklen_t len = make_sockaddr(family, addr, port, &ss);
 	int r = ::connect(fd, reinterpret_cast<sockaddr *>(&ss), len);
 	return r == 0 ? 0 : -errno;
+}
+
+int syn_dropping_listener()
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	sock_filter drop_all[] = {{BPF_RET | BPF_K, 0, 0, 0}};
+	sock_fprog prog{1, drop_all};
+	sockaddr_in sin{};
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof prog) != 0 ||
+	    bind(fd, reinterpret_cast<sockaddr *>(&sin), sizeof sin) != 0 || listen(fd, 16) != 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
 }
 
 // ---- Kernel modules ---------------------------------------------------------------------------------

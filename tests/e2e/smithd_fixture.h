@@ -276,6 +276,11 @@ Endpoint peer_endpoint(int fd);	 // getpeername
 int tcp_listener(int family);
 // connect(2) on `fd` to addr:port; returns 0 or -errno, exactly as the syscall did.
 int connect_to(int fd, int family, const std::string &addr, uint16_t port);
+// A TCP listener on 127.0.0.1 that drops every SYN: a socket filter that accepts nothing, attached before
+// listen(). Its connects wait in SYN_SENT for the kernel's SYN retries (about two minutes), on every
+// kernel: a full accept queue drops SYNs too, but 3.10 still answers some of them (SYN cookies, or a
+// request queue with room), and the connects it answers complete.
+int syn_dropping_listener();
 
 // ---- Kernel modules ---------------------------------------------------------------------------------
 
