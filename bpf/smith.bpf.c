@@ -97,6 +97,13 @@ const volatile __u64 budget_tolerance_ns = 0;
 const volatile __u32 budget_rate = 0;
 const volatile __u32 budget_burst = 0;
 
+/*
+ * The extents [start, end) of the kernel's 32-bit syscall entry functions
+ * (event_table.h's SMITH_COMPAT_ENTRY_FUNCTIONS), set by the loader from
+ * /proc/kallsyms; {0, 0} for one this kernel lacks or when addresses are hidden.
+ */
+const volatile __u64 compat_entry[SMITH_COMPAT_ENTRIES][2] = {};
+
 /* Set by the loader before load: hooks this kernel lacks are compiled out by the verifier. */
 const volatile bool hook_enabled[SMITH_HOOK_MAX] = {};
 
@@ -310,6 +317,29 @@ static __always_inline void exec__submit(struct smith_scratch *s, struct task_st
 		drop__count(hook);
 }
 
+/*
+ * A successful exec came through a 32-bit syscall entry: a return address on
+ * the kernel stack lies inside one of the entry functions. (The exec itself has
+ * erased the entry's marks in the task; the stack of the call still has them.)
+ */
+static __always_inline bool exec__via_compat_entry(void *ctx, struct smith_scratch *s)
+{
+	long n;
+	int i, j;
+
+	if (!compat_entry[0][1] && !compat_entry[1][1] && !compat_entry[2][1] && !compat_entry[3][1])
+		return false;
+	n = bpf_get_stack(ctx, s->stack, sizeof(s->stack), 0);
+	for (i = 0; i < SMITH_EXEC_STACK_DEPTH; i++) {
+		if ((long)(i * sizeof(__u64)) >= n)
+			break;
+		for (j = 0; j < SMITH_COMPAT_ENTRIES; j++)
+			if (s->stack[i] >= compat_entry[j][0] && s->stack[i] < compat_entry[j][1])
+				return true;
+	}
+	return false;
+}
+
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(exec_success, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
@@ -345,11 +375,11 @@ int BPF_PROG(exec_success, struct task_struct *p, pid_t old_pid, struct linux_bi
 	}
 	e->argc = BPF_CORE_READ(bprm, argc);
 	/*
-	 * Once an exec worked, the kernel keeps nothing of the entry it came by,
-	 * only what it loaded: compat when that is a 32-bit ELF image (bprm->buf
-	 * holds the loaded image's first bytes, the interpreter's for a script).
+	 * compat: the call came through the 32-bit entry, or what it loaded is a
+	 * 32-bit ELF image (bprm->buf holds the loaded image's first bytes, the
+	 * interpreter's for a script).
 	 */
-	if (BPF_CORE_READ(bprm, buf[EI_CLASS]) == ELFCLASS32)
+	if (BPF_CORE_READ(bprm, buf[EI_CLASS]) == ELFCLASS32 || exec__via_compat_entry(ctx, s))
 		e->flags |= SMITH_EXEC_COMPAT;
 
 	exe = BPF_CORE_READ(bprm, file);

@@ -16,6 +16,8 @@
  */
 #include <linux/binfmts.h>
 #include <linux/elf.h>
+#include <linux/hash.h>
+#include <linux/kprobes.h>
 #include <linux/sched.h>
 #include <linux/mm_types.h>
 #include <linux/fs.h>
@@ -138,10 +140,106 @@ static void exec__submit(struct smith_scratch *s, s64 retval, u32 off, unsigned 
 }
 
 /*
+ * Execs made through the 32-bit entry. A successful one erases the entry's
+ * marks in the task before sched_process_exec (6.x: orig_ax and TS_COMPAT), so
+ * a kprobe on the 32-bit execve and execveat functions marks the thread on its
+ * way in, and sched_process_exec takes the mark; the call's return (sys_exit)
+ * drops a mark a failed exec leaves. A fixed table of thread pointers, no
+ * lock: a thread's slot is one of COMPAT_EXEC_PROBE from its pointer's hash.
+ * When those are all taken (as many threads inside a 32-bit exec at once),
+ * the exec goes unmarked, and compat says only whether the new program is a
+ * 32-bit one. The kprobes are armed with the execve hook; a kernel without
+ * them (no IA32 emulation) has no such exec to mark.
+ */
+#define COMPAT_EXEC_BITS  8
+#define COMPAT_EXEC_SLOTS (1u << COMPAT_EXEC_BITS)
+#define COMPAT_EXEC_PROBE 8
+static struct task_struct *compat_exec[COMPAT_EXEC_SLOTS];
+static atomic_t compat_exec_count = ATOMIC_INIT(0); /* slots taken: an exec skips the table at 0 */
+
+static int compat_exec__mark(struct kprobe *kp, struct pt_regs *regs)
+{
+	unsigned long h = hash_ptr(current, COMPAT_EXEC_BITS);
+	unsigned int i;
+
+	for (i = 0; i < COMPAT_EXEC_PROBE; i++) {
+		struct task_struct **slot = &compat_exec[(h + i) & (COMPAT_EXEC_SLOTS - 1)];
+
+		if (READ_ONCE(*slot) == current)
+			return 0;
+		if (!cmpxchg(slot, NULL, current)) {
+			atomic_inc(&compat_exec_count);
+			return 0;
+		}
+	}
+	return 0;
+}
+
+/* Whether the current thread is inside an exec made through the 32-bit entry; the mark goes. */
+bool smith_compat_exec_take(void)
+{
+	unsigned long h;
+	unsigned int i;
+
+	if (!atomic_read(&compat_exec_count))
+		return false;
+	h = hash_ptr(current, COMPAT_EXEC_BITS);
+	for (i = 0; i < COMPAT_EXEC_PROBE; i++) {
+		struct task_struct **slot = &compat_exec[(h + i) & (COMPAT_EXEC_SLOTS - 1)];
+
+		if (READ_ONCE(*slot) == current && cmpxchg(slot, current, NULL) == current) {
+			atomic_dec(&compat_exec_count);
+			return true;
+		}
+	}
+	return false;
+}
+
+/* The 32-bit exec functions, by the names kernels give them (4.17+ first, then older). */
+static const char *const compat_exec_symbols[][2] = {
+	{"__ia32_compat_sys_execve", "compat_sys_execve"},
+	{"__ia32_compat_sys_execveat", "compat_sys_execveat"},
+};
+static struct kprobe compat_exec_kps[ARRAY_SIZE(compat_exec_symbols)];
+static bool compat_exec_armed[ARRAY_SIZE(compat_exec_symbols)];
+
+/* Registers the kprobes this kernel has (sleeps); returns how many. */
+int smith_compat_exec_arm(void)
+{
+	int i, j, n = 0;
+
+	for (i = 0; i < ARRAY_SIZE(compat_exec_symbols); i++) {
+		for (j = 0; j < 2 && !compat_exec_armed[i]; j++) {
+			memset(&compat_exec_kps[i], 0, sizeof(compat_exec_kps[i]));
+			compat_exec_kps[i].symbol_name = compat_exec_symbols[i][j];
+			compat_exec_kps[i].pre_handler = compat_exec__mark;
+			compat_exec_armed[i] = !register_kprobe(&compat_exec_kps[i]);
+		}
+		n += compat_exec_armed[i];
+	}
+	return n;
+}
+
+/* Unregisters them (waiting for running handlers) and forgets every mark. Sleeps. */
+void smith_compat_exec_disarm(void)
+{
+	int i;
+
+	for (i = 0; i < ARRAY_SIZE(compat_exec_symbols); i++) {
+		if (compat_exec_armed[i])
+			unregister_kprobe(&compat_exec_kps[i]);
+		compat_exec_armed[i] = false;
+	}
+	for (i = 0; i < COMPAT_EXEC_SLOTS; i++)
+		WRITE_ONCE(compat_exec[i], NULL);
+	atomic_set(&compat_exec_count, 0);
+}
+
+/*
  * The sched_process_exec tracepoint: a successful exec, seen from the new
- * image. Flagged compat when that is a 32-bit program, as the BPF program
- * flags it: once an exec worked the kernel keeps nothing of the entry it came
- * by, and bprm->buf holds the first bytes of the image it loaded (the
+ * image. Flagged compat when it came through the 32-bit entry (the mark
+ * above), or when the new program is a 32-bit one, as the BPF program flags
+ * it: bprm->buf holds the first bytes of the image it loaded (the
  * interpreter's, for a script), whose ELF class says.
  */
 void smith_tp_sched_process_exec(void *data, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
@@ -162,7 +260,7 @@ void smith_tp_sched_process_exec(void *data, struct task_struct *p, pid_t old_pi
 	e = &s->exec.rec;
 	tail = s->exec.tail;
 	memset(e, 0, sizeof(*e));
-	if (bprm->buf[EI_CLASS] == ELFCLASS32)
+	if (smith_compat_exec_take() || bprm->buf[EI_CLASS] == ELFCLASS32)
 		e->flags |= SMITH_EXEC_COMPAT;
 
 	e->len[SMITH_EXEC_FILENAME] = smith_tail_kstr(tail, off, bprm->filename, SMITH_STR_MAX);

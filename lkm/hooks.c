@@ -241,6 +241,7 @@ static void hooks__remove_all(void)
 	int waited;
 
 	WRITE_ONCE(smith_hooks_on, 0);
+	smith_compat_exec_disarm();
 	hooks__remove(0);
 	for (waited = 0; percpu_sum(&smith_running); waited++) {
 		if (waited == 10000)
@@ -305,6 +306,10 @@ int smith_hooks_arm(void)
 
 	/* A probe none of whose hooks is armed is not left behind. */
 	hooks__remove(armed);
+	if (armed & HOOK(SMITH_HOOK_EXECVE))
+		pr_info("execs through the 32-bit entry: %d of 2 kprobes\n", smith_compat_exec_arm());
+	else
+		smith_compat_exec_disarm();
 
 	smith_info->hooks_armed = armed;
 	smith_info->hooks_disabled = disabled;

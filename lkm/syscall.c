@@ -54,11 +54,13 @@ static void sys_exit__compat(struct pt_regs *regs, long id, long ret, u32 on)
 		if ((on & SMITH_HOOK_BIT(CONNECT)) && bx == SMITH_SOCKETCALL_CONNECT)
 			smith_connect_socketcall_exit(cx, ret);
 		return;
-	case SMITH_NR32_EXECVE: /* execve(filename, argv, envp) */
+	case SMITH_NR32_EXECVE:		  /* execve(filename, argv, envp) */
+		smith_compat_exec_take(); /* a failed exec's mark (exec.c) */
 		if ((on & SMITH_HOOK_BIT(EXECVE)) && ret < 0)
 			smith_exec_failed(ret, bx, cx, dx, true, SMITH_HOOK_EXECVE);
 		return;
 	case SMITH_NR32_EXECVEAT: /* execveat(dirfd, filename, argv, envp, flags) */
+		smith_compat_exec_take();
 		if ((on & SMITH_HOOK_BIT(EXECVEAT)) && ret < 0)
 			smith_exec_failed(ret, cx, dx, si, true, SMITH_HOOK_EXECVEAT);
 		return;

@@ -202,8 +202,8 @@ struct smith_fd {
 #define SMITH_EXEC_PATH_TRUNCATED (1u << 1) /* a path was deeper than SMITH_PATH_DEPTH */
 #define SMITH_EXEC_ENV_TRUNCATED  (1u << 2) /* the environment was not fully scanned for LD_PRELOAD */
 #define SMITH_EXEC_COMPAT                                                                                    \
-	(1u << 3) /* a failed call made through the 32-bit syscall entry; after a                            \
-		    successful exec, a 32-bit program */
+	(1u << 3) /* made through the 32-bit syscall entry; after a successful exec,                         \
+		    also a 32-bit program */
 
 /* Tail strings of an execve record, in tail order (event_table.h). */
 enum smith_exec_str {

@@ -71,6 +71,8 @@ struct smith_env_scan {
 };
 
 /* Where a variable record is built, one per CPU. */
+#define SMITH_EXEC_STACK_DEPTH 32 /* kernel return addresses a successful exec searches (event_table.h) */
+
 struct smith_scratch {
 	union {
 		struct {
@@ -82,7 +84,8 @@ struct smith_scratch {
 			__u8 tail[SMITH_TAIL_SIZE];
 		} module;
 	};
-	char env[SMITH_STR_MAX]; /* one environment entry under test */
+	char env[SMITH_STR_MAX];	     /* one environment entry under test */
+	__u64 stack[SMITH_EXEC_STACK_DEPTH]; /* a successful exec's kernel stack (BPF) */
 	struct smith_walk walk;
 	struct smith_env_scan scan;
 };

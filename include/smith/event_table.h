@@ -135,6 +135,23 @@
 	X(fexit_##function, SMITH_HOOK_BIT(hook), FEXIT)
 
 /*
+ * The kernel functions through which a syscall made through the 32-bit entry
+ * (int $0x80, sysenter, a 32-bit process's syscall) passes on its way in:
+ * X(function). Once an exec has worked, set_personality_64bit() has erased
+ * the entry's marks (orig_ax, TS_COMPAT), so the BPF program finds the entry
+ * on the kernel stack of sched_process_exec instead, as return addresses
+ * inside one of these (smithd reads their extents from /proc/kallsyms). A
+ * kernel has some of them: do_int80_syscall_32 before 6.7, do_int80_emulation
+ * from 6.7.
+ */
+#define SMITH_COMPAT_ENTRY_FUNCTIONS(X)                                                                      \
+	X(do_int80_syscall_32)                                                                               \
+	X(do_int80_emulation)                                                                                \
+	X(do_fast_syscall_32)                                                                                \
+	X(do_SYSENTER_32)
+#define SMITH_COMPAT_ENTRIES 4
+
+/*
  * The tracepoints smith.ko probes: X(tracepoint, hooks)
  *   tracepoint  the kernel tracepoint; its probe is smith_tp_<tracepoint>
  *   hooks       the mask of hooks that need it; probes are registered in this

@@ -10,8 +10,11 @@
 #include <algorithm>
 #include <cerrno>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <string_view>
 
+#include "backend/kallsyms.h"
 #include "backend/libbpf_error.h"
 #include "util/fd.h"
 #include "smith_bpf.skel.h"
@@ -221,6 +224,30 @@ std::unique_ptr<EbpfBackend::State> EbpfBackend::load(int mode) const
 		skel->rodata->budget_tolerance_ns = SMITH_BUDGET_TOLERANCE_NS(rate, burst);
 		skel->rodata->budget_rate = rate;
 		skel->rodata->budget_burst = burst;
+	}
+
+	// Where the 32-bit syscall entry lies, for compat on a successful exec (bpf/smith.bpf.c).
+	static_assert(sizeof(smith_bpf::smith_bpf__rodata::compat_entry) ==
+		      SMITH_COMPAT_ENTRIES * 2 * sizeof(uint64_t));
+	{
+		static const std::vector<std::string_view> kCompatEntries = {
+#define SMITH_X(function) #function,
+			SMITH_COMPAT_ENTRY_FUNCTIONS(SMITH_X)
+#undef SMITH_X
+		};
+		std::ifstream kallsyms("/proc/kallsyms");
+		const auto extents = function_extents(kallsyms, kCompatEntries);
+		bool any = false;
+		for (size_t i = 0; i < extents.size(); i++) {
+			skel->rodata->compat_entry[i][0] = extents[i].start;
+			skel->rodata->compat_entry[i][1] = extents[i].end;
+			any = any || extents[i].start != 0;
+		}
+		if (!any)
+			spdlog::warn(
+				"ebpf: /proc/kallsyms names none of the kernel's 32-bit syscall entry "
+				"functions (hidden addresses?): a successful exec through the 32-bit entry "
+				"is marked compat only when the new program is 32-bit");
 	}
 
 	std::unique_ptr<btf, BtfDeleter> vmlinux(btf__load_vmlinux_btf());

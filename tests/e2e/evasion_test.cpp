@@ -250,8 +250,8 @@ TEST_CASE("attack: execve and execveat through the 32-bit entry are reported as 
 			[&](const Event &e, const Smithd &d) { check_failed(e, d, missing_at); }, getpid());
 	}
 
-	// A successful one replaces the image: a child makes it. The new program is 64-bit; once an exec has
-	// worked the kernel keeps nothing of the entry it came by, so compat says what the program is.
+	// A successful one replaces the image: a child makes it. The new program is 64-bit, and the exec has
+	// erased the entry's marks in the task (orig_ax, TS_COMPAT): the event is still marked compat.
 	const std::string marker = "smith-compat-exec-" + tag;
 	const std::vector<std::string> true_argv = {"/bin/true", marker};
 	const uint32_t path32 = low.str("/bin/true"), argv32 = low.strings(true_argv),
@@ -269,9 +269,28 @@ TEST_CASE("attack: execve and execveat through the 32-bit entry are reported as 
 			CHECK(e.str("exe") == real_path("/bin/true"));
 			CHECK(e.str("ld_preload") == "");
 			CHECK(e.i64("retval") == 0);
-			CHECK(e.boolean("compat") == false);
+			CHECK(e.boolean("compat") == true);
 		},
 		child);
+
+	// The same exec through the 64-bit entry is not compat: the mark comes from the entry, not from
+	// anything else about the caller.
+	const pid_t child64 = spawn([&] {
+		char *args[] = {const_cast<char *>("/bin/true"), const_cast<char *>(marker.c_str()), nullptr};
+		char *env[] = {nullptr};
+		execve("/bin/true", args, env);
+		_exit(126);
+	});
+	REQUIRE(wait_exit(child64) == 0);
+	expect_in_every_backend(
+		"execve of /bin/true " + marker + " through the 64-bit entry",
+		[&](const Event &e) { return e.type() == "execve" && e.pid() == child64; },
+		[&](const Event &e, const Smithd &d) {
+			check_common(e, "execve", d);
+			CHECK(e.strings("argv") == true_argv);
+			CHECK(e.boolean("compat") == false);
+		},
+		child64);
 
 	// A 32-bit program, exec'd the ordinary way, is marked compat: what it runs is 32-bit.
 	TempDir dir("smith-e2e-i386-");
