@@ -18,6 +18,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -953,6 +954,31 @@ std::string Smithd::status_json() const
 {
 	CommandResult r = ctl({"status", "--json"});
 	return r.exit_code == 0 ? r.out : "";
+}
+
+std::string Smithd::status_quiet() const
+{
+	const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return "";
+	sockaddr_un sa{};
+	sa.sun_family = AF_UNIX;
+	std::snprintf(sa.sun_path, sizeof sa.sun_path, "%s", socket_path_.c_str());
+	std::string answer;
+	const timeval timeout{5, 0};
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+	if (::connect(fd, reinterpret_cast<const sockaddr *>(&sa), sizeof sa) == 0 &&
+	    ::write(fd, "status\n", 7) == 7) {
+		char buf[4096];
+		ssize_t n;
+		while ((n = ::read(fd, buf, sizeof buf)) > 0)
+			answer.append(buf, static_cast<size_t>(n));
+	}
+	::close(fd);
+	if (answer.empty() || answer.back() != '\n')
+		return "";
+	answer.pop_back();
+	return answer;
 }
 
 Status Smithd::status() const

@@ -238,6 +238,10 @@ public:
 	// `smithctl status --json`, parsed; fails the test when it cannot be had.
 	Status status() const;
 	std::string status_json() const; // its raw text ("" when smithctl failed)
+	// The status line asked for on the control socket by this process, without running smithctl:
+	// a query that makes no exec event of its own ("" when there is no answer). For loops that
+	// wait for smithd to have nothing left to deliver, which each smithctl run would refill.
+	std::string status_quiet() const;
 
 	// Sends SIGTERM and waits for the exit (at most `timeout`); the exit status, 128 + signal, or -1.
 	int terminate(std::chrono::milliseconds timeout = 60s);
