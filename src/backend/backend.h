@@ -12,6 +12,12 @@
 //     with none, or PollEnd when the source is finished (replay: end of file;
 //     kernel backends never end). An interrupted wait (EINTR) returns 0.
 //     Errors the backend cannot recover from throw BackendError.
+//     Crash safety: a kernel backend gives the kernel a record's space back only after
+//     handler.on_batch_end() has returned for the batch that held it. So a record is either
+//     in the sink's keeping or still in the kernel's ring, where the next reader finds it
+//     (ebpf: the ring is pinned in bpffs and outlives smithd; lkm: smith.ko keeps its rings),
+//     whatever moment smithd is killed at. A batch is at most 1/16 of a ring (lkm) or what one
+//     poll() finds (ebpf).
 //   - hooks() gives each hook's state and its kernel drop count since start().
 //     It is called from the pipeline thread between polls, every status
 //     publication (up to ten times a second): a few syscalls at most (ebpf:
@@ -44,6 +50,9 @@ public:
 	virtual ~RecordHandler() = default;
 	// One complete raw record, valid only during the call.
 	virtual void on_record(std::span<const std::byte> record) = 0;
+	// The records handed so far are about to leave the kernel's ring: make them survive the
+	// process (Sink::persist). A throw keeps them in the ring.
+	virtual void on_batch_end() {}
 };
 
 inline constexpr long PollEnd = -1;

@@ -5,6 +5,8 @@
 #include <bpf/libbpf.h>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -14,6 +16,7 @@
 #include <iterator>
 #include <string_view>
 
+#include "backend/bpf_ring.h"
 #include "backend/kallsyms.h"
 #include "backend/libbpf_error.h"
 #include "util/fd.h"
@@ -30,9 +33,6 @@ struct SkeletonDeleter {
 };
 struct LinkDeleter {
 	void operator()(bpf_link *link) const { bpf_link__destroy(link); }
-};
-struct RingBufferDeleter {
-	void operator()(ring_buffer *rb) const { ring_buffer__free(rb); }
 };
 struct BtfDeleter {
 	void operator()(btf *b) const { btf__free(b); }
@@ -143,11 +143,10 @@ std::string trampoline_refusal()
 struct EbpfBackend::State {
 	std::unique_ptr<smith_bpf, SkeletonDeleter> skel;
 	std::vector<std::unique_ptr<bpf_link, LinkDeleter>> links;
-	std::unique_ptr<ring_buffer, RingBufferDeleter> ring;
+	std::unique_ptr<BpfRing> ring;
+	std::vector<BpfRing> leftovers;		// rings killed smithds left, read first (bpf_ring.h)
 	std::vector<control::HookStatus> hooks; // by enum smith_hook
 	std::vector<std::string> points;	// by enum smith_hook: the programs' sections, for the log
-	RecordHandler *handler = nullptr;	// set during poll()
-	long delivered = 0;			// records handed out during the current poll()
 	int ncpus = 1;
 };
 
@@ -178,19 +177,43 @@ void EbpfBackend::start()
 				     "tracepoint, which every syscall on the host passes through",
 				     refusal);
 	}
-	std::unique_ptr<State> st;
-	if (mode == SMITH_BPF_MODE_FEXIT && options_.attach == "auto") {
+	std::vector<BpfRing> leftovers;
+	if (!options_.pin_dir.empty()) {
 		try {
-			st = load(mode);
+			RingPins pins(options_.pin_dir);
+			leftovers = pins.adopt_leftovers();
+			pin_path_ = pins.own_path();
 		} catch (const BackendError &e) {
-			spdlog::warn("fexit mode failed ({}); the syscall hooks use the sys_exit tracepoint "
-				     "instead",
+			spdlog::warn("the ring is not pinned, so a smithd killed with records in it loses "
+				     "them: {}",
 				     e.what());
-			st = load(SMITH_BPF_MODE_SYS_EXIT);
 		}
-	} else {
-		st = load(mode);
 	}
+	std::unique_ptr<State> st;
+	try {
+		if (mode == SMITH_BPF_MODE_FEXIT && options_.attach == "auto") {
+			try {
+				st = load(mode);
+			} catch (const BackendError &e) {
+				spdlog::warn("fexit mode failed ({}); the syscall hooks use the sys_exit "
+					     "tracepoint instead",
+					     e.what());
+				st = load(SMITH_BPF_MODE_SYS_EXIT);
+			}
+		} else {
+			st = load(mode);
+		}
+	} catch (...) {
+		if (!pin_path_.empty())
+			RingPins::release(pin_path_);
+		pin_path_.clear();
+		throw;
+	}
+	st->leftovers = std::move(leftovers);
+	if (!pin_path_.empty())
+		spdlog::info("ring pinned at {}: records a killed smithd had not made safe wait there for "
+			     "the next start",
+			     pin_path_);
 	for (size_t h = 0; h < st->hooks.size(); h++)
 		if (st->hooks[h].state == "attached")
 			spdlog::info("hook {} attached ({}): {}", st->hooks[h].name, st->hooks[h].attach,
@@ -215,6 +238,12 @@ std::unique_ptr<EbpfBackend::State> EbpfBackend::load(int mode) const
 	if (rb < 4096 || (rb & (rb - 1)) != 0)
 		throw BackendError(fmt::format("ring buffer size {} is not a power of two >= 4096", rb));
 	bpf_map__set_max_entries(skel->maps.events, rb);
+	// libbpf creates the ring and pins it, or takes the one already pinned there (this start's
+	// fexit attempt, when it fell back).
+	if (!pin_path_.empty())
+		if (int err = bpf_map__set_pin_path(skel->maps.events, pin_path_.c_str()); err)
+			throw BackendError(fmt::format("cannot pin the ring at {}: {}", pin_path_,
+						       libbpf_error_text(err)));
 	bpf_map__set_max_entries(skel->maps.scratch_map, st->ncpus);
 	skel->rodata->wakeup_bytes = options_.wakeup_bytes ? options_.wakeup_bytes : rb / 64;
 	if (options_.connect_budget_rate > 0) {
@@ -348,15 +377,10 @@ std::unique_ptr<EbpfBackend::State> EbpfBackend::load(int mode) const
 	if (!any)
 		throw BackendError("no hook could be attached");
 
-	auto on_sample = [](void *ctx, void *data, size_t size) -> int {
-		auto *s = static_cast<State *>(ctx);
-		s->handler->on_record({static_cast<const std::byte *>(data), size});
-		s->delivered++;
-		return 0;
-	};
-	st->ring.reset(ring_buffer__new(bpf_map__fd(skel->maps.events), on_sample, st.get(), nullptr));
-	if (!st->ring)
-		throw BackendError(fmt::format("cannot map the ring buffer: {}", libbpf_error_text(errno)));
+	util::UniqueFd ring_fd(fcntl(bpf_map__fd(skel->maps.events), F_DUPFD_CLOEXEC, 3));
+	if (!ring_fd.valid())
+		throw BackendError(fmt::format("cannot map the ring buffer: {}", libbpf_error_text(-errno)));
+	st->ring = std::make_unique<BpfRing>(std::move(ring_fd), "events");
 	return st;
 }
 
@@ -364,24 +388,37 @@ long EbpfBackend::poll(std::chrono::milliseconds timeout, RecordHandler &handler
 {
 	if (!state_)
 		throw BackendError("ebpf backend polled before start");
-	state_->handler = &handler;
-	state_->delivered = 0;
-	// Wakeups come in batches (see wakeup_bytes in bpf/smith.bpf.c), so a wait
-	// longer than poll_interval would hold records back.
-	auto wait = std::min(timeout, options_.poll_interval);
-	int err = ring_buffer__poll(state_->ring.get(), static_cast<int>(wait.count()));
-	// The kernel wakes the reader only for a record that lands where the
-	// reader stands; after an overflow or a stop (SIGSTOP, a slow sink) the
-	// ring can hold records with no wakeup pending. An idle wait therefore
-	// ends with a direct read, so nothing waits longer than one timeout.
-	if (err == 0 || err == -EINTR)
-		err = ring_buffer__consume(state_->ring.get());
-	state_->handler = nullptr;
-	if (err == -EINTR)
-		return state_->delivered;
-	if (err < 0)
-		throw BackendError(fmt::format("reading the ring buffer failed: {}", libbpf_error_text(err)));
-	return state_->delivered;
+	State &st = *state_;
+	// What killed smithds left comes first: it is older than anything in this run's ring.
+	long delivered = 0;
+	for (BpfRing &old : st.leftovers) {
+		long n = 0;
+		try {
+			n = old.consume(handler);
+		} catch (const BackendError &e) { // a damaged ring: what was read before it is kept
+			spdlog::error("{}; the rest of it is dropped", e.what());
+		}
+		delivered += n;
+		spdlog::info("read {} records a smithd that did not stop cleanly left in {}", n, old.name());
+		if (old.unread_bytes() != 0)
+			spdlog::warn("{} bytes of {} could not be read (a record never completed)",
+				     old.unread_bytes(), old.name());
+		RingPins::release(old.name());
+	}
+	st.leftovers.clear();
+	if (delivered > 0)
+		return delivered;
+	// Wakeups come in batches (see wakeup_bytes in bpf/smith.bpf.c), so a wait longer than
+	// poll_interval would hold records back. The kernel wakes the reader only for a record
+	// that lands where the reader stands; after an overflow or a stop (SIGSTOP, a slow sink)
+	// the ring can hold records with no wakeup pending. A wait that times out therefore ends
+	// with a read all the same, so nothing waits longer than one poll_interval.
+	const auto wait = std::min(timeout, options_.poll_interval);
+	pollfd p{st.ring->fd(), POLLIN, 0};
+	if (::poll(&p, 1, static_cast<int>(wait.count())) < 0 && errno != EINTR)
+		throw BackendError(
+			fmt::format("waiting on the ring buffer failed: {}", libbpf_error_text(-errno)));
+	return st.ring->consume(handler);
 }
 
 std::vector<control::HookStatus> EbpfBackend::hooks() const
@@ -418,9 +455,22 @@ void EbpfBackend::stop()
 {
 	if (!state_)
 		return;
-	state_->ring.reset();
 	state_->links.clear(); // detach before the programs go
+	unpin_if_empty();
 	state_.reset();
+}
+
+// A stop that read the ring out leaves no pin; one that did not (an error on the way) leaves the
+// records for the next start.
+void EbpfBackend::unpin_if_empty()
+{
+	if (pin_path_.empty() || !state_->ring)
+		return;
+	if (const uint64_t left = state_->ring->unread_bytes(); left == 0)
+		RingPins::release(pin_path_);
+	else
+		spdlog::warn("{} bytes of records stay in {} for the next start", left, pin_path_);
+	pin_path_.clear();
 }
 
 } // namespace smith::backend

@@ -28,6 +28,10 @@ struct EbpfOptions {
 	// tracepoint every syscall returns through), or "auto": fexit where the kernel allows
 	// trampolines, probed at start, else sys_exit.
 	std::string attach = "auto";
+	// The bpffs directory the ring is pinned in (bpf_ring.h), so that what a killed smithd had
+	// not made safe waits there for the next start; "": not pinned (kill -9 loses what the
+	// ring holds).
+	std::string pin_dir = "/sys/fs/bpf/smith";
 };
 
 // Why this kernel refuses BPF trampolines ("" if it allows them): loads and attaches an empty
@@ -54,8 +58,10 @@ private:
 	struct State;
 	// Opens, loads and attaches the programs of one mode (SMITH_BPF_MODE_FEXIT or _SYS_EXIT).
 	std::unique_ptr<State> load(int mode) const;
+	void unpin_if_empty();
 
 	EbpfOptions options_;
+	std::string pin_path_; // where the ring is pinned; "" if it is not
 	std::unique_ptr<State> state_;
 };
 

@@ -179,12 +179,26 @@ long LkmBackend::drain_in_time_order(RecordHandler &handler)
 	};
 	auto due = [&](uint64_t ts) { return ts < horizon || ts >= hold_until; };
 
+	// Every ring gives back what was popped from it, once the handler has made it safe:
+	// when one ring has 1/16 of itself waiting, at the end of the pass, and on the way out
+	// of an error (unless the handler cannot make the records safe: they stay for the next
+	// reader).
+	auto give_back = [&] {
+		handler.on_batch_end();
+		for (auto &ring : rings_)
+			ring.publish();
+	};
 	struct EndPasses {
-		std::vector<LkmRingReader> &rings;
+		decltype(give_back) &end;
+		bool done = false;
 		~EndPasses()
 		{
-			for (auto &ring : rings)
-				ring.end();
+			if (done)
+				return;
+			try {
+				end();
+			} catch (...) {
+			}
 		}
 	};
 	// A min-heap of (stamp, ring) over the rings' next records.
@@ -192,7 +206,7 @@ long LkmBackend::drain_in_time_order(RecordHandler &handler)
 	std::priority_queue<Entry, std::vector<Entry>, std::greater<Entry>> heads;
 	for (size_t i = 0; i < rings_.size(); i++)
 		rings_[i].begin();
-	EndPasses end{rings_};
+	EndPasses end{give_back};
 	for (size_t i = 0; i < rings_.size(); i++) {
 		auto rec = rings_[i].next();
 		if (!rec.empty() && due(stamp(rec)))
@@ -204,12 +218,15 @@ long LkmBackend::drain_in_time_order(RecordHandler &handler)
 		heads.pop();
 		LkmRingReader &ring = rings_[i];
 		handler.on_record(ring.next());
-		ring.pop();
 		delivered++;
+		if (ring.pop())
+			give_back();
 		auto rec = ring.next();
 		if (!rec.empty() && due(stamp(rec)))
 			heads.emplace(stamp(rec), i);
 	}
+	end.done = true;
+	give_back();
 	return delivered;
 }
 

@@ -176,19 +176,16 @@ std::span<const std::byte> LkmRingReader::next()
 	return {};
 }
 
-void LkmRingReader::pop()
+bool LkmRingReader::pop()
 {
 	pass_pos_ += pass_span_;
 	pass_span_ = 0;
-	// Give the producer its room back as the pass goes, not only at its end:
+	// The producer gets its room back as the pass goes, not only at its end:
 	// handlers are slow next to the hooks, and a full ring drops.
-	if (pass_pos_ - published_ >= ring_bytes_ / kPublishFraction) {
-		std::atomic_ref<__u64>(ctl_->tail).store(pass_pos_, std::memory_order_release);
-		published_ = pass_pos_;
-	}
+	return pass_pos_ - published_ >= ring_bytes_ / kPublishFraction;
 }
 
-void LkmRingReader::end()
+void LkmRingReader::publish()
 {
 	if (pass_pos_ == published_)
 		return;
@@ -199,18 +196,32 @@ void LkmRingReader::end()
 long LkmRingReader::drain(RecordHandler &handler)
 {
 	// Whatever leaves this function (a return, a corrupt record, a throwing
-	// handler) publishes the records consumed so far and no more.
+	// handler) gives back the records consumed so far, once the handler has
+	// made them safe, and no more.
 	struct End {
 		LkmRingReader &ring;
-		~End() { ring.end(); }
+		RecordHandler &handler;
+		~End()
+		{
+			if (ring.pass_pos_ == ring.published_)
+				return;
+			try {
+				handler.on_batch_end();
+				ring.publish();
+			} catch (...) { // the records stay in the ring, for the next reader
+			}
+		}
 	};
 	begin();
-	End end{*this};
+	End end{*this, handler};
 	long delivered = 0;
 	for (auto rec = next(); !rec.empty(); rec = next()) {
 		handler.on_record(rec);
 		delivered++;
-		pop();
+		if (pop()) {
+			handler.on_batch_end();
+			publish();
+		}
 	}
 	return delivered;
 }

@@ -39,28 +39,31 @@ public:
 	LkmRingReader(smith_lkm_ring_ctl *ctl, const std::byte *data, uint64_t ring_bytes, uint32_t index);
 
 	// Hands every record between tail and the producer's head (or the head
-	// frozen by freeze()) to `handler`, in order, skipping pad records, and
-	// publishes the tail with release order as it goes (every 1/16 of the
-	// ring) and at the end. Each record's span is valid during the handler
-	// call only. Returns the records delivered.
+	// frozen by freeze()) to `handler`, in order, skipping pad records. The
+	// tail is published (release order) every 1/16 of the ring and at the end,
+	// each time right after handler.on_batch_end() returned: the producer never
+	// reuses the space of a record the handler has not made safe. Each record's
+	// span is valid during the handler call only. Returns the records delivered.
 	// A header whose size breaks the ring's rules (shorter than a record
 	// header, over SMITH_REC_MAX, wrapping past the end of the data area, past
 	// head, a pad that does not end at the end of the data area) throws
 	// BackendError naming the ring, position and size; nothing out of range
-	// is read and the tail is left at the last good record.
+	// is read, and the tail is left at the last good record once on_batch_end()
+	// has taken the records before it (if it throws, they stay in the ring).
 	long drain(RecordHandler &handler);
 
 	// drain() in steps, for a reader that merges several rings: begin() takes
 	// the head (or the frozen head) as the end of a pass; next() returns the
 	// record at the tail, pad records skipped, or an empty span at the end of
 	// the pass (after drain()'s checks: a corrupt record throws); pop() moves
-	// past the record next() returned, publishing the tail as drain() does;
-	// end() publishes it. next() may be called again without pop(): it returns
-	// the same record, valid until pop().
+	// past the record next() returned and says whether 1/16 of the ring now
+	// waits to be given back; publish() gives the producer the space of every
+	// record popped (the caller has made them safe first). next() may be called
+	// again without pop(): it returns the same record, valid until pop().
 	void begin();
 	std::span<const std::byte> next();
-	void pop();
-	void end();
+	bool pop();
+	void publish();
 
 	// From now on drain() stops at the head as it is now: records the
 	// producer adds later are left in the ring.

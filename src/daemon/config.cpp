@@ -93,6 +93,8 @@ void load_config_file(const std::string &path, bool required, Config &c)
 			c.ringbuf_bytes = get<uint32_t>(path, key, v);
 		else if (key == "bpf_attach")
 			c.bpf_attach = get<std::string>(path, key, v);
+		else if (key == "bpf_pin_dir")
+			c.bpf_pin_dir = get<std::string>(path, key, v);
 		else if (key == "lkm_module") {
 			c.lkm_module = get<std::string>(path, key, v);
 			if (c.lkm_module.empty() || c.lkm_module.front() != '/')

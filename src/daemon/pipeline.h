@@ -49,6 +49,7 @@ public:
 
 private:
 	void on_record(std::span<const std::byte> record) override;
+	void on_batch_end() override { sink_.persist(); }
 	void publish(bool stopping = false);
 
 	// smithd's own records in the event stream (README, "smithd's own records"): run_start before

@@ -25,6 +25,7 @@ public:
 
 	bool write(std::string_view json_line, std::string_view key) override;
 	void flush() override;
+	void persist() override { flush(); }
 	void reopen() override;
 	void close() override;
 	control::SinkStatus status() const override;

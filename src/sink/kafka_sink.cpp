@@ -612,6 +612,15 @@ void KafkaSink::replay_spool()
 		st.backlog = false;
 }
 
+void KafkaSink::persist()
+{
+	State &st = *state_;
+	if (!st.rk || !st.durable || st.spool->buffered_records() == 0)
+		return;
+	pump();
+	st.spool->write_out(); // when pump() produced nothing (a fatal error waits for flush())
+}
+
 void KafkaSink::commit_delivered()
 {
 	State &st = *state_;

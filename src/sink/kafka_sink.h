@@ -50,8 +50,9 @@ struct KafkaOptions {
 	std::map<std::string, std::string> properties;
 	SpoolOptions spool;
 	std::chrono::milliseconds close_timeout{5000}; // delivery time given at close() before spooling
-	// Every event into the spool's journal (written at each flush) before librdkafka has it, and
-	// committed once delivered: kill -9 loses nothing smithd read. Else events wait in memory and
+	// Every event into the spool's journal (written at each persist(), before the kernel's ring
+	// gives up the records) before librdkafka has it, and committed once delivered: kill -9 loses
+	// nothing the kernel produced while smithd ran. Else events wait in memory and
 	// reach the spool only when the queue is full, the broker away, or at close.
 	bool durable = true;
 };
@@ -66,6 +67,8 @@ public:
 
 	bool write(std::string_view json_line, std::string_view key) override;
 	void flush() override;
+	// durability: disk: the journal is written (and its events produced) now.
+	void persist() override;
 	void reopen() override {}
 	void close() override;
 	void heartbeat(std::string_view status_json) override;

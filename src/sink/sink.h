@@ -14,6 +14,11 @@
 //     idle, at least every 100 ms, and before publishing a status snapshot, so
 //     that every event up to the snapshot's last_seq is at the destination, in
 //     flight to it (status().in_flight), in the spool, or counted lost.
+//   - persist() makes every event written so far survive the death of the process (kill -9,
+//     an OOM kill): the file sink writes its buffer; the kafka sink with durability: disk
+//     writes its journal (into the page cache, synced by its own policy). The pipeline calls
+//     it before the backend gives the kernel the records' space back (RecordHandler::
+//     on_batch_end), one write per batch. With durability: memory it promises nothing.
 //   - reopen() re-opens the destination (SIGHUP after log rotation); a no-op
 //     where it means nothing.
 //   - close() flushes and releases the destination; idempotent.
@@ -41,6 +46,7 @@ public:
 	virtual ~Sink() = default;
 	virtual bool write(std::string_view json_line, std::string_view key) = 0;
 	virtual void flush() = 0;
+	virtual void persist() {}
 	virtual void reopen() = 0;
 	virtual void close() = 0;
 	virtual void heartbeat(std::string_view /*status_json*/) {}

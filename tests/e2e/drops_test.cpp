@@ -172,3 +172,82 @@ TEST_CASE("drops: while the reader is stopped every call is an event or a counte
 			CHECK(!module_loaded("smith")); // smithd loaded it, smithd unloaded it
 	}
 }
+
+// A killed reader: records smithd had not yet made safe when SIGKILL came (here all of them: it was
+// stopped first) stay in the kernel, and the next smithd reports them, each once. ebpf keeps them in
+// the ring pinned in bpffs (--bpf-pin-dir), lkm in smith.ko's rings, which outlive the reader.
+TEST_CASE("crash: records a SIGKILLed smithd had not read are reported by the next one, each once", "[e2e]")
+{
+	for (const std::string &backend : backends_under_test()) {
+		INFO("backend " << backend);
+		TempDir conf_dir("smith-e2e-conf-");
+		PinDir pins;
+		SmithdOptions o = small_ring_options(backend, conf_dir);
+		o.label = backend + "-killed";
+		o.bpf_pin_dir = pins.path();
+		if (backend == "ebpf")
+			o.extra.clear(); // the default ring
+		const std::string marker = "smith-crash-" + backend + "-" + std::to_string(getpid());
+		constexpr int kExecs = 20;
+		auto is_marker = [&](const Event &e, int i) {
+			if (e.type() != "execve")
+				return false;
+			const auto argv = e.strings("argv");
+			return argv.size() == 2 && argv[1] == marker + "-" + std::to_string(i);
+		};
+		auto run_true = [](const std::string &arg) {
+			pid_t child = spawn([&] { execl("/bin/true", "/bin/true", arg.c_str(), nullptr); });
+			return wait_exit(child) == 0;
+		};
+		{
+			Smithd killed(o);
+			REQUIRE(run_true(marker + "-ready"));
+			killed.wait_for(
+				"its own marker",
+				[&](const Event &e) {
+					const auto argv = e.type() == "execve" ? e.strings("argv")
+									       : std::vector<std::string>{};
+					return argv.size() == 2 && argv[1] == marker + "-ready";
+				},
+				event_timeout());
+			REQUIRE(kill(killed.pid(), SIGSTOP) == 0);
+			for (int i = 0; i < kExecs; ++i)
+				REQUIRE(run_true(marker + "-" + std::to_string(i)));
+			REQUIRE(kill(killed.pid(), SIGKILL) == 0);
+			int code = 0;
+			for (int k = 0; k < 200 && !killed.exited(&code); ++k)
+				std::this_thread::sleep_for(50ms);
+			REQUIRE(code == 128 + SIGKILL);
+			for (int i = 0; i < kExecs; ++i)
+				CHECK(killed.count([&](const Event &e) { return is_marker(e, i); }) == 0);
+			if (backend == "ebpf")
+				CHECK(pins.rings() == 1); // the killed one's ring, with its records
+		}
+		Smithd next(o);
+		const std::string run_id =
+			next.wait_for(
+				    "run_start", [](const Event &e) { return e.type() == "run_start"; },
+				    event_timeout())
+				.str("run_id");
+		for (int i = 0; i < kExecs; ++i) {
+			INFO("marker " << i);
+			const Event e = next.wait_for(
+				marker + "-" + std::to_string(i),
+				[&](const Event &ev) { return is_marker(ev, i); }, event_timeout());
+			CHECK(e.str("run_id") == run_id);
+		}
+		std::this_thread::sleep_for(500ms);
+		for (int i = 0; i < kExecs; ++i)
+			CHECK(next.count([&](const Event &e) { return is_marker(e, i); }) == 1);
+		check_contiguous_seq(next);
+		std::cout << "e2e: [" << next.label() << "] " << kExecs
+			  << " execs made while the killed smithd was stopped, reported by the next"
+			  << std::endl;
+		REQUIRE(next.terminate() == 0);
+		if (backend == "ebpf")
+			CHECK(pins.rings() == 0); // the leftover read, and a clean stop leaves no pin
+		if (backend == "lkm" && module_loaded("smith"))
+			CHECK(unload_module("smith") ==
+			      0); // the killed smithd could not unload what it loaded
+	}
+}

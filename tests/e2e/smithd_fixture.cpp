@@ -434,6 +434,28 @@ TempDir::~TempDir()
 	std::filesystem::remove_all(path_, ec);
 }
 
+PinDir::PinDir()
+{
+	static std::atomic<unsigned> serial{0};
+	path_ = "/sys/fs/bpf/smith-e2e-" + std::to_string(getpid()) + "-" + std::to_string(serial++);
+}
+
+PinDir::~PinDir()
+{
+	std::error_code ec;
+	std::filesystem::remove_all(path_, ec);
+}
+
+size_t PinDir::rings() const
+{
+	std::error_code ec;
+	size_t n = 0;
+	for (auto it = std::filesystem::directory_iterator(path_, ec);
+	     !ec && it != std::filesystem::directory_iterator(); it.increment(ec))
+		n++;
+	return n;
+}
+
 // ---- Events -----------------------------------------------------------------------------------------
 
 std::optional<Event> Event::parse(std::string_view line, std::string *error)
@@ -772,6 +794,9 @@ void Smithd::start()
 					 "--state-file=" + (options_.state_file.empty()
 								    ? dir_.file("smithd.state")
 								    : options_.state_file)};
+	if (options_.bpf_pin_dir.empty() && !own_pins_)
+		own_pins_ = std::make_unique<PinDir>();
+	argv.push_back("--bpf-pin-dir=" + (own_pins_ ? own_pins_->path() : options_.bpf_pin_dir));
 	if (options_.file_sink) {
 		argv.push_back("--sink=file");
 		argv.push_back("--output=" + output_path_);

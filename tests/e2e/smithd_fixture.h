@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -109,6 +110,23 @@ private:
 	TempDir dir_;
 };
 
+// A bpffs directory for smithd's pinned ring (--bpf-pin-dir) that outlives the daemons given it: what
+// a killed smithd left there is read by the next one given the same directory. Removed, with what it
+// holds, with the object. Each Smithd not given one has its own, so no test reads another's leftovers.
+class PinDir {
+public:
+	PinDir();
+	~PinDir();
+	PinDir(const PinDir &) = delete;
+	PinDir &operator=(const PinDir &) = delete;
+	const std::string &path() const { return path_; }
+	// The rings pinned there now.
+	size_t rings() const;
+
+private:
+	std::string path_;
+};
+
 // Writes to `path` until the file system takes no more; true when it ended with ENOSPC.
 bool fill_file_system(const std::string &path);
 
@@ -184,6 +202,7 @@ struct SmithdOptions {
 	std::string config = "/dev/null"; // --config=
 	std::string events_backend;	  // what its events must name; "": lkm for --backend=lkm, else ebpf
 	std::string state_file;		  // --state-file=; "": one in the daemon's own directory
+	std::string bpf_pin_dir;	  // --bpf-pin-dir=; "": one of the daemon's own (PinDir)
 };
 
 class Smithd {
@@ -253,7 +272,8 @@ private:
 	void start();
 
 	SmithdOptions options_;
-	TempDir dir_; // holds output, socket, pid file and log
+	TempDir dir_;			   // holds output, socket, pid file and log
+	std::unique_ptr<PinDir> own_pins_; // when the options name no pin directory
 	std::string output_path_;
 	std::string socket_path_;
 	std::string pid_file_;

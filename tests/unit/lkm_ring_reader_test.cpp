@@ -137,6 +137,66 @@ TEST_CASE("lkm ring: the tail moves during a long drain, so the producer has roo
 	CHECK(ring.tail() == ring.producer.head());
 }
 
+TEST_CASE("lkm ring: no record's space is given back before on_batch_end() made it safe", "[unit][lkm]")
+{
+	MemRing ring;
+	const uint64_t start = 5 * kRingBytes + 128;
+	ring.producer.set_position(start);
+	int pushed = 0;
+	while (ring.producer.push(exec_record(pushed)))
+		pushed++;
+	REQUIRE(pushed > 8);
+
+	// Watches the published tail: it may move only between an on_batch_end() and the next record.
+	struct Persist final : backend::RecordHandler {
+		MemRing *ring;
+		uint64_t tail = 0, handed = 0, safe = 0, batches = 0, early_moves = 0;
+		bool may_move = false, fail = false;
+		void on_record(std::span<const std::byte>) override
+		{
+			if (ring->tail() != tail) {
+				if (!may_move)
+					early_moves++;
+				tail = ring->tail();
+			}
+			may_move = false;
+			handed++;
+		}
+		void on_batch_end() override
+		{
+			if (fail)
+				throw std::runtime_error("disk full");
+			batches++;
+			safe = handed;
+			may_move = true;
+		}
+	} h;
+	h.tail = start;
+	h.ring = &ring;
+
+	SECTION("a handler that cannot make them safe leaves every record in the ring")
+	{
+		h.fail = true;
+		LkmRingReader reader = ring.reader();
+		CHECK_THROWS(reader.drain(h));
+		CHECK(ring.tail() == start);
+		// The next reader gets them all again.
+		Collect again;
+		CHECK(ring.reader().drain(again) == pushed);
+		CHECK(ring.tail() == ring.producer.head());
+	}
+	SECTION("batches of 1/16 of the ring, then the rest")
+	{
+		LkmRingReader reader = ring.reader();
+		CHECK(reader.drain(h) == pushed);
+		CHECK(h.batches >= 2);
+		CHECK(h.early_moves == 0);
+		CHECK(h.tail > start); // given back during the drain, not only at its end
+		CHECK(h.safe == static_cast<uint64_t>(pushed));
+		CHECK(ring.tail() == ring.producer.head());
+	}
+}
+
 TEST_CASE("lkm ring: a full ring drops and counts, and the reader still gets what was kept", "[unit][lkm]")
 {
 	MemRing ring;

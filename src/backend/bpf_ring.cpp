@@ -1,0 +1,241 @@
+#include "backend/bpf_ring.h"
+
+#include <bpf/bpf.h>
+#include <fmt/format.h>
+#include <linux/bpf.h>
+#include <linux/magic.h>
+#include <spdlog/spdlog.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+namespace smith::backend {
+namespace {
+
+// consume() gives space back each time it has taken this fraction of the ring (as the lkm reader).
+constexpr uint64_t kGiveBackFraction = 16;
+
+std::string errno_text(int e)
+{
+	return std::strerror(e);
+}
+
+// The process's start time in clock ticks since boot (field 22 of /proc/<pid>/stat), 0 if it is gone.
+uint64_t start_ticks(pid_t pid)
+{
+	std::ifstream in(fmt::format("/proc/{}/stat", pid));
+	std::string stat;
+	if (!std::getline(in, stat))
+		return 0;
+	// The command name (field 2) may hold spaces and parentheses: fields resume after the last ')'.
+	const size_t close = stat.rfind(')');
+	if (close == std::string::npos)
+		return 0;
+	std::istringstream fields(stat.substr(close + 2));
+	std::string field;
+	for (int i = 3; i <= 22 && fields >> field; i++)
+		if (i == 22)
+			return std::strtoull(field.c_str(), nullptr, 10);
+	return 0;
+}
+
+bool is_bpffs(const std::string &path)
+{
+	struct statfs fs {};
+	return statfs(path.c_str(), &fs) == 0 && static_cast<unsigned long>(fs.f_type) == BPF_FS_MAGIC;
+}
+
+} // namespace
+
+BpfRing::BpfRing(util::UniqueFd map_fd, std::string name) : fd_(std::move(map_fd)), name_(std::move(name))
+{
+	bpf_map_info info{};
+	uint32_t len = sizeof(info);
+	if (int err = bpf_obj_get_info_by_fd(fd_.get(), &info, &len); err != 0)
+		throw BackendError(fmt::format("cannot inspect the ring {}: {}", name_, errno_text(-err)));
+	if (info.type != BPF_MAP_TYPE_RINGBUF)
+		throw BackendError(
+			fmt::format("{} is a BPF map of type {}, not a ring buffer", name_, info.type));
+	ring_bytes_ = info.max_entries;
+	page_size_ = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+	if (ring_bytes_ < page_size_ || (ring_bytes_ & (ring_bytes_ - 1)) != 0)
+		throw BackendError(
+			fmt::format("the ring {} has {} bytes, not a power of two", name_, ring_bytes_));
+	consumer_ = mmap(nullptr, page_size_, PROT_READ | PROT_WRITE, MAP_SHARED, fd_.get(), 0);
+	if (consumer_ == MAP_FAILED) {
+		consumer_ = nullptr;
+		throw BackendError(fmt::format("cannot map the ring {}: {}", name_, errno_text(errno)));
+	}
+	// The data area is mapped twice in a row, so a record that wraps reads as one piece.
+	producer_bytes_ = page_size_ + 2 * ring_bytes_;
+	producer_ = mmap(nullptr, producer_bytes_, PROT_READ, MAP_SHARED, fd_.get(),
+			 static_cast<off_t>(page_size_));
+	if (producer_ == MAP_FAILED) {
+		const int e = errno;
+		producer_ = nullptr;
+		munmap(consumer_, page_size_);
+		consumer_ = nullptr;
+		throw BackendError(fmt::format("cannot map the ring {}: {}", name_, errno_text(e)));
+	}
+}
+
+BpfRing::BpfRing(BpfRing &&other) noexcept
+    : fd_(std::move(other.fd_)), name_(std::move(other.name_)), ring_bytes_(other.ring_bytes_),
+      page_size_(other.page_size_), consumer_(std::exchange(other.consumer_, nullptr)),
+      producer_(std::exchange(other.producer_, nullptr)), producer_bytes_(other.producer_bytes_)
+{}
+
+BpfRing::~BpfRing()
+{
+	if (producer_)
+		munmap(producer_, producer_bytes_);
+	if (consumer_)
+		munmap(consumer_, page_size_);
+}
+
+namespace {
+std::atomic_ref<unsigned long> position(void *page)
+{
+	return std::atomic_ref<unsigned long>(*static_cast<unsigned long *>(page));
+}
+} // namespace
+
+uint64_t BpfRing::unread_bytes() const
+{
+	return position(producer_).load(std::memory_order_acquire) -
+	       position(consumer_).load(std::memory_order_relaxed);
+}
+
+long BpfRing::consume(RecordHandler &handler)
+{
+	const auto *data = static_cast<const std::byte *>(producer_) + page_size_;
+	const uint64_t mask = ring_bytes_ - 1;
+	uint64_t given = position(consumer_).load(std::memory_order_relaxed); // ours
+	uint64_t pos = given;
+	long handed = 0;
+	auto batch_end = [&] {
+		handler.on_batch_end();
+		position(consumer_).store(pos, std::memory_order_release);
+		given = pos;
+	};
+	// On the way out of an error: what the handler can still make safe is given back.
+	struct Guard {
+		decltype(batch_end) &end;
+		const uint64_t &pos, &given;
+		~Guard()
+		{
+			if (pos == given)
+				return;
+			try {
+				end();
+			} catch (...) { // the records stay in the ring, for the next reader
+			}
+		}
+	} guard{batch_end, pos, given};
+	uint64_t prod = pos;
+	for (;;) {
+		if (pos == prod) {
+			prod = position(producer_).load(std::memory_order_acquire);
+			if (pos == prod)
+				break;
+		}
+		auto *hdr = const_cast<std::byte *>(data + (pos & mask));
+		const uint32_t len = std::atomic_ref<uint32_t>(*reinterpret_cast<uint32_t *>(hdr))
+					     .load(std::memory_order_acquire);
+		if (len & BPF_RINGBUF_BUSY_BIT)
+			break; // still being written: the next pass takes it
+		const uint32_t size = len & ~(BPF_RINGBUF_BUSY_BIT | BPF_RINGBUF_DISCARD_BIT);
+		const uint64_t span = (uint64_t{size} + BPF_RINGBUF_HDR_SZ + 7) & ~uint64_t{7};
+		if (span > ring_bytes_ || span > prod - pos)
+			throw BackendError(
+				fmt::format("the ring {} is corrupt at position {}: a record of {} bytes, "
+					    "{} bytes before the producer's position",
+					    name_, pos, size, prod - pos));
+		if (!(len & BPF_RINGBUF_DISCARD_BIT)) {
+			handler.on_record({hdr + BPF_RINGBUF_HDR_SZ, size});
+			handed++;
+		}
+		pos += span;
+		if (pos - given >= ring_bytes_ / kGiveBackFraction)
+			batch_end();
+	}
+	if (pos != given)
+		batch_end();
+	return handed;
+}
+
+RingPins::RingPins(std::string dir) : dir_(std::move(dir))
+{
+	std::error_code ec;
+	const std::filesystem::path path(dir_);
+	const std::string parent = path.parent_path().string();
+	if (!is_bpffs(parent)) {
+		// smithd runs as root; systemd mounts bpffs, a bare init or a container may not.
+		if (parent == "/sys/fs/bpf" && mount("bpf", "/sys/fs/bpf", "bpf", 0, "mode=0700") == 0)
+			spdlog::info("mounted bpffs on /sys/fs/bpf");
+		else
+			throw BackendError(
+				fmt::format("{} is not on a bpffs (mount -t bpf bpf /sys/fs/bpf)", parent));
+	}
+	if (mkdir(dir_.c_str(), 0700) != 0 && errno != EEXIST)
+		throw BackendError(fmt::format("cannot create {}: {}", dir_, errno_text(errno)));
+	own_path_ = fmt::format("{}/events-{}-{}", dir_, getpid(), start_ticks(getpid()));
+}
+
+std::vector<BpfRing> RingPins::adopt_leftovers() const
+{
+	struct Pin {
+		std::string path;
+		uint64_t start;
+	};
+	std::vector<Pin> pins;
+	std::error_code ec;
+	for (const auto &entry : std::filesystem::directory_iterator(dir_, ec)) {
+		const std::string name = entry.path().filename().string();
+		unsigned long pid = 0;
+		unsigned long long start = 0;
+		if (entry.path().string() == own_path_ ||
+		    std::sscanf(name.c_str(), "events-%lu-%llu", &pid, &start) != 2)
+			continue;
+		if (start_ticks(static_cast<pid_t>(pid)) == start)
+			continue; // its smithd still runs
+		pins.push_back({entry.path().string(), start});
+	}
+	std::sort(pins.begin(), pins.end(), [](const Pin &a, const Pin &b) { return a.start < b.start; });
+	std::vector<BpfRing> rings;
+	for (const Pin &p : pins) {
+		util::UniqueFd fd(bpf_obj_get(p.path.c_str()));
+		if (!fd.valid()) {
+			spdlog::warn("cannot open the ring {} a stopped smithd left: {}", p.path,
+				     errno_text(errno));
+			continue;
+		}
+		try {
+			rings.emplace_back(std::move(fd), p.path);
+			spdlog::info("reading the {} bytes a smithd that did not stop cleanly left in {}",
+				     rings.back().unread_bytes(), p.path);
+		} catch (const BackendError &e) {
+			spdlog::warn("{}; removing it", e.what());
+			release(p.path);
+		}
+	}
+	return rings;
+}
+
+void RingPins::release(const std::string &path)
+{
+	if (unlink(path.c_str()) != 0 && errno != ENOENT)
+		spdlog::warn("cannot remove {}: {}", path, errno_text(errno));
+}
+
+} // namespace smith::backend
