@@ -301,6 +301,14 @@ KafkaSink::KafkaSink(KafkaOptions options) : options_(std::move(options)), state
 	if (properties_["bootstrap.servers"].empty())
 		throw SinkError("the kafka sink needs brokers: set kafka.bootstrap.servers in the config or "
 				"--brokers");
+	// Every event's key is the host id, so a host's events go to one partition, in order, and their
+	// delivery reports come in order: the spool commits up to the last one reported. Only the
+	// random partitioner ignores the key.
+	if (properties_.count("partitioner") && properties_["partitioner"] == "random")
+		throw SinkError(
+			"kafka property 'partitioner' = 'random': smith keys each event by host_id so "
+			"that a host's events stay in order on one partition, which the spool's commit "
+			"relies on; use a key-based partitioner (the default, consistent_random)");
 	state_->brokers = properties_["bootstrap.servers"];
 	state_->topic = options_.topic;
 	state_->durable = options_.durable;

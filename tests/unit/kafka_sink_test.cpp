@@ -130,3 +130,14 @@ TEST_CASE("kafka sink: events behind a spool that cannot write wait behind it (d
 		CHECK(s.written == 0);
 	}
 }
+
+TEST_CASE("kafka sink: the random partitioner, which would put a host's events out of order, is refused",
+	  "[unit][kafka]")
+{
+	NoBroker nb(true);
+	nb.options.properties["partitioner"] = "random";
+	CHECK_THROWS_WITH(smith::sink::KafkaSink(nb.options),
+			  Catch::Contains("'partitioner' = 'random'") && Catch::Contains("host_id"));
+	nb.options.properties["partitioner"] = "murmur2_random"; // random only for messages without a key
+	CHECK_NOTHROW(smith::sink::KafkaSink(nb.options));
+}
