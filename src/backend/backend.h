@@ -31,6 +31,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <exception>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -53,6 +54,31 @@ public:
 	// The records handed so far are about to leave the kernel's ring: make them survive the
 	// process (Sink::persist). A throw keeps them in the ring.
 	virtual void on_batch_end() {}
+};
+
+// Guards a read of a kernel ring: when the read leaves by an exception (a corrupt record, a
+// handler that throws), runs `finish` (the handler's on_batch_end(), then the store that gives
+// the records' space back). What was handed is kept if the handler can still make it safe, and
+// stays in the ring for the next reader if it cannot (finish throws, and that is swallowed here:
+// the first exception goes on).
+template <typename Finish> class FinishOnUnwind {
+public:
+	explicit FinishOnUnwind(Finish &finish) : finish_(finish), exceptions_(std::uncaught_exceptions()) {}
+	~FinishOnUnwind()
+	{
+		if (std::uncaught_exceptions() == exceptions_)
+			return;
+		try {
+			finish_();
+		} catch (...) {
+		}
+	}
+	FinishOnUnwind(const FinishOnUnwind &) = delete;
+	FinishOnUnwind &operator=(const FinishOnUnwind &) = delete;
+
+private:
+	Finish &finish_;
+	int exceptions_;
 };
 
 inline constexpr long PollEnd = -1;

@@ -128,20 +128,11 @@ long BpfRing::consume(RecordHandler &handler)
 		position(consumer_).store(pos, std::memory_order_release);
 		given = pos;
 	};
-	// On the way out of an error: what the handler can still make safe is given back.
-	struct Guard {
-		decltype(batch_end) &end;
-		const uint64_t &pos, &given;
-		~Guard()
-		{
-			if (pos == given)
-				return;
-			try {
-				end();
-			} catch (...) { // the records stay in the ring, for the next reader
-			}
-		}
-	} guard{batch_end, pos, given};
+	auto finish = [&] {
+		if (pos != given)
+			batch_end();
+	};
+	FinishOnUnwind guard(finish);
 	uint64_t prod = pos;
 	for (;;) {
 		if (pos == prod) {
@@ -169,8 +160,7 @@ long BpfRing::consume(RecordHandler &handler)
 		if (pos - given >= ring_bytes_ / kGiveBackFraction)
 			batch_end();
 	}
-	if (pos != given)
-		batch_end();
+	finish();
 	return handed;
 }
 

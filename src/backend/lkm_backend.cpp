@@ -181,32 +181,18 @@ long LkmBackend::drain_in_time_order(RecordHandler &handler)
 
 	// Every ring gives back what was popped from it, once the handler has made it safe:
 	// when one ring has 1/16 of itself waiting, at the end of the pass, and on the way out
-	// of an error (unless the handler cannot make the records safe: they stay for the next
-	// reader).
+	// of an error.
 	auto give_back = [&] {
 		handler.on_batch_end();
 		for (auto &ring : rings_)
 			ring.publish();
-	};
-	struct EndPasses {
-		decltype(give_back) &end;
-		bool done = false;
-		~EndPasses()
-		{
-			if (done)
-				return;
-			try {
-				end();
-			} catch (...) {
-			}
-		}
 	};
 	// A min-heap of (stamp, ring) over the rings' next records.
 	using Entry = std::pair<uint64_t, size_t>;
 	std::priority_queue<Entry, std::vector<Entry>, std::greater<Entry>> heads;
 	for (size_t i = 0; i < rings_.size(); i++)
 		rings_[i].begin();
-	EndPasses end{give_back};
+	FinishOnUnwind guard(give_back);
 	for (size_t i = 0; i < rings_.size(); i++) {
 		auto rec = rings_[i].next();
 		if (!rec.empty() && due(stamp(rec)))
@@ -225,7 +211,6 @@ long LkmBackend::drain_in_time_order(RecordHandler &handler)
 		if (!rec.empty() && due(stamp(rec)))
 			heads.emplace(stamp(rec), i);
 	}
-	end.done = true;
 	give_back();
 	return delivered;
 }

@@ -195,25 +195,14 @@ void LkmRingReader::publish()
 
 long LkmRingReader::drain(RecordHandler &handler)
 {
-	// Whatever leaves this function (a return, a corrupt record, a throwing
-	// handler) gives back the records consumed so far, once the handler has
-	// made them safe, and no more.
-	struct End {
-		LkmRingReader &ring;
-		RecordHandler &handler;
-		~End()
-		{
-			if (ring.pass_pos_ == ring.published_)
-				return;
-			try {
-				handler.on_batch_end();
-				ring.publish();
-			} catch (...) { // the records stay in the ring, for the next reader
-			}
-		}
+	auto finish = [&] {
+		if (pass_pos_ == published_)
+			return;
+		handler.on_batch_end();
+		publish();
 	};
 	begin();
-	End end{*this, handler};
+	FinishOnUnwind guard(finish);
 	long delivered = 0;
 	for (auto rec = next(); !rec.empty(); rec = next()) {
 		handler.on_record(rec);
@@ -223,6 +212,7 @@ long LkmRingReader::drain(RecordHandler &handler)
 			publish();
 		}
 	}
+	finish();
 	return delivered;
 }
 

@@ -1,5 +1,6 @@
 #include "smithd_fixture.h"
 #include "backends.h"
+#include "ctl/control_client.h"
 
 #define CATCH_CONFIG_EXTERNAL_INTERFACES
 #include <catch2/catch.hpp>
@@ -983,27 +984,11 @@ std::string Smithd::status_json() const
 
 std::string Smithd::status_quiet() const
 {
-	const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
+	try {
+		return smith::ctl::control_request(socket_path_, "status");
+	} catch (const smith::ctl::ControlError &) {
 		return "";
-	sockaddr_un sa{};
-	sa.sun_family = AF_UNIX;
-	std::snprintf(sa.sun_path, sizeof sa.sun_path, "%s", socket_path_.c_str());
-	std::string answer;
-	const timeval timeout{5, 0};
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-	if (::connect(fd, reinterpret_cast<const sockaddr *>(&sa), sizeof sa) == 0 &&
-	    ::write(fd, "status\n", 7) == 7) {
-		char buf[4096];
-		ssize_t n;
-		while ((n = ::read(fd, buf, sizeof buf)) > 0)
-			answer.append(buf, static_cast<size_t>(n));
 	}
-	::close(fd);
-	if (answer.empty() || answer.back() != '\n')
-		return "";
-	answer.pop_back();
-	return answer;
 }
 
 Status Smithd::status() const
