@@ -166,7 +166,6 @@ long BpfRing::consume(RecordHandler &handler)
 
 RingPins::RingPins(std::string dir) : dir_(std::move(dir))
 {
-	std::error_code ec;
 	const std::filesystem::path path(dir_);
 	const std::string parent = path.parent_path().string();
 	if (!is_bpffs(parent)) {
