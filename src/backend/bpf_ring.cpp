@@ -133,8 +133,11 @@ long BpfRing::consume(RecordHandler &handler)
 			batch_end();
 	};
 	FinishOnUnwind guard(finish);
+	// One ring's worth at most: under a producer as fast as the reader, the caller still gets
+	// control back to flush its sink and publish its status.
+	const uint64_t stop_at = pos + ring_bytes_;
 	uint64_t prod = pos;
-	for (;;) {
+	while (pos < stop_at) {
 		if (pos == prod) {
 			prod = position(producer_).load(std::memory_order_acquire);
 			if (pos == prod)

@@ -34,7 +34,8 @@ public:
 	uint64_t ring_bytes() const { return ring_bytes_; }
 
 	// Hands each committed record (discarded ones skipped) to `handler`, in
-	// order, up to the first one still being written, and gives their space
+	// order, up to the first one still being written or one ring's worth of
+	// bytes, whichever comes first, and gives their space
 	// back every 1/16 of the ring and at the end, each time right after
 	// handler.on_batch_end() returned. If it throws, what it had not taken
 	// stays in the ring. A record whose length does not fit the ring throws
