@@ -1,4 +1,5 @@
 #include "backend/bpf_ring.h"
+#include "backend/libbpf_error.h"
 
 #include <bpf/bpf.h>
 #include <fmt/format.h>
@@ -24,11 +25,6 @@ namespace {
 
 // consume() gives space back each time it has taken this fraction of the ring (as the lkm reader).
 constexpr uint64_t kGiveBackFraction = 16;
-
-std::string errno_text(int e)
-{
-	return std::strerror(e);
-}
 
 // The process's start time in clock ticks since boot (field 22 of /proc/<pid>/stat), 0 if it is gone.
 uint64_t start_ticks(pid_t pid)
@@ -62,7 +58,8 @@ BpfRing::BpfRing(util::UniqueFd map_fd, std::string name) : fd_(std::move(map_fd
 	bpf_map_info info{};
 	uint32_t len = sizeof(info);
 	if (int err = bpf_obj_get_info_by_fd(fd_.get(), &info, &len); err != 0)
-		throw BackendError(fmt::format("cannot inspect the ring {}: {}", name_, errno_text(-err)));
+		throw BackendError(
+			fmt::format("cannot inspect the ring {}: {}", name_, libbpf_error_text(err)));
 	if (info.type != BPF_MAP_TYPE_RINGBUF)
 		throw BackendError(
 			fmt::format("{} is a BPF map of type {}, not a ring buffer", name_, info.type));
@@ -74,7 +71,8 @@ BpfRing::BpfRing(util::UniqueFd map_fd, std::string name) : fd_(std::move(map_fd
 	consumer_ = mmap(nullptr, page_size_, PROT_READ | PROT_WRITE, MAP_SHARED, fd_.get(), 0);
 	if (consumer_ == MAP_FAILED) {
 		consumer_ = nullptr;
-		throw BackendError(fmt::format("cannot map the ring {}: {}", name_, errno_text(errno)));
+		throw BackendError(
+			fmt::format("cannot map the ring {}: {}", name_, libbpf_error_text(errno)));
 	}
 	// The data area is mapped twice in a row, so a record that wraps reads as one piece.
 	producer_bytes_ = page_size_ + 2 * ring_bytes_;
@@ -85,7 +83,7 @@ BpfRing::BpfRing(util::UniqueFd map_fd, std::string name) : fd_(std::move(map_fd
 		producer_ = nullptr;
 		munmap(consumer_, page_size_);
 		consumer_ = nullptr;
-		throw BackendError(fmt::format("cannot map the ring {}: {}", name_, errno_text(e)));
+		throw BackendError(fmt::format("cannot map the ring {}: {}", name_, libbpf_error_text(e)));
 	}
 }
 
@@ -180,7 +178,7 @@ RingPins::RingPins(std::string dir) : dir_(std::move(dir))
 				fmt::format("{} is not on a bpffs (mount -t bpf bpf /sys/fs/bpf)", parent));
 	}
 	if (mkdir(dir_.c_str(), 0700) != 0 && errno != EEXIST)
-		throw BackendError(fmt::format("cannot create {}: {}", dir_, errno_text(errno)));
+		throw BackendError(fmt::format("cannot create {}: {}", dir_, libbpf_error_text(errno)));
 	own_path_ = fmt::format("{}/events-{}-{}", dir_, getpid(), start_ticks(getpid()));
 }
 
@@ -209,7 +207,7 @@ std::vector<BpfRing> RingPins::adopt_leftovers() const
 		util::UniqueFd fd(bpf_obj_get(p.path.c_str()));
 		if (!fd.valid()) {
 			spdlog::warn("cannot open the ring {} a stopped smithd left: {}", p.path,
-				     errno_text(errno));
+				     libbpf_error_text(errno));
 			continue;
 		}
 		try {
@@ -227,7 +225,7 @@ std::vector<BpfRing> RingPins::adopt_leftovers() const
 void RingPins::release(const std::string &path)
 {
 	if (unlink(path.c_str()) != 0 && errno != ENOENT)
-		spdlog::warn("cannot remove {}: {}", path, errno_text(errno));
+		spdlog::warn("cannot remove {}: {}", path, libbpf_error_text(errno));
 }
 
 } // namespace smith::backend
