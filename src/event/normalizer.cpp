@@ -130,8 +130,9 @@ struct Normalizer::Impl {
 	// One event of the record type whose struct is Record: the common fields, then its own.
 	template <class Record> void write_event(JsonWriter &w, const DecodedRecord &rec, uint64_t seq);
 	void write_common(JsonWriter &w, const DecodedRecord &rec, uint64_t seq, const ProcessInfo &proc);
-	// The fragment of the common fields for this task and process, rendered if it is not current.
-	const ProcessFragment &fragment_of(const smith_task &task, const ProcessInfo &proc);
+	// The common fields from "nodename" to "container_id": the process's fragment copied in if it
+	// is current, else rendered (and kept as the fragment).
+	void write_process(JsonWriter &w, const smith_task &task, const ProcessInfo &proc);
 	// The fields of each record struct (the event table's `record` column).
 	void write_fields(JsonWriter &w, const DecodedRecord &rec, const smith_execve &e);
 	void write_fields(JsonWriter &w, const DecodedRecord &rec, const smith_connect &c);
@@ -229,62 +230,62 @@ void Normalizer::Impl::note_fork(const DecodedRecord &r, const smith_fork &f)
 void Normalizer::Impl::write_common(JsonWriter &w, const DecodedRecord &r, uint64_t seq,
 				    const ProcessInfo &proc)
 {
-	const smith_task &t = r.hdr.task;
 	w.members("\"schema\":1");
 	w.field("seq", seq);
 	w.members(run_id_member);
 	w.field("ts", static_cast<uint64_t>(r.hdr.ts + static_cast<uint64_t>(host.boot_to_epoch_ns)));
 	w.members(type_members[r.type - 1]); // "type", "data_type", "backend", "hostname", "host_id"
-	const ProcessFragment &f = fragment_of(t, proc);
-	w.members(f.before_tid()); // "nodename", "pid"
-	w.field("tid", int64_t{t.tid});
-	w.members(f.after_tid()); // "ppid" to "container_id"
+	write_process(w, r.hdr.task, proc);
 }
 
-const ProcessFragment &Normalizer::Impl::fragment_of(const smith_task &t, const ProcessInfo &proc)
+void Normalizer::Impl::write_process(JsonWriter &w, const smith_task &t, const ProcessInfo &proc)
 {
 	smith_task key = t;
 	key.tid = 0;
 	key.pad0 = 0;
 	ProcessFragment &f = fragments[fragment_slot(t.pid, t.start_time)];
 	if (f.valid && f.process_generation == proc.generation && f.user_generation == users.generation() &&
-	    std::memcmp(&f.task, &key, sizeof(key)) == 0)
-		return f;
+	    std::memcmp(&f.task, &key, sizeof(key)) == 0) {
+		w.members(f.before_tid()); // "nodename", "pid"
+		w.field("tid", int64_t{t.tid});
+		w.members(f.after_tid()); // "ppid" to "container_id"
+		return;
+	}
 
+	// Rendered into the event, and copied from there for the process's next events (an exec
+	// always comes here: it gives its process a new generation).
 	const std::string_view user = users.name(t.uid); // may start the user cache over: first
 	f.task = key;
 	f.process_generation = proc.generation;
 	f.user_generation = users.generation();
 	f.valid = true;
 	f.text.clear();
-	{
-		JsonWriter w(f.text, JsonWriter::MembersOnly{});
-		w.field("nodename", fixed_string(t.nodename));
-		w.field("pid", int64_t{t.pid});
-	}
+	size_t mark = w.begin_members();
+	w.field("nodename", fixed_string(t.nodename));
+	w.field("pid", int64_t{t.pid});
+	w.copy_since(mark, f.text);
 	f.split = f.text.size();
-	{
-		JsonWriter w(f.text, JsonWriter::MembersOnly{});
-		w.field("ppid", int64_t{t.ppid});
-		w.field("pgid", int64_t{t.pgid});
-		w.field("sid", int64_t{t.sid});
-		w.field("uid", int64_t{t.uid});
-		w.field("gid", int64_t{t.gid});
-		w.field("euid", int64_t{t.euid});
-		w.field("egid", int64_t{t.egid});
-		w.field("user", user);
-		w.field("comm", fixed_string(t.comm));
-		w.field("exe", std::string_view(proc.exe));
-		w.field("cwd", std::string_view(proc.cwd));
-		w.field("tty", std::string_view(proc.tty));
-		w.field("sessionid", t.sessionid == 0xffffffffu ? int64_t{-1} : int64_t{t.sessionid});
-		w.field("pidns", uint64_t{t.pidns});
-		w.field("mntns", uint64_t{t.mntns});
-		w.field("netns", uint64_t{t.netns});
-		w.field("cgroup_id", uint64_t{t.cgroup_id});
-		w.field("container_id", proc.container_id());
-	}
-	return f;
+	w.field("tid", int64_t{t.tid});
+	mark = w.begin_members();
+	w.field("ppid", int64_t{t.ppid});
+	w.field("pgid", int64_t{t.pgid});
+	w.field("sid", int64_t{t.sid});
+	w.field("uid", int64_t{t.uid});
+	w.field("gid", int64_t{t.gid});
+	w.field("euid", int64_t{t.euid});
+	w.field("egid", int64_t{t.egid});
+	w.field("user", user);
+	w.field("comm", fixed_string(t.comm));
+	w.field("exe", std::string_view(proc.exe));
+	w.field("cwd", std::string_view(proc.cwd));
+	w.field("tty", std::string_view(proc.tty));
+	w.field("sessionid", t.sessionid == 0xffffffffu ? int64_t{-1} : int64_t{t.sessionid});
+	w.field("pidns", uint64_t{t.pidns});
+	w.field("mntns", uint64_t{t.mntns});
+	w.field("netns", uint64_t{t.netns});
+	w.field("cgroup_id", uint64_t{t.cgroup_id});
+	w.field("container_id", proc.container_id());
+	w.copy_since(mark, f.text);
 }
 
 void Normalizer::Impl::write_fields(JsonWriter &w, const DecodedRecord &r, const smith_execve &e)

@@ -66,6 +66,25 @@ public:
 		need_comma_ = true;
 	}
 
+	// Members written from here on can be copied out with copy_since(mark), for later members():
+	// writes now the ',' due before the next member, so that the copy starts at that member, and
+	// returns the mark. At least one member must follow. Not after key().
+	size_t begin_members()
+	{
+		separate();
+		need_comma_ = false;
+		return position();
+	}
+	// Appends to `to` the text written since `mark` (from begin_members()).
+	void copy_since(size_t mark, std::string &to) const
+	{
+		const size_t flushed = out_.size(); // where stage_ starts
+		if (mark < flushed)
+			to.append(out_, mark, flushed - mark);
+		const size_t from = mark > flushed ? mark - flushed : 0;
+		to.append(stage_ + from, staged_ - from);
+	}
+
 	// The same for a string literal: its length is known at compile time, so
 	// the key is copied without a length-driven loop or call. This is the form
 	// the normalizer uses for every field.
@@ -121,6 +140,7 @@ private:
 		staged_ = static_cast<size_t>(write_decimal(stage_ + staged_, v) - stage_);
 		end_value();
 	}
+	size_t position() const { return out_.size() + staged_; } // bytes written, flushed or not
 	void open(char c);
 	void close(char c);
 	void separate()

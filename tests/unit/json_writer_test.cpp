@@ -345,3 +345,24 @@ TEST_CASE("JSON writer: members copied in as rendered", "[unit]")
 	}
 	CHECK(out == R"({"a":1,"b":"x","c":2,"d":[]})");
 }
+
+TEST_CASE("JSON writer: members copied out as written, across fills of the writer's buffer", "[unit]")
+{
+	for (size_t fill = 0; fill < 1100; fill += 7) {
+		std::string out;
+		std::string copy;
+		{
+			JsonWriter w(out);
+			w.begin_object();
+			w.field("f", std::string_view(std::string(fill, 'f')));
+			const size_t mark = w.begin_members();
+			w.field("a", int64_t{1});
+			w.field("b", std::string_view(std::string(fill % 300, 'b')));
+			w.copy_since(mark, copy);
+			w.end_object();
+		}
+		const std::string members = R"("a":1,"b":")" + std::string(fill % 300, 'b') + "\"";
+		REQUIRE(copy == members);
+		REQUIRE(out == R"({"f":")" + std::string(fill, 'f') + "\"," + members + "}");
+	}
+}
