@@ -36,8 +36,8 @@ struct task_struct___real_start_time {
 static __always_inline __u64 task__start_boottime(struct task_struct *task)
 {
 	if (bpf_core_field_exists(task->start_boottime))
-		return BPF_CORE_READ(task, start_boottime);
-	return BPF_CORE_READ((struct task_struct___real_start_time *)task, real_start_time);
+		return task->start_boottime;
+	return ((struct task_struct___real_start_time *)task)->real_start_time;
 }
 
 /* The cgroup whose leaf name carries the container id: the memory

@@ -188,23 +188,72 @@ static __always_inline struct sock *file__sock(struct file *file)
 	return sock ? BPF_CORE_READ(sock, sk) : NULL;
 }
 
-/* Source address and port of a socket, as bound after connect. */
-static __always_inline void sock__source(struct sock *sk, __u16 family, struct smith_inet *inet)
+/*
+ * What the events report of a socket, in as few reads as its layout allows:
+ * the head of sock_common holds both IPv4 addresses, both ports and the
+ * family (one read); sk_protocol lies apart (one read), and so do the IPv6
+ * addresses (read only for IPv6).
+ */
+#define SOCK_HEAD_BYTES 24
+
+struct sock_view {
+	struct sock *sk;
+	__u64 head[SOCK_HEAD_BYTES / 8]; /* each field at its own alignment, as in the kernel */
+	__u16 family;
+	__u16 protocol;
+};
+
+/* Field `f` of sock_common: from the head, or by a read of its own where this kernel puts it further. */
+#define sock_view__get(v, f)                                                                                 \
+	({                                                                                                   \
+		typeof(((struct sock_common *)0)->f) val_ = 0;                                               \
+		struct sock *sk_ = (v)->sk;                                                                  \
+		__u32 off_ = bpf_core_field_offset(struct sock_common, f);                                   \
+		if (off_ + sizeof(val_) <= SOCK_HEAD_BYTES)                                                  \
+			val_ = *(typeof(val_) *)((__u8 *)(v)->head + off_);                                  \
+		else                                                                                         \
+			bpf_core_read(&val_, sizeof(val_), &sk_->__sk_common.f);                             \
+		val_;                                                                                        \
+	})
+
+/* Reads the head and the protocol of `sk`; false when it cannot be read. */
+static __always_inline bool sock__view(struct sock *sk, struct sock_view *v)
 {
-	inet->sport = BPF_CORE_READ(sk, __sk_common.skc_num);
-	if (family == AF_INET)
-		bpf_core_read(inet->saddr, 4, &sk->__sk_common.skc_rcv_saddr);
-	else
-		bpf_core_read(inet->saddr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
+	v->sk = sk;
+	if (bpf_probe_read_kernel(v->head, sizeof(v->head), &sk->__sk_common))
+		return false;
+	v->family = sock_view__get(v, skc_family);
+	v->protocol = BPF_CORE_READ(sk, sk_protocol);
+	return true;
 }
 
-/* Peer address and port of a connected socket. */
-static __always_inline void sock__dest(struct sock *sk, __u16 family, struct smith_inet *inet)
+/* A TCP or UDP socket of IPv4 or IPv6: one an event describes. */
+static __always_inline bool sock_view__inet(const struct sock_view *v)
 {
-	inet->dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
-	if (family == AF_INET)
-		bpf_core_read(inet->daddr, 4, &sk->__sk_common.skc_daddr);
-	else
+	return (v->protocol == IPPROTO_TCP || v->protocol == IPPROTO_UDP) &&
+	       (v->family == AF_INET || v->family == AF_INET6);
+}
+
+/* The source address and port (as bound after connect), and with `dest` the peer's, for `family`. */
+static __always_inline void sock__ends(struct sock_view *v, __u16 family, struct smith_inet *inet, bool dest)
+{
+	struct sock *sk = v->sk;
+	__be32 a;
+
+	inet->sport = sock_view__get(v, skc_num);
+	if (dest)
+		inet->dport = bpf_ntohs(sock_view__get(v, skc_dport));
+	if (family == AF_INET) {
+		a = sock_view__get(v, skc_rcv_saddr);
+		__builtin_memcpy(inet->saddr, &a, 4);
+		if (dest) {
+			a = sock_view__get(v, skc_daddr);
+			__builtin_memcpy(inet->daddr, &a, 4);
+		}
+		return;
+	}
+	bpf_core_read(inet->saddr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
+	if (dest)
 		bpf_core_read(inet->daddr, 16, &sk->__sk_common.skc_v6_daddr);
 }
 
@@ -232,16 +281,13 @@ static __noinline __u32 fd__describe(struct task_struct *task, unsigned int fd, 
 	}
 	sk = file__sock(file);
 	if (sk) {
-		__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
-		__u16 protocol = BPF_CORE_READ(sk, sk_protocol);
+		struct sock_view v;
 
-		if ((family == AF_INET || family == AF_INET6) &&
-		    (protocol == IPPROTO_TCP || protocol == IPPROTO_UDP)) {
+		if (sock__view(sk, &v) && sock_view__inet(&v)) {
 			out->kind = SMITH_FD_INET;
-			out->inet.family = family;
-			out->inet.protocol = protocol;
-			sock__source(sk, family, &out->inet);
-			sock__dest(sk, family, &out->inet);
+			out->inet.family = v.family;
+			out->inet.protocol = v.protocol;
+			sock__ends(&v, v.family, &out->inet, true);
 			return 0;
 		}
 		out->kind = SMITH_FD_SOCKET;
@@ -537,9 +583,9 @@ static __always_inline int connect__emit(struct task_struct *task, int fd, const
 {
 	struct sockaddr_in6 sa = {};
 	struct smith_connect *rec;
+	struct sock_view v;
 	struct file *file;
 	struct sock *sk;
-	__u16 protocol, family;
 	bool from_socket = ret == 0 || ret == -EINPROGRESS;
 
 	sk = connecting__take(task);
@@ -553,13 +599,11 @@ static __always_inline int connect__emit(struct task_struct *task, int fd, const
 		if (!sk)
 			return 0;
 	}
-	protocol = BPF_CORE_READ(sk, sk_protocol);
-	family = BPF_CORE_READ(sk, __sk_common.skc_family);
-	if ((protocol != IPPROTO_TCP && protocol != IPPROTO_UDP) || (family != AF_INET && family != AF_INET6))
+	if (!sock__view(sk, &v) || !sock_view__inet(&v))
 		return 0;
 	if (from_socket) {
 		/* A UDP "connect" to AF_UNSPEC dissolves the association: no destination, no event. */
-		if (!BPF_CORE_READ(sk, __sk_common.skc_dport))
+		if (!sock_view__get(&v, skc_dport))
 			return 0;
 	} else {
 		flags |= SMITH_CONNECT_DADDR_UNKNOWN;
@@ -584,11 +628,11 @@ static __always_inline int connect__emit(struct task_struct *task, int fd, const
 	}
 	hdr__fill(&rec->hdr, SMITH_REC_CONNECT, sizeof(*rec), sizeof(*rec), ret, task);
 	__builtin_memset(&rec->inet, 0, sizeof(rec->inet));
-	rec->inet.protocol = protocol;
+	rec->inet.protocol = v.protocol;
 	if (from_socket) {
 		flags |= SMITH_CONNECT_DADDR_SOCKET;
-		rec->inet.family = family;
-		sock__dest(sk, family, &rec->inet);
+		rec->inet.family = v.family;
+		sock__ends(&v, v.family, &rec->inet, true);
 	} else if (!(flags & SMITH_CONNECT_DADDR_UNKNOWN)) {
 		rec->inet.family = sa.sin6_family;
 		rec->inet.dport = bpf_ntohs(sa.sin6_port);
@@ -596,10 +640,11 @@ static __always_inline int connect__emit(struct task_struct *task, int fd, const
 			__builtin_memcpy(rec->inet.daddr, &((struct sockaddr_in *)&sa)->sin_addr, 4);
 		else
 			__builtin_memcpy(rec->inet.daddr, &sa.sin6_addr, 16);
+		sock__ends(&v, sa.sin6_family, &rec->inet, false);
 	} else {
-		rec->inet.family = family;
+		rec->inet.family = v.family;
+		sock__ends(&v, v.family, &rec->inet, false);
 	}
-	sock__source(sk, rec->inet.family, &rec->inet);
 	rec->flags = flags;
 	rec->via = via;
 	rec->pad0 = 0;
@@ -666,14 +711,12 @@ int BPF_PROG(tcp_syn_sent, struct sock *sk, int oldstate, int newstate)
 {
 	struct task_struct *task;
 	struct smith_connect *rec;
-	__u16 family;
+	struct sock_view v;
 	bool compat;
 	int via;
 
-	if (newstate != SMITH_TCP_SYN_SENT || BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
-		return 0;
-	family = BPF_CORE_READ(sk, __sk_common.skc_family);
-	if (family != AF_INET && family != AF_INET6)
+	if (newstate != SMITH_TCP_SYN_SENT || !sock__view(sk, &v) || v.protocol != IPPROTO_TCP ||
+	    (v.family != AF_INET && v.family != AF_INET6))
 		return 0;
 	task = bpf_get_current_task_btf();
 	compat = (task->thread_info.status & TS_COMPAT) != 0;
@@ -692,9 +735,8 @@ int BPF_PROG(tcp_syn_sent, struct sock *sk, int oldstate, int newstate)
 	hdr__fill(&rec->hdr, SMITH_REC_CONNECT, sizeof(*rec), sizeof(*rec), 0, task);
 	__builtin_memset(&rec->inet, 0, sizeof(rec->inet));
 	rec->inet.protocol = IPPROTO_TCP;
-	rec->inet.family = family;
-	sock__dest(sk, family, &rec->inet);
-	sock__source(sk, family, &rec->inet);
+	rec->inet.family = v.family;
+	sock__ends(&v, v.family, &rec->inet, true);
 	rec->flags = SMITH_CONNECT_DADDR_SOCKET | (compat ? SMITH_CONNECT_COMPAT : 0);
 	rec->via = via;
 	rec->pad0 = 0;

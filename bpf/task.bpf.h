@@ -21,23 +21,44 @@ static __always_inline __u32 pid__nr(struct pid *pid)
 	return pid ? pid->numbers[0].nr : 0;
 }
 
-/* Inode of the pid namespace the task lives in (not pid_ns_for_children). */
+/*
+ * Inode of the pid namespace the task lives in (not pid_ns_for_children): the
+ * namespace of its pid's deepest level.
+ */
 static __always_inline __u32 task__pidns(struct task_struct *task)
 {
-	/*
-	 * Read with probe reads, so that pid is a plain number to the verifier:
-	 * older ones (6.1) refuse pointer arithmetic with a product of two
-	 * registers, whatever its bounds.
-	 */
-	struct pid *pid = BPF_CORE_READ(task, thread_pid);
-	__u64 level = BPF_CORE_READ(pid, level);
+	struct pid *pid = task->thread_pid;
+	__u64 level;
 	struct upid *upid;
 
-	if (!pid || level > 32)
+	if (!pid)
 		return 0;
-	upid = (void *)pid + bpf_core_field_offset(struct pid, numbers) +
+	level = pid->level;
+	/* A task of the initial namespace (most of them): plain loads. */
+	if (level == 0)
+		return pid->numbers[0].ns->ns.inum;
+	/*
+	 * Deeper levels lie past numbers[0], where the verifier lets no plain
+	 * load go, so they are read with probe reads of a plain number: older
+	 * verifiers (6.1) refuse pointer arithmetic with a product of two
+	 * registers, whatever its bounds.
+	 */
+	if (level > 32)
+		return 0;
+	upid = (void *)BPF_CORE_READ(task, thread_pid) + bpf_core_field_offset(struct pid, numbers) +
 	       level * (__u64)bpf_core_type_size(struct upid);
 	return BPF_CORE_READ(upid, ns, ns.inum);
+}
+
+/*
+ * Copies `n` bytes, a multiple of 8, with 8-byte loads: a copy of a char
+ * array is otherwise one guarded load per byte.
+ */
+static __always_inline void copy__words(void *dst, const void *src, __u32 n)
+{
+#pragma unroll
+	for (__u32 i = 0; i < n / 8; i++)
+		((__u64 *)dst)[i] = ((const __u64 *)src)[i];
 }
 
 static __always_inline void task__fill(struct smith_task *t, struct task_struct *task)
@@ -62,8 +83,16 @@ static __always_inline void task__fill(struct smith_task *t, struct task_struct 
 	t->mntns = ns->mnt_ns->ns.inum;
 	t->netns = ns->net_ns->ns.inum;
 	t->pad0 = 0;
-	bpf_get_current_comm(t->comm, sizeof(t->comm));
-	bpf_probe_read_kernel_str(t->nodename, sizeof(t->nodename), ns->uts_ns->name.nodename);
+	/*
+	 * Plain loads, not bpf_get_current_comm() or a string read: those cost
+	 * more than the rest of the record. Bytes after a comm's NUL are not
+	 * cleared. The kernel pads a nodename with NULs, and its 65th byte is
+	 * always one.
+	 */
+	_Static_assert(sizeof(t->comm) == 16 && sizeof(t->nodename) == 72, "word copies");
+	copy__words(t->comm, task->comm, 16);
+	copy__words(t->nodename, ns->uts_ns->name.nodename, 64);
+	*(__u64 *)&t->nodename[64] = 0;
 }
 
 static __always_inline void hdr__fill(struct smith_rec_hdr *h, __u16 type, __u16 fixed, __u32 size,
