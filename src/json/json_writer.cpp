@@ -170,19 +170,58 @@ inline unsigned first_attention(Vec v)
 }
 #endif
 
+// The byte at p[i] (of p[0, n)), one that needs attention, and the rest of its UTF-8 sequence, if
+// valid, escaped or replaced at d. Returns the end of what it wrote (at most 6 bytes) and advances
+// i past what it consumed. Out of line: runs of plain bytes, the common case, stay a short loop
+// whose callers need not save registers for this.
+[[gnu::noinline]] char *escape_one(const char *p, size_t n, size_t &i, char *d)
+{
+	const auto c = static_cast<unsigned char>(p[i]);
+	if (c >= 0x80) {
+		const size_t len = utf8_sequence_length(std::string_view(p, n), i);
+		if (len == 0) {
+			std::memcpy(d, kReplacement.data(), 3);
+			++i;
+			return d + 3;
+		}
+		for (size_t j = 0; j < len; ++j)
+			d[j] = p[i + j];
+		i += len;
+		return d + len;
+	}
+	++i;
+	d[0] = '\\';
+	switch (c) {
+	case '"': d[1] = '"'; break;
+	case '\\': d[1] = '\\'; break;
+	case '\n': d[1] = 'n'; break;
+	case '\r': d[1] = 'r'; break;
+	case '\t': d[1] = 't'; break;
+	case '\b': d[1] = 'b'; break;
+	case '\f': d[1] = 'f'; break;
+	default:
+		d[1] = 'u';
+		d[2] = d[3] = '0';
+		d[4] = kHex[c >> 4];
+		d[5] = kHex[c & 0xF];
+		return d + 6;
+	}
+	return d + 2;
+}
+
 // Escapes s[0, n) into buf[used, cap) and returns the new fill. When fewer than kRoom bytes are
 // left it calls flush(fill), which must take buf[0, fill) away, and goes on from buf[0]. On
 // return at least 2 bytes are left (room for a closing quote), or for an empty s as many as on
 // entry.
 constexpr size_t kRoom = 24; // a 16-byte store plus the longest escape (6), rounded up
 template <class Flush>
-size_t escape_into(const char *p, size_t n, char *buf, size_t cap, size_t used, Flush &&flush)
+inline size_t escape_into(const char *p, size_t n, char *buf, size_t cap, size_t used, Flush &&flush)
 {
 	char *d = buf + used;
 	char *const limit = buf + cap - kRoom;
 	size_t i = 0;
 	while (i < n) {
-		if (d > limit) {
+		if (d > limit) [[unlikely]] {
 			flush(static_cast<size_t>(d - buf));
 			d = buf;
 		}
@@ -197,40 +236,7 @@ size_t escape_into(const char *p, size_t n, char *buf, size_t cap, size_t used, 
 			continue;
 		}
 		i += k;
-		d += k;
-		const auto c = static_cast<unsigned char>(p[i]);
-		if (c >= 0x80) {
-			const size_t len = utf8_sequence_length(std::string_view(p, n), i);
-			if (len == 0) {
-				std::memcpy(d, kReplacement.data(), 3);
-				d += 3;
-				++i;
-			} else {
-				for (size_t j = 0; j < len; ++j)
-					d[j] = p[i + j];
-				d += len;
-				i += len;
-			}
-			continue;
-		}
-		d[0] = '\\';
-		switch (c) {
-		case '"': d[1] = '"'; break;
-		case '\\': d[1] = '\\'; break;
-		case '\n': d[1] = 'n'; break;
-		case '\r': d[1] = 'r'; break;
-		case '\t': d[1] = 't'; break;
-		case '\b': d[1] = 'b'; break;
-		case '\f': d[1] = 'f'; break;
-		default:
-			d[1] = 'u';
-			d[2] = d[3] = '0';
-			d[4] = kHex[c >> 4];
-			d[5] = kHex[c & 0xF];
-			d += 4;
-		}
-		d += 2;
-		++i;
+		d = escape_one(p, n, i, d + k);
 	}
 	return static_cast<size_t>(d - buf);
 }
@@ -255,12 +261,10 @@ void append_json_string_content(std::string &out, std::string_view s)
 	out.append(buf, used);
 }
 
-void JsonWriter::string_content(std::string_view s)
+[[gnu::noinline]] void JsonWriter::flush()
 {
-	staged_ = escape_into(s.data(), s.size(), stage_, kStage, staged_, [this](size_t fill) {
-		out_.append(stage_, fill);
-		staged_ = 0;
-	});
+	out_.append(stage_, staged_);
+	staged_ = 0;
 }
 
 void JsonWriter::open(char c)
@@ -296,7 +300,10 @@ void JsonWriter::value(std::string_view s)
 	if (kStage - staged_ < 2)
 		flush();
 	stage_[staged_++] = '"';
-	string_content(s);
+	staged_ = escape_into(s.data(), s.size(), stage_, kStage, staged_, [this](size_t fill) {
+		staged_ = fill;
+		flush();
+	});
 	stage_[staged_++] = '"'; // escape_into() leaves room for it
 	end_value();
 }

@@ -121,12 +121,9 @@ public:
 		plain_value(v);
 	}
 
-	// Moves what is gathered into the string (done by itself, see above).
-	void flush()
-	{
-		out_.append(stage_, staged_);
-		staged_ = 0;
-	}
+	// Moves what is gathered into the string (done by itself, see above). Out of line: it is rare
+	// (once a kStage of text), and the inline append would cost every caller registers.
+	void flush();
 
 private:
 	static constexpr size_t kStage = 1024;
@@ -150,7 +147,6 @@ private:
 		else if (need_comma_)
 			put(',');
 	}
-	void string_content(std::string_view s);
 	void end_value()
 	{
 		need_comma_ = true;
