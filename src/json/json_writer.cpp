@@ -108,12 +108,16 @@ inline Block16 load_short(const char *p, size_t n)
 		const uint64_t a = load32(p);
 		const uint64_t b = static_cast<uint64_t>(load32(p + n - 4)) >> (8 * (8 - n)); // bytes 4..n-1
 		lo = a | (b << 32);
+	} else if (n > 0) {
+		// Bytes 0, n / 2 and n - 1: all three bytes of 3, both of 2 (twice), the one of 1 (thrice).
+		const auto at = [p](size_t i) {
+			return static_cast<uint64_t>(static_cast<unsigned char>(p[i]));
+		};
+		lo = at(0) | at(n / 2) << (8 * (n / 2)) | at(n - 1) << (8 * (n - 1));
 	} else {
-		lo = 0;
-		for (size_t i = 0; i < n; ++i)
-			lo |= static_cast<uint64_t>(static_cast<unsigned char>(p[i])) << (8 * i);
+		return {kSpaces, kSpaces};
 	}
-	return {n == 0 ? kSpaces : lo | (kSpaces << (8 * n)), kSpaces};
+	return {lo | (kSpaces << (8 * n)), kSpaces};
 }
 
 #if defined(__SSE2__)
@@ -297,6 +301,24 @@ void JsonWriter::key(std::string_view k)
 void JsonWriter::value(std::string_view s)
 {
 	separate();
+	// Most strings are short and plain (names, arguments): one block, quoted, without the loop.
+	if (s.size() < 16 && kStage - staged_ >= 18) {
+		const Vec v = to_vec(load_short(s.data(), s.size()));
+		if (first_attention(v) == 16) {
+			char *const d = stage_ + staged_;
+			d[0] = '"';
+			store_vec(d + 1, v);
+			d[1 + s.size()] = '"';
+			staged_ += s.size() + 2;
+			end_value();
+			return;
+		}
+	}
+	escaped_value(s);
+}
+
+void JsonWriter::escaped_value(std::string_view s)
+{
 	if (kStage - staged_ < 2)
 		flush();
 	stage_[staged_++] = '"';

@@ -138,6 +138,9 @@ private:
 		end_value();
 	}
 	size_t position() const { return out_.size() + staged_; } // bytes written, flushed or not
+	// value(s) past its fast path (s is long, needs escaping, or the stage is nearly full); out of
+	// line, so that the fast path saves no registers.
+	[[gnu::noinline]] void escaped_value(std::string_view s);
 	void open(char c);
 	void close(char c);
 	void separate()
