@@ -289,6 +289,28 @@ TEST_CASE("JSON strings: the fast escaping gives the reference's bytes", "[unit]
 			REQUIRE(out == "[\"" + std::string(fill, 'f') + "\"," + expect + "]");
 		}
 	}
+	SECTION("short strings of every length, plain and not, after every fill of the writer's buffer")
+	{
+		// value()'s one-block path takes strings under 16 bytes while the buffer has room for them.
+		for (const unsigned char edge : kEdgeBytes)
+			for (size_t len = 0; len < 18; ++len) {
+				std::string s(len, 's');
+				if (len > 0)
+					s[len - 1] = static_cast<char>(edge);
+				const std::string expect = "\"" + reference_escape(s) + "\"";
+				for (size_t fill = 990; fill < 1030; ++fill) {
+					std::string out;
+					{
+						JsonWriter w(out);
+						w.begin_array();
+						w.value(std::string_view(std::string(fill, 'f')));
+						w.value(s);
+						w.end_array();
+					}
+					REQUIRE(out == "[\"" + std::string(fill, 'f') + "\"," + expect + "]");
+				}
+			}
+	}
 }
 
 TEST_CASE("JSON numbers: integers as std::to_chars writes them", "[unit]")
