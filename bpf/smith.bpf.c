@@ -177,14 +177,27 @@ static __always_inline struct file *task__fd(struct task_struct *task, unsigned 
 	return file;
 }
 
+/* The socket a file is, or NULL. */
 static __always_inline struct sock *file__sock(struct file *file)
 {
-	unsigned short mode = BPF_CORE_READ(file, f_inode, i_mode);
+	__u32 at_private = bpf_core_field_offset(struct file, private_data);
+	struct inode *inode;
 	struct socket *sock;
 
-	if ((mode & S_IFMT) != S_IFSOCK)
+	if (bpf_core_field_offset(struct file, f_inode) == at_private + 8) {
+		/* Side by side in newer kernels (6.18): one read. */
+		__u64 pair[2];
+
+		if (bpf_probe_read_kernel(pair, sizeof(pair), (void *)file + at_private))
+			return NULL;
+		sock = (struct socket *)pair[0];
+		inode = (struct inode *)pair[1];
+	} else {
+		sock = BPF_CORE_READ(file, private_data);
+		inode = BPF_CORE_READ(file, f_inode);
+	}
+	if ((BPF_CORE_READ(inode, i_mode) & S_IFMT) != S_IFSOCK)
 		return NULL;
-	sock = BPF_CORE_READ(file, private_data);
 	return sock ? BPF_CORE_READ(sock, sk) : NULL;
 }
 
