@@ -10,9 +10,11 @@
 
 #include "json/decimal.h"
 
+#include <concepts>
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <type_traits>
 
 namespace smith::json {
 
@@ -90,18 +92,8 @@ public:
 	// the normalizer uses for every field.
 	template <size_t N> void key(const char (&k)[N])
 	{
-		static_assert(N > 1 && N + 3 < kStage / 2, "a key is a short literal");
-		separate();
-		if (kStage - staged_ < N + 3)
-			flush();
-		char *d = stage_ + staged_;
-		d[0] = '"';
-		__builtin_memcpy(d + 1, k, N - 1);
-		d[N] = '"';
-		d[N + 1] = ':';
-		staged_ += N + 2;
+		staged_ = static_cast<size_t>(member(k, 0) - stage_);
 		after_key_ = true;
-		need_comma_ = true;
 	}
 
 	// key + value in one call.
@@ -114,6 +106,20 @@ public:
 	{
 		key(k);
 		value(v);
+	}
+	// Integers and booleans, the most common fields, with one check for room and no state for the
+	// value to pick up after the key.
+	template <size_t N, std::integral T> void field(const char (&k)[N], T v)
+	{
+		char *const d = member(k, kDecimalRoom);
+		if constexpr (std::is_same_v<T, bool>) {
+			__builtin_memcpy(d, v ? "true" : "false", 5);
+			staged_ = static_cast<size_t>(d + (v ? 4 : 5) - stage_);
+		} else if constexpr (std::is_signed_v<T>) {
+			staged_ = static_cast<size_t>(write_decimal(d, static_cast<int64_t>(v)) - stage_);
+		} else {
+			staged_ = static_cast<size_t>(write_decimal(d, static_cast<uint64_t>(v)) - stage_);
+		}
 	}
 	template <size_t N> void plain_field(const char (&k)[N], std::string_view v)
 	{
@@ -128,6 +134,23 @@ public:
 private:
 	static constexpr size_t kStage = 1024;
 
+	// Writes `"k":` at the end of the stage, after a ',' if one is due (not after key()), and
+	// returns where its value goes, with at least `room` bytes free there. Does not move staged_.
+	template <size_t N> char *member(const char (&k)[N], size_t room)
+	{
+		static_assert(N > 1 && N + 3 + kDecimalRoom < kStage / 2, "a key is a short literal");
+		if (kStage - staged_ < N + 3 + room)
+			flush();
+		char *d = stage_ + staged_;
+		*d = ',';
+		d += need_comma_;
+		d[0] = '"';
+		__builtin_memcpy(d + 1, k, N - 1);
+		d[N] = '"';
+		d[N + 1] = ':';
+		need_comma_ = true;
+		return d + N + 2;
+	}
 	template <typename T> void number(T v); // any arithmetic value, shortest form
 	template <typename T> void integer(T v)
 	{

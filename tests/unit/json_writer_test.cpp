@@ -388,3 +388,25 @@ TEST_CASE("JSON writer: members copied out as written, across fills of the write
 		REQUIRE(out == R"({"f":")" + std::string(fill, 'f') + "\"," + members + "}");
 	}
 }
+
+TEST_CASE("JSON writer: integer and boolean fields after every fill of the writer's buffer", "[unit]")
+{
+	for (size_t fill = 980; fill < 1030; ++fill) {
+		std::string out;
+		{
+			JsonWriter w(out);
+			w.begin_object();
+			w.field("f", std::string_view(std::string(fill, 'f')));
+			w.field("i64", std::numeric_limits<int64_t>::min());
+			w.field("u64", std::numeric_limits<uint64_t>::max());
+			w.field("i32", int32_t{-7});
+			w.field("u32", uint32_t{4026531836u});
+			w.field("t", true);
+			w.field("false", false);
+			w.end_object();
+		}
+		REQUIRE(out == R"({"f":")" + std::string(fill, 'f') +
+				       R"(","i64":-9223372036854775808,"u64":18446744073709551615,"i32":-7,)"
+				       R"("u32":4026531836,"t":true,"false":false})");
+	}
+}
