@@ -22,6 +22,8 @@ constexpr std::string_view kScope = ".scope";
 
 std::string_view container_id_from_cgroup_name(std::string_view name)
 {
+	if (name.size() < kContainerIdLen)
+		return {}; // every form holds the whole id: most names (session-2.scope, init.scope) end here
 	if (is_hex_id(name))
 		return name; // cgroupfs drivers: the directory is the bare id
 	for (const std::string_view prefix : kPrefixes) {
