@@ -169,6 +169,20 @@ void check_escape(std::string_view s)
 	}
 }
 
+// `s` written by a writer whose buffer already holds a string of `fill` bytes, against the reference.
+void check_after_fill(const std::string &s, size_t fill)
+{
+	std::string out;
+	{
+		JsonWriter w(out);
+		w.begin_array();
+		w.value(std::string_view(std::string(fill, 'f')));
+		w.value(s);
+		w.end_array();
+	}
+	REQUIRE(out == "[\"" + std::string(fill, 'f') + "\",\"" + reference_escape(s) + "\"]");
+}
+
 // Bytes at the edges of the rules: controls, quote, backslash, DEL, continuation ranges, lead bytes.
 constexpr unsigned char kEdgeBytes[] = {0x00, 0x01, 0x08, 0x09, 0x0a, 0x1f, 0x20, 0x22, 0x2f,
 					0x5c, 0x61, 0x7f, 0x80, 0x8f, 0x90, 0x9f, 0xa0, 0xbf,
@@ -276,18 +290,8 @@ TEST_CASE("JSON strings: the fast escaping gives the reference's bytes", "[unit]
 	SECTION("strings written after every fill of the writer's buffer")
 	{
 		const std::string s = "a\"b\\c\n\x01\xC3\xA9\xFF" + std::string(37, 'z') + "\xF0\x9F\x98";
-		const std::string expect = "\"" + reference_escape(s) + "\"";
-		for (size_t fill = 0; fill < 1100; ++fill) {
-			std::string out;
-			{
-				JsonWriter w(out);
-				w.begin_array();
-				w.value(std::string_view(std::string(fill, 'f')));
-				w.value(s);
-				w.end_array();
-			}
-			REQUIRE(out == "[\"" + std::string(fill, 'f') + "\"," + expect + "]");
-		}
+		for (size_t fill = 0; fill < 1100; ++fill)
+			check_after_fill(s, fill);
 	}
 	SECTION("short strings of every length, plain and not, after every fill of the writer's buffer")
 	{
@@ -297,18 +301,8 @@ TEST_CASE("JSON strings: the fast escaping gives the reference's bytes", "[unit]
 				std::string s(len, 's');
 				if (len > 0)
 					s[len - 1] = static_cast<char>(edge);
-				const std::string expect = "\"" + reference_escape(s) + "\"";
-				for (size_t fill = 990; fill < 1030; ++fill) {
-					std::string out;
-					{
-						JsonWriter w(out);
-						w.begin_array();
-						w.value(std::string_view(std::string(fill, 'f')));
-						w.value(s);
-						w.end_array();
-					}
-					REQUIRE(out == "[\"" + std::string(fill, 'f') + "\"," + expect + "]");
-				}
+				for (size_t fill = 990; fill < 1030; ++fill)
+					check_after_fill(s, fill);
 			}
 	}
 }
