@@ -32,6 +32,7 @@
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+COMMAND_LINE="$0${*:+ $*}"
 REPO=$(cd "$HERE/../.." && pwd)
 
 usage() { sed -n '2,31p' "$0" | sed 's/^# \{0,1\}//'; }
@@ -206,7 +207,7 @@ if [ "$BENCH" = 1 ]; then
 	[ -s "$WORK/bench-samples.jsonl" ] || die "the guest printed no benchmark samples"
 	python3 "$HERE/vm_bench_report.py" --samples "$WORK/bench-samples.jsonl" --kernel "$RELEASE" \
 		--rounds "$ROUNDS" --source-rev "$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)" \
-		--out-json "$OUT/vm_overhead_$KERNEL.json" --out-md "$OUT/vm_overhead_$KERNEL.md"
+		--command "$COMMAND_LINE" --cpus "${CPUS:-2}" --out-json "$OUT/vm_overhead_$KERNEL.json" --out-md "$OUT/vm_overhead_$KERNEL.md"
 	cat "$OUT/vm_overhead_$KERNEL.md"
 elif [ "$SCALE" = 1 ]; then
 	[ -n "$SAMPLES" ] || SAMPLES="$WORK/scale-samples.jsonl"

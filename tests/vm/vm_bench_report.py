@@ -20,6 +20,8 @@ def main():
     ap.add_argument("--kernel", required=True)
     ap.add_argument("--rounds", type=int, required=True)
     ap.add_argument("--source-rev", default="unknown")
+    ap.add_argument("--command", default="")
+    ap.add_argument("--cpus", type=int, default=2)
     ap.add_argument("--out-json", required=True)
     ap.add_argument("--out-md", required=True)
     a = ap.parse_args()
@@ -86,7 +88,8 @@ def main():
     report = {
         "benchmark": "vm_hook_overhead",
         "kernel": a.kernel,
-        "machine": "QEMU TCG guest, 2 vCPUs, 1536 MiB (emulated CPU: absolute times are not comparable to a host's)",
+        "machine": f"QEMU TCG guest, {a.cpus} vCPUs, 1536 MiB (emulated CPU: absolute times are not comparable to a host's)",
+        "command": a.command,
         "rounds": a.rounds,
         "source_rev": a.source_rev,
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -103,12 +106,13 @@ def main():
     lines = [
         f"# Hook overhead in a VM: kernel {a.kernel}",
         "",
-        f"smith_hook_load inside a QEMU TCG guest (2 vCPUs), bare and under smithd per backend, "
+        f"smith_hook_load inside a QEMU TCG guest ({a.cpus} vCPUs), bare and under smithd per backend, "
         f"{a.rounds} interleaved rounds, medians; source {a.source_rev}, {report['date']}. "
-        "The CPU is emulated, so only the ratios mean something; `tests/vm/run-vm.sh --kernel "
-        f"{a.kernel.split('.')[0]}.{a.kernel.split('.')[1].split('-')[0]} --bench` remeasures. "
+        "The CPU is emulated, so only the ratios mean something. "
         "smith.ko is loaded afresh for each lkm run with ring_kb=8192 (8 MiB per CPU, as much as the "
         "BPF ring buffer's 16 MiB on 2 CPUs); a run with kernel drops times fewer recorded events than calls.",
+        "",
+        f"Command: `{a.command}`",
         "",
         "floor: empty programs on smithd's attach points in the mode it picks here (fexit where the "
         "kernel allows BPF trampolines); floor-sys_exit: on the sys_exit tracepoint, against which "
