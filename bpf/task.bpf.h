@@ -68,7 +68,8 @@ static __always_inline void task__fill(struct smith_task *t, struct task_struct 
 	struct nsproxy *ns = task->nsproxy;
 
 	t->start_time = task__start_boottime(task->group_leader);
-	t->cgroup_id = bpf_get_current_cgroup_id();
+	/* What bpf_get_current_cgroup_id() returns, by plain loads: the default hierarchy's kernfs id. */
+	t->cgroup_id = task->cgroups->dfl_cgrp->kn->id;
 	t->pid = task->tgid;
 	t->tid = task->pid;
 	t->ppid = task->real_parent->tgid;
