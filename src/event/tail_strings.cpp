@@ -1,8 +1,36 @@
 #include "event/tail_strings.h"
 
+#include <cstdint>
 #include <cstring>
 
 namespace smith::event {
+
+namespace {
+
+// Copies n bytes from s to d without a call for the short lengths of path components.
+inline void copy_component(char *d, const char *s, size_t n)
+{
+	if (n > 16) {
+		std::memcpy(d, s, n);
+	} else if (n >= 8) { // two 8-byte pieces that overlap
+		uint64_t a, b;
+		std::memcpy(&a, s, 8);
+		std::memcpy(&b, s + n - 8, 8);
+		std::memcpy(d, &a, 8);
+		std::memcpy(d + n - 8, &b, 8);
+	} else if (n >= 4) {
+		uint32_t a, b;
+		std::memcpy(&a, s, 4);
+		std::memcpy(&b, s + n - 4, 4);
+		std::memcpy(d, &a, 4);
+		std::memcpy(d + n - 4, &b, 4);
+	} else {
+		for (size_t i = 0; i < n; ++i)
+			d[i] = s[i];
+	}
+}
+
+} // namespace
 
 void join_leaf_first_path(std::string_view encoded, std::string &out)
 {
@@ -17,16 +45,17 @@ void join_leaf_first_path(std::string_view encoded, std::string &out)
 	out.resize(end + 1);
 	char *const begin = out.data();
 	char *d = begin;
-	// Components are encoded[0, end) split at NULs; walk them last (root side) to first.
+	// Components are encoded[0, end) split at NULs; walk them last (root side) to first. They are
+	// short: a byte loop finds each one's start sooner than a call to memrchr.
 	const char *const base = encoded.data();
 	size_t stop = end;
 	for (;;) {
-		const void *nul = stop == 0 ? nullptr : memrchr(base, '\0', stop);
-		const size_t start =
-			nul == nullptr ? 0 : static_cast<size_t>(static_cast<const char *>(nul) - base) + 1;
+		size_t start = stop;
+		while (start > 0 && base[start - 1] != '\0')
+			--start;
 		if (start < stop) {
 			*d++ = '/';
-			std::memcpy(d, base + start, stop - start);
+			copy_component(d, base + start, stop - start);
 			d += stop - start;
 		}
 		if (start == 0)

@@ -3,6 +3,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <random>
 #include <string>
 #include <vector>
 
@@ -64,4 +65,25 @@ TEST_CASE("path_basename", "[unit]")
 	CHECK(path_basename("/") == "");
 	CHECK(path_basename("") == "");
 	CHECK(path_basename("/a/b/") == "b");
+}
+
+TEST_CASE("leaf-first paths: components of every length up to 40, empty ones among them", "[unit]")
+{
+	std::mt19937 rng(21);
+	for (int n = 0; n < 20000; ++n) {
+		const size_t count = 1 + rng() % 6;
+		std::string encoded;
+		std::string expect;
+		for (size_t i = 0; i < count; ++i) {
+			const std::string component(rng() % 41, static_cast<char>('a' + i));
+			encoded += component + '\0'; // leaf first
+			if (!component.empty())
+				expect = "/" + component + expect;
+		}
+		if (rng() % 4 == 0)
+			encoded.pop_back(); // the final NUL missing
+		INFO(count << " components");
+		// No byte at all is a path not read; no non-empty component, the root.
+		REQUIRE(join(encoded) == (encoded.empty() ? "" : expect.empty() ? "/" : expect));
+	}
 }
