@@ -68,6 +68,16 @@ std::string_view via_name(uint16_t via)
 	return "other";
 }
 
+// An execve's stdin or stdout as the event names it (format_fd()). A path is joined straight
+// into `out`: format_fd() would only copy it there. Other kinds have no path to join.
+void fd_text(const smith_fd &fd, std::string_view encoded_path, std::string &out)
+{
+	if (fd.kind == SMITH_FD_PATH)
+		join_leaf_first_path(encoded_path, out);
+	else
+		format_fd(fd, {}, out);
+}
+
 // The common fields from "nodename" to "container_id" but "tid", rendered once for a process and
 // copied into each of its events while what they were rendered from stays the same: the task's
 // fields (but tid), the process cache entry (by its generation) and the user name (by the user
@@ -111,8 +121,7 @@ template <class F> std::string render_members(F &&members)
 struct Normalizer::Impl {
 	explicit Impl(HostInfo h) : host(std::move(h)), fragments(kFragmentSlots)
 	{
-		for (std::string *s :
-		     {&exe, &cwd, &tty, &stdin_text, &stdout_text, &path_scratch, &module_path})
+		for (std::string *s : {&exe, &cwd, &tty, &stdin_text, &stdout_text, &module_path})
 			s->reserve(SMITH_PATH_MAX + 64);
 		// The host's fields are fixed for the run: rendered once here.
 		run_id_member = render_members(
@@ -164,7 +173,6 @@ struct Normalizer::Impl {
 	std::string tty;
 	std::string stdin_text;
 	std::string stdout_text;
-	std::string path_scratch;
 	std::string module_path;
 };
 
@@ -297,10 +305,8 @@ void Normalizer::Impl::write_fields(JsonWriter &w, const DecodedRecord &r, const
 	w.end_array();
 	w.field("argv_truncated", (e.flags & SMITH_EXEC_ARGV_TRUNCATED) != 0);
 
-	join_leaf_first_path(r.tail[SMITH_EXEC_STDIN_PATH], path_scratch);
-	format_fd(e.stdin_fd, path_scratch, stdin_text);
-	join_leaf_first_path(r.tail[SMITH_EXEC_STDOUT_PATH], path_scratch);
-	format_fd(e.stdout_fd, path_scratch, stdout_text);
+	fd_text(e.stdin_fd, r.tail[SMITH_EXEC_STDIN_PATH], stdin_text);
+	fd_text(e.stdout_fd, r.tail[SMITH_EXEC_STDOUT_PATH], stdout_text);
 	w.field("stdin", std::string_view(stdin_text));
 	w.field("stdout", std::string_view(stdout_text));
 	w.field("ld_preload", r.tail[SMITH_EXEC_LD_PRELOAD]);

@@ -194,9 +194,18 @@ TEST_CASE("execve: failed attempt, truncated argv, no tty, pipes and sockets", "
 
 	s.stdin_fd = {};
 	s.stdout_fd = {};
+	s.stdin_path = "/dev/null"; // a path the record carries is only the text of a PATH fd
+	s.stdout_path = "/dev/null";
 	ParsedLine r(normalize(n, build_execve(s), 3));
 	CHECK(r.str("stdin") == "");
 	CHECK(r.str("stdout") == "");
+
+	s.stdin_fd.kind = SMITH_FD_PIPE;
+	s.stdin_fd.ino = 7;
+	s.stdout_fd.kind = SMITH_FD_PATH;
+	ParsedLine u(normalize(n, build_execve(s), 4));
+	CHECK(u.str("stdin") == "pipe:[7]");
+	CHECK(u.str("stdout") == "/dev/null");
 }
 
 TEST_CASE("connect: ipv4, ipv6 and mapped destinations", "[unit]")
