@@ -30,6 +30,28 @@ inline void copy_component(char *d, const char *s, size_t n)
 	}
 }
 
+// Where the component ending at base[stop] starts: after the last NUL in base[0, stop), or 0.
+// Eight bytes at a time while eight are left (a component such as "x86_64-linux-gnu" takes two
+// steps instead of sixteen), the last few by a byte loop.
+inline size_t component_start(const char *base, size_t stop)
+{
+	static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__);
+	constexpr uint64_t kLow7 = 0x7F7F7F7F7F7F7F7Full;
+	size_t start = stop;
+	while (start >= 8) {
+		uint64_t w;
+		std::memcpy(&w, base + start - 8, 8);
+		// The high bit of each zero byte, exactly (no borrow from one byte into the next).
+		const uint64_t zero = ~(((w & kLow7) + kLow7) | w | kLow7);
+		if (zero != 0) // the highest zero byte is the last NUL (little-endian)
+			return start - 8 + static_cast<size_t>(63 - __builtin_clzll(zero)) / 8 + 1;
+		start -= 8;
+	}
+	while (start > 0 && base[start - 1] != '\0')
+		--start;
+	return start;
+}
+
 } // namespace
 
 void join_leaf_first_path(std::string_view encoded, std::string &out)
@@ -46,13 +68,11 @@ void join_leaf_first_path(std::string_view encoded, std::string &out)
 	char *const begin = out.data();
 	char *d = begin;
 	// Components are encoded[0, end) split at NULs; walk them last (root side) to first. They are
-	// short: a byte loop finds each one's start sooner than a call to memrchr.
+	// short: an inline scan finds each one's start sooner than a call to memrchr.
 	const char *const base = encoded.data();
 	size_t stop = end;
 	for (;;) {
-		size_t start = stop;
-		while (start > 0 && base[start - 1] != '\0')
-			--start;
+		const size_t start = component_start(base, stop);
 		if (start < stop) {
 			*d++ = '/';
 			copy_component(d, base + start, stop - start);

@@ -87,3 +87,27 @@ TEST_CASE("leaf-first paths: components of every length up to 40, empty ones amo
 		REQUIRE(join(encoded) == (encoded.empty() ? "" : expect.empty() ? "/" : expect));
 	}
 }
+
+TEST_CASE("leaf-first paths: components of any byte but NUL (0x01, 0x7f, 0x80, 0xff among them)", "[unit]")
+{
+	// Components' starts are found eight bytes at a time: no other byte may read as a NUL, or hide
+	// one next to it.
+	std::mt19937 rng(22);
+	const char edge[] = {'\x01', '\x7f', '\x80', '\xff', '\x81', '\xfe'};
+	for (int n = 0; n < 20000; ++n) {
+		const size_t count = 1 + rng() % 5;
+		std::string encoded;
+		std::string expect;
+		for (size_t i = 0; i < count; ++i) {
+			std::string component(rng() % 25, '\0');
+			for (char &c : component)
+				c = rng() % 2 ? edge[rng() % sizeof(edge)]
+					      : static_cast<char>(1 + rng() % 255);
+			encoded += component + '\0';
+			if (!component.empty())
+				expect = "/" + component + expect;
+		}
+		INFO(count << " components");
+		REQUIRE(join(encoded) == (expect.empty() ? "/" : expect));
+	}
+}
