@@ -1,5 +1,6 @@
 #include "event/record_decoder.h"
 
+#include <algorithm>
 #include <cstring>
 
 namespace smith::event {
@@ -19,7 +20,11 @@ template <class Record> DecodeResult decode_as(std::span<const std::byte> record
 	std::memcpy(out.fixed.data(), record.data(), sent);
 	if (sent < sizeof(Record))
 		std::memset(out.fixed.data() + sent, 0, sizeof(Record) - sent);
-	out.tail = {};
+	// The slots this type does not use are emptied; its own are all set below, unless it fails.
+	if constexpr (tail_string_count<Record>() == 0)
+		out.tail = {};
+	else
+		std::fill(out.tail.begin() + tail_string_count<Record>(), out.tail.end(), std::string_view());
 	if constexpr (tail_string_count<Record>() > 0) {
 		const Record &r = out.as<Record>();
 		size_t total = 0;

@@ -109,6 +109,28 @@ TEST_CASE("decode_record gives the fixed part and tail views of each type", "[un
 	}
 }
 
+TEST_CASE("a record leaves no tail view of the record decoded before it", "[unit]")
+{
+	DecodedRecord d;
+	ExecSpec e;
+	e.ld_preload = "/tmp/x.so";
+	e.stdout_path = "/dev/null";
+	const auto exec = build_execve(e);
+	const auto module = build_module(ModuleSpec{});
+	const auto connect = build_connect(ConnectSpec{});
+
+	REQUIRE(decode_record(as_span(exec), d).ok);
+	REQUIRE(decode_record(as_span(module), d).ok);
+	CHECK(d.tail[SMITH_MODULE_NAME] == "dummy");
+	for (size_t i = tail_string_count<smith_module>(); i < d.tail.size(); ++i)
+		CHECK(d.tail[i].empty());
+
+	REQUIRE(decode_record(as_span(exec), d).ok);
+	REQUIRE(decode_record(as_span(connect), d).ok);
+	for (const std::string_view t : d.tail)
+		CHECK(t.empty());
+}
+
 TEST_CASE("malformed records are rejected with a reason", "[unit]")
 {
 	DecodedRecord d;
