@@ -60,6 +60,9 @@ done
 # another changes no instruction: its static key stays on and, on 6.x, its static call stays
 # on the iterator. Single-threaded TCG would also avoid it, but serialises the vCPUs and breaks
 # the checks that need two CPUs at once (the Phantom attack's flipping thread).
+# The same befell el7's do_exit (both vCPUs in a soft lockup at the sched_process_exit jump, just
+# after smith.ko armed its hooks): the task tracepoints smith uses are pinned by their trace
+# events too, where the kernel has them.
 pin_sys_exit() {
 	t=/sys/kernel/tracing
 	[ -d $t/events ] || mount -t tracefs nodev $t 2>/dev/null || true
@@ -70,6 +73,12 @@ pin_sys_exit() {
 	else
 		echo "SMITH-VM: note: could not pin the sys_exit tracepoint ($t)"
 	fi
+	pinned=""
+	for ev in sched/sched_process_exit sched/sched_process_fork sched/sched_process_exec \
+		module/module_load sock/inet_sock_set_state; do
+		[ -e "$t/events/$ev/enable" ] && echo 1 >"$t/events/$ev/enable" 2>/dev/null && pinned="$pinned ${ev#*/}"
+	done
+	echo "SMITH-VM: note: task tracepoints pinned by their trace events:${pinned:- none}"
 }
 
 echo "SMITH-VM: BOOTED $(uname -r)"
