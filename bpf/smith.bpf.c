@@ -107,40 +107,9 @@ const volatile __u64 compat_entry[SMITH_COMPAT_ENTRIES][2] = {};
 /* Set by the loader before load: hooks this kernel lacks are compiled out by the verifier. */
 const volatile bool hook_enabled[SMITH_HOOK_MAX] = {};
 
-/*
- * Wakeups come in batches. A record wakes the reader only when it brings the
- * unread bytes in the ring up to wakeup_bytes; below that, the reader finds
- * the records when its periodic poll timeout expires, and above it the reader
- * is already awake. A wakeup per record (the ring buffer's default whenever the
- * reader has caught up) is an interrupt and a cross-CPU reschedule inside the
- * hooked syscall, several times the cost of the rest of the hook.
- * 0 restores the default.
- */
+/* Unread bytes in the ring at which a record wakes the reader (ring.bpf.h); 0: every record. */
 const volatile __u64 wakeup_bytes = 0;
-
-/* Flags for bpf_ringbuf_output() of `size` bytes (the query runs before the record is in). */
-static __always_inline __u64 ring__output_flags(__u64 size)
-{
-	__u64 avail;
-
-	if (!wakeup_bytes)
-		return 0;
-	avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
-	return avail < wakeup_bytes && avail + size + 8 >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP
-									: BPF_RB_NO_WAKEUP;
-}
-
-/* Flags for bpf_ringbuf_submit() of a reserved record of `size` bytes (already counted). */
-static __always_inline __u64 ring__submit_flags(__u64 size)
-{
-	__u64 avail;
-
-	if (!wakeup_bytes)
-		return 0;
-	avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
-	return avail >= wakeup_bytes && avail < wakeup_bytes + size + 8 ? BPF_RB_FORCE_WAKEUP
-									: BPF_RB_NO_WAKEUP;
-}
+#include "ring.bpf.h"
 
 /* thread_info.status: the task is in a syscall made through the 32-bit entry. */
 #define TS_COMPAT 0x0002

@@ -10,6 +10,10 @@
 #   bare                nothing loaded
 #   floor               empty BPF programs on the hooks smithd uses (tests/bench/floor.bpf.c):
 #                       no collector built on those hooks can add less
+#   floor-emit          the floor, but connect's program puts an empty, time-stamped record of
+#                       smithd's connect size in a ring buffer that a reader empties, woken as
+#                       smithd's is: no collector that sends a record per connect through a BPF
+#                       ring buffer can add less
 #   floor-classic       empty programs on classic syscall tracepoints (connect and execve,
 #                       entry and exit): the floor of tracefs-based collectors
 #   smithd-ebpf-file    smithd --backend=ebpf with the file sink on local disk
@@ -127,7 +131,7 @@ done
 EXPECTED_JSON=$(for e in "${!EXPECTED_EVENTS[@]}"; do printf '"%s":%d\n' "$e" "${EXPECTED_EVENTS[$e]}"; done | paste -sd, -)
 EXPECTED_JSON="{$EXPECTED_JSON}"
 
-ALL_CONFIGS=(bare floor floor-classic smithd-ebpf-file smithd-ebpf-kafka smithd-before bpftrace auditd)
+ALL_CONFIGS=(bare floor floor-emit floor-classic smithd-ebpf-file smithd-ebpf-kafka smithd-before bpftrace auditd)
 BASELINE=bare
 FLOOR=floor
 QUIET_WAIT=${SMITH_BENCH_QUIET_WAIT:-30}
@@ -196,7 +200,7 @@ export SMITH_KAFKA_CONTROLLER_PORT=$((SMITH_KAFKA_PORT + 1))
 SKIPPED=() # "config: reason"
 can_run() {
 	case "$1" in
-	bare | floor | smithd-ebpf-file) return 0 ;;
+	bare | floor | floor-emit | smithd-ebpf-file) return 0 ;;
 	floor-classic) have_tracefs || { SKIPPED+=("$1: no syscall tracepoints in tracefs"); return 1; } ;;
 	smithd-before) [ -n "$SMITHD_BEFORE" ] || { SKIPPED+=("$1: no --before-rev"); return 1; } ;;
 	smithd-ebpf-kafka)
@@ -422,6 +426,8 @@ start_floor() {
 }
 config_start_floor() { start_floor "$1" smith floor; }
 config_stop_floor() { stop_collector; }
+config_start_floor-emit() { start_floor "$1" smith-emit floor-emit; }
+config_stop_floor-emit() { stop_collector; }
 config_start_floor-classic() { start_floor "$1" classic floor-classic; }
 config_stop_floor-classic() { stop_collector; }
 

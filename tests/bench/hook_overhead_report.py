@@ -24,6 +24,7 @@ import sys
 DESCRIPTIONS = {
     "bare": "nothing attached",
     "floor": "empty BPF programs on smithd's hooks, in the attach mode smithd picks (fexit on the syscall functions where the kernel allows trampolines, else sys_exit; tp_btf sched_process_exec and module_load in both)",
+    "floor-emit": "the floor, with connect's program sending an empty time-stamped record of smithd's size through a BPF ring buffer",
     "floor-classic": "empty BPF programs on classic syscall tracepoints (connect, execve; entry and exit)",
     "smithd-ebpf-file": "smithd --backend=ebpf, file sink on local disk",
     "smithd-ebpf-kafka": "smithd --backend=ebpf, Kafka sink to the local broker (acks=all)",
