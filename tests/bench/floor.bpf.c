@@ -12,7 +12,7 @@
  *   - "smith-sys_exit": the same with sys_exit forced (smithd --bpf-attach=sys_exit);
  *   - "smith-emit": as "smith", but connect's program (sys_exit or fexit) does
  *     the least an event costs: it reserves a record of smithd's connect size in
- *     a ring buffer of smithd's default size, stamps it with the time and
+ *     a ring buffer of smithd's default size, writes it (zeros and the time) and
  *     submits it, waking the reader as smithd does (ring.bpf.h); the reader
  *     throws it away. What smithd adds beyond this is the cost of what its
  *     records say;
@@ -85,7 +85,7 @@ int BPF_PROG(floor_sock_state, struct sock *sk, int oldstate, int newstate)
 	return 0;
 }
 
-/* The "smith-emit" set's connect: a record with a time stamp, nothing else. */
+/* The "smith-emit" set's connect: a record of smithd's size, zeros and a time stamp. */
 static __always_inline int emit__connect(void)
 {
 	struct smith_connect *rec = bpf_ringbuf_reserve(&events, sizeof(*rec), 0);
@@ -94,6 +94,7 @@ static __always_inline int emit__connect(void)
 		__sync_fetch_and_add(&emit_drops, 1);
 		return 0;
 	}
+	__builtin_memset(rec, 0, sizeof(*rec));
 	rec->hdr.ts = bpf_ktime_get_boot_ns();
 	bpf_ringbuf_submit(rec, ring__submit_flags(sizeof(*rec)));
 	return 0;

@@ -10,10 +10,10 @@
 #   bare                nothing loaded
 #   floor               empty BPF programs on the hooks smithd uses (tests/bench/floor.bpf.c):
 #                       no collector built on those hooks can add less
-#   floor-emit          the floor, but connect's program puts an empty, time-stamped record of
-#                       smithd's connect size in a ring buffer that a reader empties, woken as
-#                       smithd's is: no collector that sends a record per connect through a BPF
-#                       ring buffer can add less
+#   floor-emit          the floor, but connect's program writes a record of smithd's connect size
+#                       (zeros and a time stamp) into a ring buffer that a reader empties, woken
+#                       as smithd's is: no collector that sends a record per connect through a
+#                       BPF ring buffer can add less
 #   floor-classic       empty programs on classic syscall tracepoints (connect and execve,
 #                       entry and exit): the floor of tracefs-based collectors
 #   smithd-ebpf-file    smithd --backend=ebpf with the file sink on local disk

@@ -24,7 +24,7 @@ import sys
 DESCRIPTIONS = {
     "bare": "nothing attached",
     "floor": "empty BPF programs on smithd's hooks, in the attach mode smithd picks (fexit on the syscall functions where the kernel allows trampolines, else sys_exit; tp_btf sched_process_exec and module_load in both)",
-    "floor-emit": "the floor, with connect's program sending an empty time-stamped record of smithd's size through a BPF ring buffer",
+    "floor-emit": "the floor, with connect's program sending a record of smithd's size (zeros and a time stamp) through a BPF ring buffer",
     "floor-classic": "empty BPF programs on classic syscall tracepoints (connect, execve; entry and exit)",
     "smithd-ebpf-file": "smithd --backend=ebpf, file sink on local disk",
     "smithd-ebpf-kafka": "smithd --backend=ebpf, Kafka sink to the local broker (acks=all)",
@@ -80,14 +80,20 @@ def parse_loop_arg(text):
     return name, {"iterations": int(iterations), "warmup": int(warmup), "event": event}
 
 
-def add_floor_ratios(rows, floor):
-    """added_ns / the floor's added_ns, per loop, for every configuration but the baseline."""
+def add_floor_ratios(rows, floor, emit="floor-emit"):
+    """added_ns / the floor's added_ns, per loop, for every configuration but the baseline; and,
+    when floor-emit ran, smithd's added_ns / floor-emit's (the least a record per event costs)."""
     floor_added = {r["loop"]: r.get("added_ns") for r in rows if r["config"] == floor}
+    emit_added = {r["loop"]: r.get("added_ns") for r in rows if r["config"] == emit}
     for r in rows:
         f = floor_added.get(r["loop"])
         if r.get("added_ns") is not None and f and f > 0:
             r["floor_added_ns"] = f
             r["added_over_floor_added"] = r["added_ns"] / f
+        e = emit_added.get(r["loop"])
+        if r["config"].startswith("smithd") and r.get("added_ns") is not None and e and e > 0:
+            r["emit_added_ns"] = e
+            r["added_over_emit_added"] = r["added_ns"] / e
 
 
 def summarise(samples, baseline, loops):
@@ -164,8 +170,8 @@ def markdown(doc):
         "",
         f"Command: `{doc['command']}`",
         "",
-        f"| loop | iterations | {doc['baseline']} ns/op | config | ns/op | added ns | added / floor added | ratio | added % of {doc['baseline']} | per-round ratios (min–max) |",
-        "|---|---:|---:|---|---:|---:|---:|---:|---:|---|",
+        f"| loop | iterations | {doc['baseline']} ns/op | config | ns/op | added ns | added / floor added | added / floor-emit added | ratio | added % of {doc['baseline']} | per-round ratios (min–max) |",
+        "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in doc["results"]:
         if r["config"] == doc["baseline"]:
@@ -176,7 +182,7 @@ def markdown(doc):
         lines.append(
             f"| {r['loop']} | {r['iterations']} | {fmt_ns(r.get('baseline_median_ns_per_op'))} | {r['config']} | "
             f"{fmt_ns(r['median_ns_per_op'])} | {fmt_ns(r.get('added_ns'))} | "
-            f"{fmt_ratio(r.get('added_over_floor_added'))} | "
+            f"{fmt_ratio(r.get('added_over_floor_added'))} | {fmt_ratio(r.get('added_over_emit_added'))} | "
             f"{r['ratio']:.2f} | {r['added_pct_of_baseline']:.1f} % | {spread} |")
     if doc.get("configs_described"):
         lines += ["", "Configurations:", ""] + [f"- `{k}`: {v}" for k, v in doc["configs_described"].items()]

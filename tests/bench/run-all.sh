@@ -9,6 +9,8 @@
 #   1. hook_overhead.sh  latency added per UDP connect, refused TCP connect and fork+exec:
 #                        bare, floor, smithd (file, Kafka), bpftrace, auditd
 #                        (--before-rev REV adds smithd built from REV, side by side)
+#   1b. prog_cost.sh     what connect's BPF program costs per run, as the kernel counts it: the
+#                        empty program, one that only sends a record (floor-emit), smithd's
 #   2. zero_loss.sh      highest connect and exec rates with zero loss, CPU% and RSS
 #   3. pipeline.sh       decode -> normalize -> serialize per core, allocations per event
 #   4. kafka_e2e.sh      events/s into the local Kafka broker with zero seq gaps
@@ -50,6 +52,11 @@ ninja -C "$BUILD" smithd smithctl smith_hook_load smith_bench_floor smith_paced_
 	smith_kafka_consume >/dev/null
 
 "$SCRIPT_DIR/hook_overhead.sh" --no-build --build-dir "$BUILD" --out "$RESULTS" "${QUICK[@]}" "${BEFORE[@]}"
+if [ ${#QUICK[@]} -gt 0 ]; then
+	"$SCRIPT_DIR/prog_cost.sh" --no-build --build-dir "$BUILD" --out "$RESULTS" --rounds 1 --iterations 50000
+else
+	"$SCRIPT_DIR/prog_cost.sh" --no-build --build-dir "$BUILD" --out "$RESULTS"
+fi
 "$SCRIPT_DIR/zero_loss.sh" --no-build --build-dir "$BUILD" --out "$RESULTS" "${QUICK[@]}"
 "$SCRIPT_DIR/pipeline.sh" --no-build --build-dir "$BUILD" --out "$RESULTS"
 "$SCRIPT_DIR/kafka_e2e.sh" --no-build --build-dir "$BUILD" --out "$RESULTS" "${QUICK[@]}"

@@ -8,7 +8,9 @@
 # --backend=lkm (when the image has smith.ko and --lkm 1) and, when the kernel has BTF, under
 # smithd --backend=ebpf in the mode it picks (fexit where the kernel allows trampolines) and with
 # --bpf-attach=sys_exit (ebpf-sys_exit), each next to its floor, empty programs on the same attach
-# points (smith_bench_floor: floor, floor-sys_exit); or in the configurations --configs names,
+# points (smith_bench_floor: floor, floor-sys_exit), and floor-emit, the floor with connect sending
+# a record of smithd's size (zeros and a time stamp) through a ring buffer; or in the
+# configurations --configs names,
 # interleaved over R rounds:
 # the order of the configurations reverses every other round, and each smithd starts before its
 # loops and stops after them, so that its start-up (BPF load: minutes under TCG) is outside every
@@ -45,7 +47,7 @@ if [ "$LKM" = 1 ]; then
 	CONFIGS="$CONFIGS lkm"
 fi
 # no BTF (el7): the module alone
-[ ! -e /sys/kernel/btf/vmlinux ] || CONFIGS="$CONFIGS floor ebpf floor-sys_exit ebpf-sys_exit"
+[ ! -e /sys/kernel/btf/vmlinux ] || CONFIGS="$CONFIGS floor floor-emit ebpf floor-sys_exit ebpf-sys_exit"
 [ -z "$CONFIGS_ASKED" ] || CONFIGS=$CONFIGS_ASKED
 
 fail() {
@@ -142,9 +144,12 @@ while [ "$round" -le "$ROUNDS" ]; do
 	for config in $order; do
 		case "$config" in
 		bare) run_loops "$round" bare ;;
-		floor | floor-sys_exit)
-			set=smith
-			[ "$config" = floor ] || set=smith-sys_exit
+		floor | floor-sys_exit | floor-emit)
+			case "$config" in
+			floor) set=smith ;;
+			floor-sys_exit) set=smith-sys_exit ;;
+			floor-emit) set=smith-emit ;;
+			esac
 			start_floor "$set"
 			run_loops "$round" "$config"
 			stop_floor

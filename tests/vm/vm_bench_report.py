@@ -66,13 +66,19 @@ def main():
                 row["median_per_round_ratio"] = statistics.median(paired) if paired else None
                 # smithd against the floor of its own attach points: ebpf (the mode it picks)
                 # against floor, ebpf-sys_exit against floor-sys_exit.
-                floor = {"ebpf": "floor", "ebpf-sys_exit": "floor-sys_exit"}.get(config)
+                # floor-emit against floor too, and ebpf against floor-emit (the least a record costs).
+                floor = {"ebpf": "floor", "ebpf-sys_exit": "floor-sys_exit", "floor-emit": "floor"}.get(config)
                 fs = samples(loop, floor) if floor else {}
                 if fs:
                     floor_added = statistics.median(fs.values()) - bare_median
                     row["floor_added_ns"] = floor_added
                     row["added_over_floor_added"] = (row["added_ns"] / floor_added
                                                      if floor_added > 0 else None)
+                es = samples(loop, "floor-emit") if config == "ebpf" else {}
+                if es:
+                    emit_added = statistics.median(es.values()) - bare_median
+                    row["emit_added_ns"] = emit_added
+                    row["added_over_emit_added"] = row["added_ns"] / emit_added if emit_added > 0 else None
             table.append(row)
 
     smithd_runs = []
@@ -116,17 +122,20 @@ def main():
         "",
         "floor: empty programs on smithd's attach points in the mode it picks here (fexit where the "
         "kernel allows BPF trampolines); floor-sys_exit: on the sys_exit tracepoint, against which "
-        "ebpf-sys_exit (smithd --bpf-attach=sys_exit) is read. added/floor: smithd's added ns over its "
-        "floor's (a floor that adds nothing measurable gives –).",
+        "ebpf-sys_exit (smithd --bpf-attach=sys_exit) is read; floor-emit: the floor, with connect's "
+        "program sending a record of smithd's size (zeros and a time stamp) through a BPF ring buffer, the least "
+        "a record per connect costs. added/floor: added ns over the floor's (a floor that adds nothing "
+        "measurable gives –); added/emit: ebpf's added ns over floor-emit's.",
         "",
-        "| loop | config | median ns/op | added ns | ratio of medians | median per-round ratio | added/floor |",
-        "|---|---|---:|---:|---:|---:|---:|",
+        "| loop | config | median ns/op | added ns | ratio of medians | median per-round ratio | added/floor | added/emit |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     for row in table:
-        lines.append("| {} | {} | {} | {} | {} | {} | {} |".format(
+        lines.append("| {} | {} | {} | {} | {} | {} | {} | {} |".format(
             row["loop"], row["config"], fmt(row["median_ns_per_op"], ",.0f"),
             fmt(row.get("added_ns"), "+,.0f"), fmt(row.get("ratio_of_medians"), ".2f"),
-            fmt(row.get("median_per_round_ratio"), ".2f"), fmt(row.get("added_over_floor_added"), ".1f")))
+            fmt(row.get("median_per_round_ratio"), ".2f"), fmt(row.get("added_over_floor_added"), ".1f"),
+            fmt(row.get("added_over_emit_added"), ".1f")))
     lines += ["", "| round | config | backend | kernel drops | events sent |", "|---|---|---|---:|---|"]
     for r in smithd_runs:
         lines.append(f"| {r['round']} | {r['config']} | {r['backend']} | {r['kernel_drops']} | "
