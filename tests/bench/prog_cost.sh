@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # prog_cost.sh: what connect's BPF program costs per run, as the kernel counts it.
 #
-#   tests/bench/prog_cost.sh [--rounds R] [--iterations N] [--build-dir DIR] [--no-build] [--out DIR]
+#   tests/bench/prog_cost.sh [--rounds R] [--iterations N] [--before-rev REV] [--build-dir DIR]
+#                            [--no-build] [--out DIR]
 #
 # hook_overhead.sh times whole syscalls, and on a shared machine the spread between its runs is
 # larger than the program itself. This one reads the kernel's own accounting instead
@@ -13,6 +14,8 @@
 #               connect size (zeros and a time stamp) through an 8 MiB ring buffer, woken as
 #               smithd's is
 #   smithd      smithd --backend=ebpf, file sink to /dev/null, no connect budget
+#   smithd-before  the same, built from --before-rev REV (in /var/tmp/smith-bench-before-REV,
+#               as hook_overhead.sh builds it)
 # is started, smith_hook_load's udp_connect loop makes N calls (default 500000), and the
 # connect program's run time and run count over the loop give ns per run. The loop's ns/op is
 # recorded too. The figures include the accounting's own cost (two sched_clock reads per
@@ -33,6 +36,7 @@ log() { echo "prog_cost: $*" >&2; }
 
 ROUNDS=5
 ITERATIONS=500000
+BEFORE_REV=""
 BUILD_DIR="$REPO/build-bench"
 BUILD=1
 OUT="$SCRIPT_DIR/results"
@@ -40,10 +44,11 @@ while [ $# -gt 0 ]; do
 	case "$1" in
 	--rounds) ROUNDS=${2:?--rounds needs a number}; shift 2 ;;
 	--iterations) ITERATIONS=${2:?--iterations needs a number}; shift 2 ;;
+	--before-rev) BEFORE_REV=${2:?--before-rev needs a revision}; shift 2 ;;
 	--build-dir) BUILD_DIR=${2:?--build-dir needs a directory}; shift 2 ;;
 	--no-build) BUILD=0; shift ;;
 	--out) OUT=${2:?--out needs a directory}; shift 2 ;;
-	-h | --help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h | --help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) die "unknown option '$1'" ;;
 	esac
 done
@@ -63,6 +68,13 @@ SMITHD="$BUILD_DIR/smithd"
 LOAD="$BUILD_DIR/tests/bench/smith_hook_load"
 FLOOR="$BUILD_DIR/tests/bench/smith_bench_floor"
 for b in "$SMITHD" "$LOAD" "$FLOOR"; do [ -x "$b" ] || die "$b not found"; done
+CONFIGS=(floor floor-emit smithd)
+if [ -n "$BEFORE_REV" ]; then
+	# shellcheck source=tests/bench/before_rev.sh
+	. "$SCRIPT_DIR/before_rev.sh"
+	build_smithd_before "$REPO" "$BEFORE_REV" "${SMITH_BENCH_WORKDIR:-/var/tmp}" || die "--before-rev $BEFORE_REV"
+	CONFIGS+=(smithd-before)
+fi
 
 WORK=$(mktemp -d /tmp/smith-prog-cost.XXXXXX)
 SAMPLES="$WORK/samples.jsonl"
@@ -84,8 +96,10 @@ start() { # $1: config
 	case "$1" in
 	floor) "$FLOOR" --set smith --ready "$WORK/ready" 2>"$WORK/$1.log" & ;;
 	floor-emit) "$FLOOR" --set smith-emit --ready "$WORK/ready" 2>"$WORK/$1.log" & ;;
-	smithd)
-		"$SMITHD" --backend=ebpf --foreground --sink=file --output=/dev/null --config=/dev/null \
+	smithd | smithd-before)
+		local bin=$SMITHD
+		[ "$1" = smithd ] || bin=$SMITHD_BEFORE
+		"$bin" --backend=ebpf --foreground --sink=file --output=/dev/null --config=/dev/null \
 			--pid-file="$WORK/smithd.pid" --socket="$WORK/smithd.sock" --heartbeat-interval=0 \
 			--connect-budget-rate=0 2>"$WORK/$1.log" &
 		;;
@@ -121,10 +135,9 @@ p = found[0]
 print(p.get("run_time_ns", 0), p.get("run_cnt", 0), p["name"])' "$FIRST_ID"
 }
 
-CONFIGS=(floor floor-emit smithd)
 for round in $(seq "$ROUNDS"); do
 	order=("${CONFIGS[@]}")
-	[ $((round % 2)) = 1 ] || order=(smithd floor-emit floor)
+	[ $((round % 2)) = 1 ] || order=($(printf '%s\n' "${CONFIGS[@]}" | tac))
 	for config in "${order[@]}"; do
 		start "$config"
 		read -r t0 c0 name < <(connect_prog_stats)
@@ -139,11 +152,11 @@ done
 
 mkdir -p "$OUT"
 python3 - "$SAMPLES" "$OUT" "$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)" \
-	"$COMMAND_LINE" "$ROUNDS" "$ITERATIONS" <<'EOF'
+	"$COMMAND_LINE" "$ROUNDS" "$ITERATIONS" "$BEFORE_REV" <<'EOF'
 import datetime, json, os, platform, statistics, sys
-samples_path, out, rev, command, rounds, iterations = sys.argv[1:]
+samples_path, out, rev, command, rounds, iterations, before = sys.argv[1:]
 samples = [json.loads(l) for l in open(samples_path) if l.strip()]
-configs = ["floor", "floor-emit", "smithd"]
+configs = [c for c in ["floor", "floor-emit", "smithd", "smithd-before"] if any(s["config"] == c for s in samples)]
 rows = {}
 for c in configs:
     mine = [s for s in samples if s["config"] == c]
@@ -155,11 +168,13 @@ empty = rows["floor"]["ns_per_run_median"]
 for c in configs:
     rows[c]["over_floor_ns"] = rows[c]["ns_per_run_median"] - empty
 emit = rows["floor-emit"]["over_floor_ns"]
-rows["smithd"]["over_floor_over_emit"] = rows["smithd"]["over_floor_ns"] / emit if emit > 0 else None
+for c in configs:
+    if c.startswith("smithd"):
+        rows[c]["over_floor_over_emit"] = rows[c]["over_floor_ns"] / emit if emit > 0 else None
 doc = {"benchmark": "prog_cost", "source_rev": rev, "command": command,
        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
        "kernel": platform.release(), "nproc": os.cpu_count(), "rounds": int(rounds),
-       "iterations": int(iterations), "results": [rows[c] for c in configs], "samples": samples}
+       "iterations": int(iterations), "before_rev": before or None, "results": [rows[c] for c in configs], "samples": samples}
 with open(os.path.join(out, "prog_cost.json"), "w") as f:
     json.dump(doc, f, indent=2)
     f.write("\n")
@@ -177,7 +192,8 @@ lines = [
     "\"over floor\" takes the empty program's figure away. floor: the empty program; floor-emit: the "
     "empty program plus sending a record of smithd's connect size (zeros and a time stamp) through an 8 MiB "
     "ring buffer (smithd's wakeup rule, a reader emptying it): the least a record per connect costs; "
-    "smithd: smithd --backend=ebpf, file sink to /dev/null, no connect budget.",
+    "smithd: smithd --backend=ebpf, file sink to /dev/null, no connect budget; smithd-before: the same "
+    "built from " + (before or "an earlier revision") + ".",
     "",
     "| config | program | ns per run | over floor, ns | over floor / floor-emit's | loop ns/op | ns per run, by round |",
     "|---|---|---:|---:|---:|---:|---|",
