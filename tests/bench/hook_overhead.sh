@@ -170,18 +170,9 @@ BUILD_TYPE=$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$BUILD_DIR/CMakeCache.txt"
 
 SMITHD_BEFORE=""
 if [ -n "$BEFORE_REV" ]; then
-	rev=$(git -C "$REPO" rev-parse --short "$BEFORE_REV^{commit}") || die "--before-rev: no such revision '$BEFORE_REV'"
-	BEFORE_SRC="$WORK_PARENT/smith-bench-before-$rev"
-	if [ ! -x "$BEFORE_SRC/build/smithd" ]; then
-		log "building smithd at $rev in $BEFORE_SRC (Release)"
-		rm -rf "$BEFORE_SRC"
-		git -C "$REPO" archive --prefix=src/ "$rev" | tar -x -C "$(mkdir -p "$BEFORE_SRC" && echo "$BEFORE_SRC")" ||
-			die "cannot export $rev"
-		cmake -S "$BEFORE_SRC/src" -B "$BEFORE_SRC/build" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null &&
-			ninja -C "$BEFORE_SRC/build" smithd >/dev/null || die "building smithd at $rev failed"
-	fi
-	SMITHD_BEFORE="$BEFORE_SRC/build/smithd"
-	BEFORE_REV=$rev
+	# shellcheck source=tests/bench/before_rev.sh
+	. "$SCRIPT_DIR/before_rev.sh"
+	build_smithd_before "$REPO" "$BEFORE_REV" "$WORK_PARENT" || die "--before-rev $BEFORE_REV"
 fi
 
 # ---- Which configurations can run here -----------------------------------------------------
