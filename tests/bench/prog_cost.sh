@@ -111,12 +111,15 @@ start() { # $1: config
 		kill -0 "$PID" 2>/dev/null || { cat "$WORK/$1.log" >&2; die "$1 exited before it was ready"; }
 		sleep 0.1
 	done
-	die "$1 has no connect program after 60 s (log: $WORK/$1.log)"
+	tail -n 20 "$WORK/$1.log" >&2
+	die "$1 has no connect program after 60 s"
 }
-stop() {
+stop() { # $1: config
 	kill "$PID"
-	wait "$PID" || die "the collector exited with status $? on SIGTERM (log: $WORK/*.log)"
+	local status=0
+	wait "$PID" || status=$?
 	PID=""
+	[ "$status" = 0 ] || { tail -n 20 "$WORK/$1.log" >&2; die "$1 exited with status $status on SIGTERM"; }
 }
 
 # The connect program of the collector just started: "run_time_ns run_cnt name". (bpftool
@@ -143,7 +146,7 @@ for round in $(seq "$ROUNDS"); do
 		read -r t0 c0 name < <(connect_prog_stats)
 		loop=$("$LOAD" --loop udp_connect --iterations "$ITERATIONS")
 		read -r t1 c1 _ < <(connect_prog_stats)
-		stop
+		stop "$config"
 		printf '{"round":%d,"config":"%s","program":"%s","run_time_ns":%d,"run_cnt":%d,"loop":%s}\n' \
 			"$round" "$config" "$name" $((t1 - t0)) $((c1 - c0)) "$loop" >>"$SAMPLES"
 		log "round $round: $config ($name): $(((t1 - t0) / (c1 - c0 > 0 ? c1 - c0 : 1))) ns/run"
