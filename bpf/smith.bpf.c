@@ -2,7 +2,8 @@
 /*
  * smith's CO-RE programs: execve/execveat, connect, init_module and
  * finit_module, each turned into one raw record (include/smith/abi.h) in the
- * `events` ring buffer.
+ * `events` ring buffer, or in the running CPU's ring of `cpu_rings` when the
+ * loader chose per-CPU rings.
  *
  * Attach points are BTF-typed tracepoints (tp_btf): no tracefs, no
  * trampolines, the cheapest attach the kernel offers for these events.
@@ -38,6 +39,23 @@ struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 1 << 24); /* the loader sets the configured size */
 } events SEC(".maps");
+
+/*
+ * Per-CPU rings (the loader's percpu_rings): each CPU reserves in its own ring,
+ * so no CPU waits on another's reservation lock. The loader sizes the template,
+ * creates one ring per possible CPU and puts it at that CPU's index; the reader
+ * merges them by time stamp.
+ */
+struct cpu_ring {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4096); /* the loader sets the per-CPU size */
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 1); /* the loader sets the number of possible CPUs */
+	__type(key, __u32);
+	__array(values, struct cpu_ring);
+} cpu_rings SEC(".maps");
 
 /* One scratch record per CPU; a plain array because per-CPU values are capped at 32 KiB. */
 struct {
@@ -109,7 +127,25 @@ const volatile bool hook_enabled[SMITH_HOOK_MAX] = {};
 
 /* Unread bytes in the ring at which a record wakes the reader (ring.bpf.h); 0: every record. */
 const volatile __u64 wakeup_bytes = 0;
+/* Records go to this CPU's ring in cpu_rings, not to the shared `events` (ring.bpf.h). */
+const volatile bool percpu_rings = false;
 #include "ring.bpf.h"
+
+/*
+ * The ring this CPU writes to; NULL (the record is dropped and counted) if the
+ * loader left none. One shared ring takes a spinlock for every reservation,
+ * from every CPU; a per-CPU ring only its own CPU's. The verifier drops the
+ * branch the loader did not choose.
+ */
+static __always_inline void *ring__get(void)
+{
+	__u32 cpu;
+
+	if (!percpu_rings)
+		return &events;
+	cpu = bpf_get_smp_processor_id();
+	return bpf_map_lookup_elem(&cpu_rings, &cpu);
+}
 
 /* thread_info.status: the task is in a syscall made through the 32-bit entry. */
 #define TS_COMPAT 0x0002
@@ -335,13 +371,15 @@ static __always_inline __u32 exec__append_cgroup_and_fds(struct smith_scratch *s
 static __always_inline void exec__submit(struct smith_scratch *s, struct task_struct *task, __s64 retval,
 					 __u32 off, __u32 hook)
 {
+	void *ring;
 	__u64 size = sizeof(struct smith_execve) + (__u64)off;
 
 	hdr__fill(&s->exec.rec.hdr, SMITH_REC_EXECVE, sizeof(struct smith_execve), size, retval, task);
 	barrier_var(size);
 	if (size > sizeof(struct smith_execve) + SMITH_TAIL_LIMIT) /* cannot happen: appends are bounded */
 		return;
-	if (bpf_ringbuf_output(&events, &s->exec.rec, size, ring__output_flags(size)))
+	ring = ring__get();
+	if (!ring || bpf_ringbuf_output(ring, &s->exec.rec, size, ring__output_flags(ring, size)))
 		drop__count(hook);
 }
 
@@ -476,13 +514,15 @@ static __noinline int exec__failed(long ret, __u64 filename, __u64 argv, __u64 e
  */
 static __noinline void budget__report(struct task_struct *task, struct smith_budget *b)
 {
+	void *ring;
 	struct smith_connect_suppressed *rec;
 	__u64 first = b->first_ts, last = b->last_ts;
 	__u64 n = __sync_lock_test_and_set(&b->suppressed, 0);
 
 	if (!n)
 		return; /* another CPU reported it */
-	rec = bpf_ringbuf_reserve(&events, sizeof(*rec), 0);
+	ring = ring__get();
+	rec = ring ? bpf_ringbuf_reserve(ring, sizeof(*rec), 0) : NULL;
 	if (!rec) {
 		__sync_fetch_and_add(&b->suppressed, n);
 		drop__count(SMITH_HOOK_CONNECT);
@@ -494,7 +534,7 @@ static __noinline void budget__report(struct task_struct *task, struct smith_bud
 	rec->last_ts = last;
 	rec->rate = budget_rate;
 	rec->burst = budget_burst;
-	bpf_ringbuf_submit(rec, ring__submit_flags(sizeof(*rec)));
+	bpf_ringbuf_submit(rec, ring__submit_flags(ring, sizeof(*rec)));
 }
 
 /* Whether `task`'s process may have one more connect event now; if not, the call is counted. */
@@ -563,6 +603,7 @@ static __always_inline struct sock *connecting__take(struct task_struct *task)
 static __always_inline int connect__emit(struct task_struct *task, int fd, const void *uaddr, __u32 addrlen,
 					 long ret, __u32 flags, __u16 via)
 {
+	void *ring;
 	struct sockaddr_in6 sa = {};
 	struct smith_connect *rec;
 	struct sock_view v;
@@ -603,7 +644,8 @@ static __always_inline int connect__emit(struct task_struct *task, int fd, const
 
 	if (!budget__take(task))
 		return 0;
-	rec = bpf_ringbuf_reserve(&events, sizeof(*rec), 0);
+	ring = ring__get();
+	rec = ring ? bpf_ringbuf_reserve(ring, sizeof(*rec), 0) : NULL;
 	if (!rec) {
 		drop__count(SMITH_HOOK_CONNECT);
 		return 0;
@@ -630,7 +672,7 @@ static __always_inline int connect__emit(struct task_struct *task, int fd, const
 	rec->flags = flags;
 	rec->via = via;
 	rec->pad0 = 0;
-	bpf_ringbuf_submit(rec, ring__submit_flags(sizeof(*rec)));
+	bpf_ringbuf_submit(rec, ring__submit_flags(ring, sizeof(*rec)));
 	return 0;
 }
 
@@ -691,6 +733,7 @@ static __always_inline int tcp__via(struct task_struct *task, bool compat)
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(tcp_syn_sent, struct sock *sk, int oldstate, int newstate)
 {
+	void *ring;
 	struct task_struct *task;
 	struct smith_connect *rec;
 	struct sock_view v;
@@ -709,7 +752,8 @@ int BPF_PROG(tcp_syn_sent, struct sock *sk, int oldstate, int newstate)
 	}
 	if (!budget__take(task))
 		return 0;
-	rec = bpf_ringbuf_reserve(&events, sizeof(*rec), 0);
+	ring = ring__get();
+	rec = ring ? bpf_ringbuf_reserve(ring, sizeof(*rec), 0) : NULL;
 	if (!rec) {
 		drop__count(SMITH_HOOK_CONNECT);
 		return 0;
@@ -722,7 +766,7 @@ int BPF_PROG(tcp_syn_sent, struct sock *sk, int oldstate, int newstate)
 	rec->flags = SMITH_CONNECT_DADDR_SOCKET | (compat ? SMITH_CONNECT_COMPAT : 0);
 	rec->via = via;
 	rec->pad0 = 0;
-	bpf_ringbuf_submit(rec, ring__submit_flags(sizeof(*rec)));
+	bpf_ringbuf_submit(rec, ring__submit_flags(ring, sizeof(*rec)));
 	return 0;
 }
 
@@ -749,12 +793,14 @@ int BPF_PROG(process_exit, struct task_struct *p)
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(process_fork, struct task_struct *parent, struct task_struct *child)
 {
+	void *ring;
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct smith_fork *rec;
 
 	if (child->pid != child->tgid)
 		return 0; /* a thread: it shares its process's entry */
-	rec = bpf_ringbuf_reserve(&events, sizeof(*rec), 0);
+	ring = ring__get();
+	rec = ring ? bpf_ringbuf_reserve(ring, sizeof(*rec), 0) : NULL;
 	if (!rec) {
 		drop__count(SMITH_HOOK_FORK);
 		return 0;
@@ -763,7 +809,7 @@ int BPF_PROG(process_fork, struct task_struct *parent, struct task_struct *child
 	rec->child_start_time = task__start_boottime(child);
 	rec->child_pid = child->tgid;
 	rec->pad0 = 0;
-	bpf_ringbuf_submit(rec, ring__submit_flags(sizeof(*rec)));
+	bpf_ringbuf_submit(rec, ring__submit_flags(ring, sizeof(*rec)));
 	return 0;
 }
 
@@ -784,6 +830,7 @@ int BPF_PROG(module_load, struct module *mod)
  */
 static __noinline int module__emit(long ret, struct file *file, const char *uargs, __u32 how)
 {
+	void *ring;
 	__u32 hook = how & EXEC_HOW_HOOK;
 	__u16 type = hook == SMITH_HOOK_INIT_MODULE ? SMITH_REC_INIT_MODULE : SMITH_REC_FINIT_MODULE;
 	struct task_struct *task = bpf_get_current_task_btf();
@@ -828,7 +875,8 @@ static __noinline int module__emit(long ret, struct file *file, const char *uarg
 	barrier_var(size);
 	if (size > sizeof(*m) + SMITH_TAIL_LIMIT) /* cannot happen: appends are bounded */
 		return 0;
-	if (bpf_ringbuf_output(&events, m, size, ring__output_flags(size)))
+	ring = ring__get();
+	if (!ring || bpf_ringbuf_output(ring, m, size, ring__output_flags(ring, size)))
 		drop__count(hook);
 	return 0;
 }

@@ -93,6 +93,8 @@ public:
 	virtual std::string event_backend() const { return name(); }
 
 	virtual void start() = 0;
+	// The kernel side's rings (none: mode "").
+	virtual control::RingStatus rings() const { return {}; }
 	virtual long poll(std::chrono::milliseconds timeout, RecordHandler &handler) = 0;
 	virtual std::vector<control::HookStatus> hooks() const = 0;
 	virtual void detach() {}

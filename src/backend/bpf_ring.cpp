@@ -19,6 +19,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <tuple>
 
 namespace smith::backend {
 namespace {
@@ -114,52 +115,78 @@ uint64_t BpfRing::unread_bytes() const
 	       position(consumer_).load(std::memory_order_relaxed);
 }
 
-long BpfRing::consume(RecordHandler &handler)
+void BpfRing::begin()
+{
+	pass_pos_ = published_ = position(consumer_).load(std::memory_order_relaxed); // ours
+	pass_head_ = position(producer_).load(std::memory_order_acquire);
+	pass_span_ = 0;
+	if (pass_head_ - pass_pos_ > ring_bytes_)
+		throw BackendError(fmt::format("the ring {} is corrupt: the producer's position {} is {} "
+					       "bytes ahead of the reader's, more than the ring's {}",
+					       name_, pass_head_, pass_head_ - pass_pos_, ring_bytes_));
+}
+
+std::span<const std::byte> BpfRing::next()
 {
 	const auto *data = static_cast<const std::byte *>(producer_) + page_size_;
 	const uint64_t mask = ring_bytes_ - 1;
-	uint64_t given = position(consumer_).load(std::memory_order_relaxed); // ours
-	uint64_t pos = given;
-	long handed = 0;
-	auto batch_end = [&] {
-		handler.on_batch_end();
-		position(consumer_).store(pos, std::memory_order_release);
-		given = pos;
-	};
-	auto finish = [&] {
-		if (pos != given)
-			batch_end();
-	};
-	FinishOnUnwind guard(finish);
-	// One ring's worth at most: under a producer as fast as the reader, the caller still gets
-	// control back to flush its sink and publish its status.
-	const uint64_t stop_at = pos + ring_bytes_;
-	uint64_t prod = pos;
-	while (pos < stop_at) {
-		if (pos == prod) {
-			prod = position(producer_).load(std::memory_order_acquire);
-			if (pos == prod)
-				break;
-		}
-		auto *hdr = const_cast<std::byte *>(data + (pos & mask));
+	pass_span_ = 0;
+	while (pass_pos_ < pass_head_) {
+		auto *hdr = const_cast<std::byte *>(data + (pass_pos_ & mask));
 		const uint32_t len = std::atomic_ref<uint32_t>(*reinterpret_cast<uint32_t *>(hdr))
 					     .load(std::memory_order_acquire);
 		if (len & BPF_RINGBUF_BUSY_BIT)
-			break; // still being written: the next pass takes it
+			break; // still being written: a later pass takes it
 		const uint32_t size = len & ~(BPF_RINGBUF_BUSY_BIT | BPF_RINGBUF_DISCARD_BIT);
 		const uint64_t span = (uint64_t{size} + BPF_RINGBUF_HDR_SZ + 7) & ~uint64_t{7};
-		if (span > ring_bytes_ || span > prod - pos)
+		if (span > pass_head_ - pass_pos_)
 			throw BackendError(
 				fmt::format("the ring {} is corrupt at position {}: a record of {} bytes, "
 					    "{} bytes before the producer's position",
-					    name_, pos, size, prod - pos));
-		if (!(len & BPF_RINGBUF_DISCARD_BIT)) {
-			handler.on_record({hdr + BPF_RINGBUF_HDR_SZ, size});
-			handed++;
+					    name_, pass_pos_, size, pass_head_ - pass_pos_));
+		if (len & BPF_RINGBUF_DISCARD_BIT) {
+			pass_pos_ += span;
+			continue;
 		}
-		pos += span;
-		if (pos - given >= ring_bytes_ / kGiveBackFraction)
-			batch_end();
+		pass_span_ = span;
+		return {hdr + BPF_RINGBUF_HDR_SZ, size};
+	}
+	return {};
+}
+
+bool BpfRing::pop()
+{
+	pass_pos_ += pass_span_;
+	pass_span_ = 0;
+	return pass_pos_ - published_ >= ring_bytes_ / kGiveBackFraction;
+}
+
+void BpfRing::publish()
+{
+	if (pass_pos_ == published_)
+		return;
+	position(consumer_).store(pass_pos_, std::memory_order_release);
+	published_ = pass_pos_;
+}
+
+long BpfRing::consume(RecordHandler &handler)
+{
+	auto finish = [&] {
+		if (pass_pos_ == published_)
+			return;
+		handler.on_batch_end();
+		publish();
+	};
+	begin();
+	FinishOnUnwind guard(finish);
+	long handed = 0;
+	for (auto rec = next(); !rec.empty(); rec = next()) {
+		handler.on_record(rec);
+		handed++;
+		if (pop()) {
+			handler.on_batch_end();
+			publish();
+		}
 	}
 	finish();
 	return handed;
@@ -182,10 +209,11 @@ RingPins::RingPins(std::string dir) : dir_(std::move(dir))
 	own_path_ = fmt::format("{}/events-{}-{}", dir_, getpid(), start_ticks(getpid()));
 }
 
-std::vector<BpfRing> RingPins::adopt_leftovers() const
+std::vector<std::vector<BpfRing>> RingPins::adopt_leftovers() const
 {
 	struct Pin {
 		std::string path;
+		uint64_t pid;
 		uint64_t start;
 	};
 	std::vector<Pin> pins;
@@ -199,10 +227,14 @@ std::vector<BpfRing> RingPins::adopt_leftovers() const
 			continue;
 		if (start_ticks(static_cast<pid_t>(pid)) == start)
 			continue; // its smithd still runs
-		pins.push_back({entry.path().string(), start});
+		pins.push_back({entry.path().string(), pid, start});
 	}
-	std::sort(pins.begin(), pins.end(), [](const Pin &a, const Pin &b) { return a.start < b.start; });
-	std::vector<BpfRing> rings;
+	// Oldest smithd first; a smithd's per-CPU rings next to each other.
+	std::sort(pins.begin(), pins.end(), [](const Pin &a, const Pin &b) {
+		return std::tie(a.start, a.pid, a.path) < std::tie(b.start, b.pid, b.path);
+	});
+	std::vector<std::vector<BpfRing>> groups;
+	const Pin *last = nullptr;
 	for (const Pin &p : pins) {
 		util::UniqueFd fd(bpf_obj_get(p.path.c_str()));
 		if (!fd.valid()) {
@@ -211,15 +243,19 @@ std::vector<BpfRing> RingPins::adopt_leftovers() const
 			continue;
 		}
 		try {
-			rings.emplace_back(std::move(fd), p.path);
+			BpfRing ring(std::move(fd), p.path);
 			spdlog::info("reading the {} bytes a smithd that did not stop cleanly left in {}",
-				     rings.back().unread_bytes(), p.path);
+				     ring.unread_bytes(), p.path);
+			if (!last || last->pid != p.pid || last->start != p.start)
+				groups.emplace_back();
+			groups.back().push_back(std::move(ring));
+			last = &p;
 		} catch (const BackendError &e) {
 			spdlog::warn("{}; removing it", e.what());
 			release(p.path);
 		}
 	}
-	return rings;
+	return groups;
 }
 
 void RingPins::release(const std::string &path)

@@ -9,7 +9,9 @@
 // leaves every record it had not made safe in a ring the next start reads first.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -34,13 +36,27 @@ public:
 	uint64_t ring_bytes() const { return ring_bytes_; }
 
 	// Hands each committed record (discarded ones skipped) to `handler`, in
-	// order, up to the first one still being written or one ring's worth of
-	// bytes, whichever comes first, and gives their space
+	// order, up to the first one still being written or the producer's
+	// position when it began (at most one ring's worth: under a producer as fast
+	// as the reader, the caller still gets control back), and gives their space
 	// back every 1/16 of the ring and at the end, each time right after
 	// handler.on_batch_end() returned. If it throws, what it had not taken
 	// stays in the ring. A record whose length does not fit the ring throws
 	// BackendError. Returns the records handed.
 	long consume(RecordHandler &handler);
+
+	// consume() in steps, for a reader that merges several rings by time
+	// (time_order.h): begin() takes the producer's position as the end of a
+	// pass; next() returns the committed record at the reader's position,
+	// discarded ones skipped, or an empty span at the end of the pass or at a
+	// record still being written (a corrupt length throws); pop() moves past
+	// the record next() returned and says whether 1/16 of the ring now waits
+	// to be given back; publish() gives the kernel the space of every record
+	// popped (the caller has made them safe first).
+	void begin();
+	std::span<const std::byte> next();
+	bool pop();
+	void publish();
 
 	// Bytes the producer has committed (or reserved) that the reader has not given back.
 	uint64_t unread_bytes() const;
@@ -53,6 +69,12 @@ private:
 	void *consumer_ = nullptr; // one page, read-write: the consumer position
 	void *producer_ = nullptr; // the producer page, then the data twice (PROT_READ)
 	size_t producer_bytes_ = 0;
+	// The pass begin() started: its end, the next record's position and span, the position
+	// given back.
+	uint64_t pass_head_ = 0;
+	uint64_t pass_pos_ = 0;
+	uint64_t pass_span_ = 0;
+	uint64_t published_ = 0;
 };
 
 // The pins of one directory in bpffs (/sys/fs/bpf/smith by default). Each smithd pins its
@@ -66,9 +88,10 @@ public:
 
 	// Where this process pins its ring.
 	const std::string &own_path() const { return own_path_; }
-	// The rings of smithds that are gone, oldest first, each opened (their pins stay
-	// until release()).
-	std::vector<BpfRing> adopt_leftovers() const;
+	// The rings of smithds that are gone, oldest smithd first, each opened (their pins stay
+	// until release()): one group per smithd, its shared ring or its per-CPU rings
+	// (pinned as events-<pid>-<start time>-cpu<N>), to be read together in time order.
+	std::vector<std::vector<BpfRing>> adopt_leftovers() const;
 	// Removes the pin of `ring` (a leftover read out, or this process's own ring at a stop
 	// that left it empty).
 	static void release(const std::string &path);

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <bit>
 #include <cerrno>
 #include <filesystem>
 #include <fstream>
@@ -19,6 +20,7 @@
 #include "backend/bpf_ring.h"
 #include "backend/kallsyms.h"
 #include "backend/libbpf_error.h"
+#include "backend/time_order.h"
 #include "util/fd.h"
 #include "smith_bpf.skel.h"
 #include "smith/abi.h"
@@ -143,10 +145,11 @@ std::string trampoline_refusal()
 struct EbpfBackend::State {
 	std::unique_ptr<smith_bpf, SkeletonDeleter> skel;
 	std::vector<std::unique_ptr<bpf_link, LinkDeleter>> links;
-	std::unique_ptr<BpfRing> ring;
-	std::vector<BpfRing> leftovers;		// rings killed smithds left, read first (bpf_ring.h)
+	std::vector<BpfRing> rings;			     // the shared ring, or one per possible CPU
+	std::vector<std::vector<BpfRing>> leftovers; // rings killed smithds left, read first (bpf_ring.h)
 	std::vector<control::HookStatus> hooks; // by enum smith_hook
 	std::vector<std::string> points;	// by enum smith_hook: the programs' sections, for the log
+	std::vector<pollfd> pollfds;		// one per ring
 	int ncpus = 1;
 };
 
@@ -177,7 +180,7 @@ void EbpfBackend::start()
 				     "tracepoint, which every syscall on the host passes through",
 				     refusal);
 	}
-	std::vector<BpfRing> leftovers;
+	std::vector<std::vector<BpfRing>> leftovers;
 	if (!options_.pin_dir.empty()) {
 		try {
 			RingPins pins(options_.pin_dir);
@@ -191,6 +194,8 @@ void EbpfBackend::start()
 	}
 	std::unique_ptr<State> st;
 	try {
+		if (options_.ring == "percpu")
+			create_cpu_rings();
 		if (mode == SMITH_BPF_MODE_FEXIT && options_.attach == "auto") {
 			try {
 				st = load(mode);
@@ -204,16 +209,20 @@ void EbpfBackend::start()
 			st = load(mode);
 		}
 	} catch (...) {
-		if (!pin_path_.empty())
-			RingPins::release(pin_path_);
-		pin_path_.clear();
+		release_pins();
+		cpu_rings_.clear();
 		throw;
 	}
 	st->leftovers = std::move(leftovers);
+	if (cpu_rings_.empty())
+		spdlog::info("ring: one ring buffer of {} bytes shared by all CPUs", st->rings[0].ring_bytes());
+	else
+		spdlog::info("ring: one ring buffer of {} bytes per CPU, {} CPUs possible", cpu_ring_bytes_,
+			     cpu_rings_.size());
 	if (!pin_path_.empty())
-		spdlog::info("ring pinned at {}: records a killed smithd had not made safe wait there for "
+		spdlog::info("ring pinned at {}{}: records a killed smithd had not made safe wait there for "
 			     "the next start",
-			     pin_path_);
+			     pin_path_, cpu_rings_.empty() ? "" : "-cpu<N>");
 	for (size_t h = 0; h < st->hooks.size(); h++)
 		if (st->hooks[h].state == "attached")
 			spdlog::info("hook {} attached ({}): {}", st->hooks[h].name, st->hooks[h].attach,
@@ -237,13 +246,27 @@ std::unique_ptr<EbpfBackend::State> EbpfBackend::load(int mode) const
 	uint32_t rb = options_.ringbuf_bytes;
 	if (rb < 4096 || (rb & (rb - 1)) != 0)
 		throw BackendError(fmt::format("ring buffer size {} is not a power of two >= 4096", rb));
-	bpf_map__set_max_entries(skel->maps.events, rb);
-	// libbpf creates the ring and pins it, or takes the one already pinned there (this start's
-	// fexit attempt, when it fell back).
-	if (!pin_path_.empty())
-		if (int err = bpf_map__set_pin_path(skel->maps.events, pin_path_.c_str()); err)
-			throw BackendError(fmt::format("cannot pin the ring at {}: {}", pin_path_,
+	const bool percpu = !cpu_rings_.empty();
+	const uint32_t page = static_cast<uint32_t>(sysconf(_SC_PAGESIZE));
+	if (percpu) {
+		// The shared ring stays one page; start() made the CPUs' rings.
+		skel->rodata->percpu_rings = true;
+		bpf_map__set_max_entries(skel->maps.events, page);
+		bpf_map__set_max_entries(skel->maps.cpu_rings, static_cast<uint32_t>(cpu_rings_.size()));
+		// The template of the array's rings: CPU 0's (libbpf cannot resize the object's).
+		if (int err = bpf_map__set_inner_map_fd(skel->maps.cpu_rings, cpu_rings_[0].get()); err)
+			throw BackendError(fmt::format("cannot give cpu_rings its template: {}",
 						       libbpf_error_text(err)));
+		rb = cpu_ring_bytes_;
+	} else {
+		bpf_map__set_max_entries(skel->maps.events, rb);
+		// libbpf creates the ring and pins it, or takes the one already pinned there (this
+		// start's fexit attempt, when it fell back).
+		if (!pin_path_.empty())
+			if (int err = bpf_map__set_pin_path(skel->maps.events, pin_path_.c_str()); err)
+				throw BackendError(fmt::format("cannot pin the ring at {}: {}", pin_path_,
+							       libbpf_error_text(err)));
+	}
 	bpf_map__set_max_entries(skel->maps.scratch_map, st->ncpus);
 	skel->rodata->wakeup_bytes = options_.wakeup_bytes ? options_.wakeup_bytes : rb / 64;
 	if (options_.connect_budget_rate > 0) {
@@ -343,6 +366,12 @@ std::unique_ptr<EbpfBackend::State> EbpfBackend::load(int mode) const
 		throw BackendError(fmt::format("the kernel rejected smith's BPF programs ({} mode): {} (the "
 					       "verifier's log is above)",
 					       mode_name(mode), libbpf_error_text(err)));
+	for (uint32_t cpu = 0; cpu < cpu_rings_.size(); cpu++) {
+		const int fd = cpu_rings_[cpu].get();
+		if (bpf_map_update_elem(bpf_map__fd(skel->maps.cpu_rings), &cpu, &fd, BPF_ANY) != 0)
+			throw BackendError(fmt::format("cannot give CPU {} its ring: {}", cpu,
+						       libbpf_error_text(-errno)));
+	}
 
 	// Attach each program once; a failure marks its hooks failed and the others run. In
 	// fexit mode a trampoline that will not attach fails the mode (auto falls back).
@@ -377,10 +406,17 @@ std::unique_ptr<EbpfBackend::State> EbpfBackend::load(int mode) const
 	if (!any)
 		throw BackendError("no hook could be attached");
 
-	util::UniqueFd ring_fd(fcntl(bpf_map__fd(skel->maps.events), F_DUPFD_CLOEXEC, 3));
-	if (!ring_fd.valid())
-		throw BackendError(fmt::format("cannot map the ring buffer: {}", libbpf_error_text(-errno)));
-	st->ring = std::make_unique<BpfRing>(std::move(ring_fd), "events");
+	auto reader = [](int map_fd, std::string name) {
+		util::UniqueFd fd(fcntl(map_fd, F_DUPFD_CLOEXEC, 3));
+		if (!fd.valid())
+			throw BackendError(fmt::format("cannot map the ring buffer {}: {}", name,
+						       libbpf_error_text(-errno)));
+		return BpfRing(std::move(fd), std::move(name));
+	};
+	if (!percpu)
+		st->rings.push_back(reader(bpf_map__fd(skel->maps.events), "events"));
+	for (size_t cpu = 0; cpu < cpu_rings_.size(); cpu++)
+		st->rings.push_back(reader(cpu_rings_[cpu].get(), fmt::format("the ring of CPU {}", cpu)));
 	return st;
 }
 
@@ -389,21 +425,26 @@ long EbpfBackend::poll(std::chrono::milliseconds timeout, RecordHandler &handler
 	if (!state_)
 		throw BackendError("ebpf backend polled before start");
 	State &st = *state_;
-	// What killed smithds left comes first: it is older than anything in this run's ring.
+	// What killed smithds left comes first: it is older than anything in this run's rings. Their
+	// hooks are gone, so every record in them is complete or never will be.
 	long delivered = 0;
-	for (BpfRing &old : st.leftovers) {
+	for (std::vector<BpfRing> &group : st.leftovers) {
 		long n = 0;
 		try {
-			n = old.consume(handler);
+			n = drain_in_time_order(std::span<BpfRing>(group), handler, UINT64_MAX);
 		} catch (const BackendError &e) { // a damaged ring: what was read before it is kept
 			spdlog::error("{}; the rest of it is dropped", e.what());
 		}
 		delivered += n;
-		spdlog::info("read {} records a smithd that did not stop cleanly left in {}", n, old.name());
-		if (old.unread_bytes() != 0)
-			spdlog::warn("{} bytes of {} could not be read (a record never completed)",
-				     old.unread_bytes(), old.name());
-		RingPins::release(old.name());
+		for (const BpfRing &old : group) {
+			if (old.unread_bytes() != 0)
+				spdlog::warn("{} bytes of {} could not be read (a record never completed, or "
+					     "the ring is damaged)",
+					     old.unread_bytes(), old.name());
+			RingPins::release(old.name());
+		}
+		spdlog::info("read {} records a smithd that did not stop cleanly left in {}{}", n,
+			     group.front().name(), group.size() > 1 ? " and its other CPUs' rings" : "");
 	}
 	st.leftovers.clear();
 	if (delivered > 0)
@@ -411,14 +452,26 @@ long EbpfBackend::poll(std::chrono::milliseconds timeout, RecordHandler &handler
 	// Wakeups come in batches (see wakeup_bytes in bpf/smith.bpf.c), so a wait longer than
 	// poll_interval would hold records back. The kernel wakes the reader only for a record
 	// that lands where the reader stands; after an overflow or a stop (SIGSTOP, a slow sink)
-	// the ring can hold records with no wakeup pending. A wait that times out therefore ends
+	// a ring can hold records with no wakeup pending. A wait that times out therefore ends
 	// with a read all the same, so nothing waits longer than one poll_interval.
 	const auto wait = std::min(timeout, options_.poll_interval);
-	pollfd p{st.ring->fd(), POLLIN, 0};
-	if (::poll(&p, 1, static_cast<int>(wait.count())) < 0 && errno != EINTR)
+	if (st.rings.size() == 1) {
+		pollfd p{st.rings[0].fd(), POLLIN, 0};
+		if (::poll(&p, 1, static_cast<int>(wait.count())) < 0 && errno != EINTR)
+			throw BackendError(fmt::format("waiting on the ring buffer failed: {}",
+						       libbpf_error_text(-errno)));
+		return st.rings[0].consume(handler);
+	}
+	st.pollfds.resize(st.rings.size());
+	for (size_t i = 0; i < st.rings.size(); i++)
+		st.pollfds[i] = {st.rings[i].fd(), POLLIN, 0};
+	if (::poll(st.pollfds.data(), st.pollfds.size(), static_cast<int>(wait.count())) < 0 &&
+	    errno != EINTR)
 		throw BackendError(
-			fmt::format("waiting on the ring buffer failed: {}", libbpf_error_text(-errno)));
-	return st.ring->consume(handler);
+			fmt::format("waiting on the ring buffers failed: {}", libbpf_error_text(-errno)));
+	// Every ring, woken or not, merged by time: a record's cause (a fork) may be in another's.
+	return drain_in_time_order(std::span<BpfRing>(st.rings), handler,
+				   detached_ ? UINT64_MAX : boottime_ns());
 }
 
 std::vector<control::HookStatus> EbpfBackend::hooks() const
@@ -439,11 +492,20 @@ std::vector<control::HookStatus> EbpfBackend::hooks() const
 	return out;
 }
 
+control::RingStatus EbpfBackend::rings() const
+{
+	if (!state_ || state_->rings.empty())
+		return {};
+	return {cpu_rings_.empty() ? "shared" : "percpu", state_->rings.size(),
+		state_->rings.front().ring_bytes()};
+}
+
 void EbpfBackend::detach()
 {
 	if (!state_)
 		return;
 	state_->links.clear();
+	detached_ = true; // nothing more comes: the rings are read to their ends
 	for (auto &h : state_->hooks)
 		if (h.state == "attached") {
 			h.state = "detached";
@@ -458,18 +520,69 @@ void EbpfBackend::stop()
 	state_->links.clear(); // detach before the programs go
 	unpin_if_empty();
 	state_.reset();
+	cpu_rings_.clear();
 }
 
-// A stop that read the ring out leaves no pin; one that did not (an error on the way) leaves the
+uint32_t cpu_ring_bytes(uint32_t total_bytes, int ncpus)
+{
+	const uint32_t page = static_cast<uint32_t>(sysconf(_SC_PAGESIZE));
+	const uint32_t share = total_bytes / static_cast<uint32_t>(std::max(ncpus, 1));
+	const uint32_t floor_pow2 = share == 0 ? 0 : std::bit_floor(share);
+	return std::max({floor_pow2, page, uint32_t{SMITH_REC_MAX} * 4});
+}
+
+void EbpfBackend::create_cpu_rings()
+{
+	const int ncpus = libbpf_num_possible_cpus();
+	if (ncpus <= 0)
+		throw BackendError(fmt::format("cannot count CPUs: {}", libbpf_error_text(ncpus)));
+	cpu_ring_bytes_ = cpu_ring_bytes(options_.ringbuf_bytes, ncpus);
+	for (int cpu = 0; cpu < ncpus; cpu++) {
+		const std::string name = fmt::format("smith_cpu{}", cpu);
+		util::UniqueFd fd(
+			bpf_map_create(BPF_MAP_TYPE_RINGBUF, name.c_str(), 0, 0, cpu_ring_bytes_, nullptr));
+		if (!fd.valid())
+			throw BackendError(fmt::format("cannot create the ring buffer of CPU {} ({} bytes): {}",
+						       cpu, cpu_ring_bytes_, libbpf_error_text(-errno)));
+		if (!pin_path_.empty()) {
+			const std::string pin = cpu_pin(static_cast<size_t>(cpu));
+			if (bpf_obj_pin(fd.get(), pin.c_str()) != 0)
+				throw BackendError(fmt::format("cannot pin the ring of CPU {} at {}: {}", cpu,
+							       pin, libbpf_error_text(-errno)));
+		}
+		cpu_rings_.push_back(std::move(fd));
+	}
+}
+
+std::string EbpfBackend::cpu_pin(size_t cpu) const
+{
+	return fmt::format("{}-cpu{}", pin_path_, cpu);
+}
+
+void EbpfBackend::release_pins()
+{
+	if (pin_path_.empty())
+		return;
+	RingPins::release(pin_path_);
+	for (size_t cpu = 0; cpu < cpu_rings_.size(); cpu++)
+		RingPins::release(cpu_pin(cpu));
+	pin_path_.clear();
+}
+
+// A stop that read the rings out leaves no pin; one that did not (an error on the way) leaves the
 // records for the next start.
 void EbpfBackend::unpin_if_empty()
 {
-	if (pin_path_.empty() || !state_->ring)
+	if (pin_path_.empty())
 		return;
-	if (const uint64_t left = state_->ring->unread_bytes(); left == 0)
-		RingPins::release(pin_path_);
+	uint64_t left = 0;
+	for (const BpfRing &ring : state_->rings)
+		left += ring.unread_bytes();
+	if (left == 0)
+		release_pins();
 	else
-		spdlog::warn("{} bytes of records stay in {} for the next start", left, pin_path_);
+		spdlog::warn("{} bytes of records stay in {}{} for the next start", left, pin_path_,
+			     cpu_rings_.empty() ? "" : "-cpu<N>");
 	pin_path_.clear();
 }
 

@@ -10,6 +10,7 @@
 
 #include "backend/backend.h"
 #include "smith/budget.h"
+#include "util/fd.h"
 
 namespace smith::backend {
 
@@ -32,7 +33,15 @@ struct EbpfOptions {
 	// not made safe waits there for the next start; "": not pinned (kill -9 loses what the
 	// ring holds).
 	std::string pin_dir = "/sys/fs/bpf/smith";
+	// "shared": one ring buffer of ringbuf_bytes for all CPUs, each reservation under its lock;
+	// "percpu": one per possible CPU (cpu_ring_bytes()), no CPU waits on another, and the
+	// reader merges them by time stamp.
+	std::string ring = "shared";
 };
+
+// The size of each CPU's ring in the percpu mode: `total_bytes` shared out over `ncpus`, a power
+// of two, at least a page and four records of the largest size (SMITH_REC_MAX).
+uint32_t cpu_ring_bytes(uint32_t total_bytes, int ncpus);
 
 // Why this kernel refuses BPF trampolines ("" if it allows them): loads and attaches an empty
 // fexit program on connect's entry function, and takes it away again.
@@ -51,6 +60,7 @@ public:
 	void start() override;
 	long poll(std::chrono::milliseconds timeout, RecordHandler &handler) override;
 	std::vector<control::HookStatus> hooks() const override;
+	control::RingStatus rings() const override;
 	void detach() override;
 	void stop() override;
 
@@ -59,9 +69,17 @@ private:
 	// Opens, loads and attaches the programs of one mode (SMITH_BPF_MODE_FEXIT or _SYS_EXIT).
 	std::unique_ptr<State> load(int mode) const;
 	void unpin_if_empty();
+	// The percpu mode's rings, made (and pinned) once before the programs load, so that a
+	// fallback from fexit to sys_exit keeps them.
+	void create_cpu_rings();
+	std::string cpu_pin(size_t cpu) const; // where CPU `cpu`'s ring is pinned
+	void release_pins();
 
 	EbpfOptions options_;
-	std::string pin_path_; // where the ring is pinned; "" if it is not
+	std::string pin_path_; // where the ring is pinned (per-CPU rings: with -cpu<N>); "" if not
+	std::vector<util::UniqueFd> cpu_rings_; // percpu mode: one ring per possible CPU
+	uint32_t cpu_ring_bytes_ = 0;
+	bool detached_ = false;
 	std::unique_ptr<State> state_;
 };
 

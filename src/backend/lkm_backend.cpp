@@ -1,4 +1,5 @@
 #include "backend/lkm_backend.h"
+#include "backend/time_order.h"
 
 #include <fcntl.h>
 #include <fmt/format.h>
@@ -21,12 +22,6 @@ namespace {
 // The hooks on a syscall come first in the event table.
 constexpr unsigned kSyscallHooks = 0 SMITH_SYSCALL_HOOKS(SMITH_COUNT_ONE);
 
-uint64_t boottime_ns()
-{
-	timespec ts{};
-	clock_gettime(CLOCK_BOOTTIME, &ts);
-	return static_cast<uint64_t>(ts.tv_sec) * 1000000000ULL + static_cast<uint64_t>(ts.tv_nsec);
-}
 
 } // namespace
 
@@ -160,59 +155,8 @@ long LkmBackend::poll(std::chrono::milliseconds timeout, RecordHandler &handler)
 	}
 	// Every ring, woken or not: the module wakes the reader in batches, and
 	// an idle wait should not leave records behind for another timeout.
-	return drain_in_time_order(handler);
-}
-
-long LkmBackend::drain_in_time_order(RecordHandler &handler)
-{
-	// The horizon is read before any head: a record stamped before it whose
-	// cause (a fork record, a connect_suppressed record) was written on another
-	// CPU finds that cause already published, since the cause was committed
-	// before the record was stamped. Records stamped at or after it wait for
-	// the next pass, unless their stamp is too far ahead to be a clock's.
-	const uint64_t horizon = detached_ ? UINT64_MAX : boottime_ns();
-	const uint64_t hold_until = horizon > UINT64_MAX - kHoldAhead ? UINT64_MAX : horizon + kHoldAhead;
-	auto stamp = [](std::span<const std::byte> rec) {
-		uint64_t ts;
-		std::memcpy(&ts, rec.data() + offsetof(smith_rec_hdr, ts), sizeof(ts));
-		return ts;
-	};
-	auto due = [&](uint64_t ts) { return ts < horizon || ts >= hold_until; };
-
-	// Every ring gives back what was popped from it, once the handler has made it safe:
-	// when one ring has 1/16 of itself waiting, at the end of the pass, and on the way out
-	// of an error.
-	auto give_back = [&] {
-		handler.on_batch_end();
-		for (auto &ring : rings_)
-			ring.publish();
-	};
-	// A min-heap of (stamp, ring) over the rings' next records.
-	using Entry = std::pair<uint64_t, size_t>;
-	std::priority_queue<Entry, std::vector<Entry>, std::greater<Entry>> heads;
-	for (size_t i = 0; i < rings_.size(); i++)
-		rings_[i].begin();
-	FinishOnUnwind guard(give_back);
-	for (size_t i = 0; i < rings_.size(); i++) {
-		auto rec = rings_[i].next();
-		if (!rec.empty() && due(stamp(rec)))
-			heads.emplace(stamp(rec), i);
-	}
-	long delivered = 0;
-	while (!heads.empty()) {
-		const size_t i = heads.top().second;
-		heads.pop();
-		LkmRingReader &ring = rings_[i];
-		handler.on_record(ring.next());
-		delivered++;
-		if (ring.pop())
-			give_back();
-		auto rec = ring.next();
-		if (!rec.empty() && due(stamp(rec)))
-			heads.emplace(stamp(rec), i);
-	}
-	give_back();
-	return delivered;
+	return drain_in_time_order(std::span<LkmRingReader>(rings_), handler,
+				   detached_ ? UINT64_MAX : boottime_ns());
 }
 
 std::vector<control::HookStatus> LkmBackend::hooks() const

@@ -52,6 +52,10 @@ public:
 	// (module parameter), "failed" (probe did not register) or "unavailable";
 	// kernel_drops summed over the rings.
 	std::vector<control::HookStatus> hooks() const override;
+	control::RingStatus rings() const override
+	{
+		return {"percpu", rings_.size(), rings_.empty() ? 0 : rings_.front().ring_bytes()};
+	}
 	void detach() override;
 	void stop() override;
 
@@ -62,10 +66,6 @@ public:
 	bool loaded_module() const { return module_.loaded(); }
 
 private:
-	long drain_in_time_order(RecordHandler &handler);
-	// How far ahead of the clock a stamp may be and still wait for a later pass.
-	static constexpr uint64_t kHoldAhead = 1000000000ULL;
-
 	void open_and_map();
 
 	LkmOptions options_;

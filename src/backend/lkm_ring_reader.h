@@ -74,6 +74,7 @@ public:
 	// Records dropped for lack of space for `hook` (relaxed read of the producer's counter).
 	uint64_t drops(unsigned hook) const;
 	uint32_t index() const { return index_; }
+	uint64_t ring_bytes() const { return ring_bytes_; }
 
 private:
 	uint64_t load_head() const;

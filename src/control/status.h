@@ -50,6 +50,13 @@ struct HookStatus {
 	uint64_t kernel_drops = 0; // ring reserve failures counted in the kernel
 };
 
+// The kernel side's rings: what a burst can fill before the hooks drop.
+struct RingStatus {
+	std::string mode;   // "shared" (one for all CPUs), "percpu" (one per CPU); "" when none (replay)
+	uint64_t count = 0; // rings
+	uint64_t bytes = 0; // data bytes of each
+};
+
 struct SinkStatus {
 	std::string type;	    // "stdout", "file" or "kafka"
 	std::string target;	    // output path, or broker list
@@ -81,6 +88,7 @@ struct StatusSnapshot {
 	std::string previous_run_id;	// the run before this one ("" when none was recorded)
 	bool previous_run_clean = true; // whether it stopped cleanly (run_state.h)
 	bool stopping = false;		// the last status of a clean stop
+	RingStatus rings;
 	std::vector<HookStatus> hooks;
 	std::array<uint64_t, kEventTypeCount> received{}; // records decoded, by type
 	std::array<uint64_t, kEventTypeCount> sent{};	  // events written to the sink, by type

@@ -49,6 +49,12 @@ std::string status_to_json(const StatusSnapshot &s)
 	w.field("clean_stop", s.previous_run_clean);
 	w.end_object();
 	w.field("stopping", s.stopping);
+	w.key("rings");
+	w.begin_object();
+	w.field("mode", std::string_view(s.rings.mode));
+	w.field("count", s.rings.count);
+	w.field("bytes", s.rings.bytes);
+	w.end_object();
 
 	w.key("hooks");
 	w.begin_array();

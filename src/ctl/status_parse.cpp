@@ -109,6 +109,8 @@ control::StatusSnapshot status_from_json(std::string_view json)
 	s.previous_run_id = previous.str("run_id");
 	s.previous_run_clean = previous.boolean("clean_stop");
 	s.stopping = top.boolean("stopping");
+	const Fields rings = top.obj("rings");
+	s.rings = {rings.str("mode"), rings.u64("count"), rings.u64("bytes")};
 
 	size_t i = 0;
 	for (element e : top.arr("hooks")) {

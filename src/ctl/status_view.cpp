@@ -143,6 +143,10 @@ std::string format_status(const control::StatusSnapshot &s)
 			out, "previous run",
 			fmt::format("{} ({})", printable(s.previous_run_id),
 				    s.previous_run_clean ? "stopped cleanly" : "ended without a clean stop"));
+	if (!s.rings.mode.empty())
+		labelled(out, "rings",
+			 fmt::format("{} ({} of {} KiB)", printable(s.rings.mode), s.rings.count,
+				     s.rings.bytes / 1024));
 	labelled(out, "rss", fmt::format("{:.1f} MiB", static_cast<double>(s.rss_bytes) / (1024.0 * 1024.0)));
 	labelled(out, "cpu", fmt::format("{:.1f}% ({:.2f} s total)", s.cpu_percent, s.cpu_seconds));
 

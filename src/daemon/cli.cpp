@@ -50,6 +50,9 @@ std::optional<Config> parse_command_line(int argc, char **argv, int *exit_code)
 	auto *o_attach =
 		app.add_option("--bpf-attach", config.bpf_attach,
 			       "eBPF syscall hooks: auto | fexit (trampolines) | sys_exit (tracepoint)");
+	auto *o_bpf_ring = app.add_option("--bpf-ring", config.bpf_ring,
+					  "eBPF ring buffers: shared (one for all CPUs) | percpu (one per CPU, "
+					  "--ringbuf-bytes shared out among them)");
 	auto *o_pin_dir =
 		app.add_option("--bpf-pin-dir", config.bpf_pin_dir,
 			       "bpffs directory the eBPF ring is pinned in, so that a killed smithd's "
@@ -90,6 +93,7 @@ std::optional<Config> parse_command_line(int argc, char **argv, int *exit_code)
 	keep(o_ring, config.ringbuf_bytes, from_file.ringbuf_bytes);
 	keep(o_attach, config.bpf_attach, from_file.bpf_attach);
 	keep(o_pin_dir, config.bpf_pin_dir, from_file.bpf_pin_dir);
+	keep(o_bpf_ring, config.bpf_ring, from_file.bpf_ring);
 	keep(o_topic, config.topic, from_file.topic);
 	keep(o_spool, config.spool_dir, from_file.spool_dir);
 	keep(o_state, config.state_file, from_file.state_file);

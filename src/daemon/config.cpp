@@ -93,6 +93,8 @@ void load_config_file(const std::string &path, bool required, Config &c)
 			c.ringbuf_bytes = get<uint32_t>(path, key, v);
 		else if (key == "bpf_attach")
 			c.bpf_attach = get<std::string>(path, key, v);
+		else if (key == "bpf_ring")
+			c.bpf_ring = get<std::string>(path, key, v);
 		else if (key == "bpf_pin_dir")
 			c.bpf_pin_dir = get<std::string>(path, key, v);
 		else if (key == "lkm_module") {
@@ -151,6 +153,7 @@ void validate(const Config &c)
 	one_of("log level", c.log_level, kLogLevels);
 	one_of("durability", c.durability, {"disk", "memory"});
 	one_of("bpf_attach", c.bpf_attach, {"auto", "fexit", "sys_exit"});
+	one_of("bpf_ring", c.bpf_ring, {"shared", "percpu"});
 	if (c.sink == "file" && c.output.empty())
 		throw ConfigError(
 			"sink 'file' needs an output path (--output PATH or 'output:' in the config)");

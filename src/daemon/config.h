@@ -30,6 +30,7 @@ struct Config {
 	std::string log_file;			       // also log here ("" = stderr only)
 	uint32_t ringbuf_bytes = 8u << 20;	       // eBPF ring buffer size, a power of two
 	std::string bpf_attach = "auto";	       // auto | fexit | sys_exit (EbpfOptions::attach)
+	std::string bpf_ring = "shared";	       // shared | percpu (EbpfOptions::ring)
 	std::string bpf_pin_dir = "/sys/fs/bpf/smith"; // where the eBPF ring is pinned; "": not pinned
 	std::string record;			       // also write raw records here, for replay
 	std::string replay;			       // replay backend input file

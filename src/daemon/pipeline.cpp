@@ -223,6 +223,7 @@ void Pipeline::publish(bool stopping)
 	s.previous_run_clean = context_.previous_run_clean;
 	s.stopping = stopping;
 	s.hooks = backend_.hooks();
+	s.rings = backend_.rings();
 	s.received = received_;
 	s.sent = sent_;
 	s.decode_errors = decode_errors_;

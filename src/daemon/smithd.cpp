@@ -130,6 +130,7 @@ int run_daemon(Config &config)
 		backend::EbpfOptions ebpf;
 		ebpf.ringbuf_bytes = config.ringbuf_bytes;
 		ebpf.attach = config.bpf_attach;
+		ebpf.ring = config.bpf_ring;
 		ebpf.pin_dir = config.bpf_pin_dir;
 		ebpf.connect_budget_rate = config.connect_budget_rate;
 		ebpf.connect_budget_burst = config.connect_budget_burst;

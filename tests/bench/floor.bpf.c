@@ -96,7 +96,7 @@ static __always_inline int emit__connect(void)
 	}
 	__builtin_memset(rec, 0, sizeof(*rec));
 	rec->hdr.ts = bpf_ktime_get_boot_ns();
-	bpf_ringbuf_submit(rec, ring__submit_flags(sizeof(*rec)));
+	bpf_ringbuf_submit(rec, ring__submit_flags(&events, sizeof(*rec)));
 	return 0;
 }
 

@@ -54,6 +54,7 @@ control::StatusSnapshot view_snapshot()
 	s.kernel = "6.18.44";
 	s.backend = "lkm";
 	s.backend_reason = "ebpf: kernel has no BTF";
+	s.rings = {"percpu", 4, 256 * 1024};
 	s.hooks = {{"execve", "attached", "", "sys_exit", 12345},
 		   {"init_module", "unavailable", "no modules", "sys_exit", 0}};
 	s.received = {7, 8, 0, 1};
@@ -117,6 +118,7 @@ TEST_CASE("format_status shows header, hooks, events and sink", "[unit][ctl]")
 		"hostname:      db-7\n"
 		"host_id:       hid\n"
 		"run_id:        rid\n"
+		"rings:         percpu (4 of 256 KiB)\n"
 		"rss:           1.5 MiB\n"
 		"cpu:           1.2% (2.50 s total)\n"
 		"\n"
@@ -168,6 +170,9 @@ TEST_CASE("status_from_json reads what status_to_json writes", "[unit][ctl]")
 	CHECK(got.pid == -1);
 	CHECK(got.hooks.size() == 2);
 	CHECK(got.hooks[0].kernel_drops == 12345);
+	CHECK(got.rings.mode == "percpu");
+	CHECK(got.rings.count == 4);
+	CHECK(got.rings.bytes == 256 * 1024);
 	CHECK(control::status_to_json(got) == json);
 }
 

@@ -40,6 +40,7 @@ void check_defaults(const smith::daemon::Config &c, bool shipped = false)
 	CHECK(c.log_level == d.log_level);
 	CHECK(c.log_file == d.log_file);
 	CHECK(c.ringbuf_bytes == d.ringbuf_bytes);
+	CHECK(c.bpf_ring == d.bpf_ring);
 	CHECK(c.record == d.record);
 	CHECK(c.replay == d.replay);
 	CHECK(c.lkm_module == d.lkm_module);

@@ -26,6 +26,7 @@ StatusSnapshot known_snapshot()
 	s.kernel = "6.18.44";
 	s.backend = "ebpf";
 	s.backend_reason = "BTF and ring buffer available";
+	s.rings = {"percpu", 2, 4194304};
 	s.previous_run_id = "0badc0de";
 	s.previous_run_clean = false;
 	s.hooks = {{"execve", "attached", "", "fexit", 0},
@@ -70,6 +71,7 @@ TEST_CASE("status_to_json writes the documented shape, fields in order", "[unit]
 		R"("host_id":"0123456789abcdef0123456789abcdef","run_id":"9f8e7d6c","kernel":"6.18.44",)"
 		R"("backend":"ebpf","backend_reason":"BTF and ring buffer available",)"
 		R"("previous_run":{"run_id":"0badc0de","clean_stop":false},"stopping":false,)"
+		R"("rings":{"mode":"percpu","count":2,"bytes":4194304},)"
 		R"("hooks":[{"name":"execve","state":"attached","reason":"","attach":"fexit","kernel_drops":0},)"
 		R"({"name":"init_module","state":"unavailable","reason":"kernel built without modules","attach":"fexit",)"
 		R"("kernel_drops":7}],)"
