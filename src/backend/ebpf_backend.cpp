@@ -145,11 +145,11 @@ std::string trampoline_refusal()
 struct EbpfBackend::State {
 	std::unique_ptr<smith_bpf, SkeletonDeleter> skel;
 	std::vector<std::unique_ptr<bpf_link, LinkDeleter>> links;
-	std::vector<BpfRing> rings;			     // the shared ring, or one per possible CPU
+	std::vector<BpfRing> rings;		     // the shared ring, or one per possible CPU
 	std::vector<std::vector<BpfRing>> leftovers; // rings killed smithds left, read first (bpf_ring.h)
-	std::vector<control::HookStatus> hooks; // by enum smith_hook
-	std::vector<std::string> points;	// by enum smith_hook: the programs' sections, for the log
-	std::vector<pollfd> pollfds;		// one per ring
+	std::vector<control::HookStatus> hooks;	     // by enum smith_hook
+	std::vector<std::string> points; // by enum smith_hook: the programs' sections, for the log
+	std::vector<pollfd> pollfds;	 // one per ring
 	int ncpus = 1;
 };
 
@@ -215,7 +215,8 @@ void EbpfBackend::start()
 	}
 	st->leftovers = std::move(leftovers);
 	if (cpu_rings_.empty())
-		spdlog::info("ring: one ring buffer of {} bytes shared by all CPUs", st->rings[0].ring_bytes());
+		spdlog::info("ring: one ring buffer of {} bytes shared by all CPUs",
+			     st->rings[0].ring_bytes());
 	else
 		spdlog::info("ring: one ring buffer of {} bytes per CPU, {} CPUs possible", cpu_ring_bytes_,
 			     cpu_rings_.size());
@@ -542,8 +543,9 @@ void EbpfBackend::create_cpu_rings()
 		util::UniqueFd fd(
 			bpf_map_create(BPF_MAP_TYPE_RINGBUF, name.c_str(), 0, 0, cpu_ring_bytes_, nullptr));
 		if (!fd.valid())
-			throw BackendError(fmt::format("cannot create the ring buffer of CPU {} ({} bytes): {}",
-						       cpu, cpu_ring_bytes_, libbpf_error_text(-errno)));
+			throw BackendError(
+				fmt::format("cannot create the ring buffer of CPU {} ({} bytes): {}", cpu,
+					    cpu_ring_bytes_, libbpf_error_text(-errno)));
 		if (!pin_path_.empty()) {
 			const std::string pin = cpu_pin(static_cast<size_t>(cpu));
 			if (bpf_obj_pin(fd.get(), pin.c_str()) != 0)

@@ -22,7 +22,6 @@ namespace {
 // The hooks on a syscall come first in the event table.
 constexpr unsigned kSyscallHooks = 0 SMITH_SYSCALL_HOOKS(SMITH_COUNT_ONE);
 
-
 } // namespace
 
 LkmBackend::LkmBackend(LkmOptions options) : options_(options), module_(std::move(options)) {}

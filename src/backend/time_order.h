@@ -40,7 +40,8 @@ inline uint64_t boottime_ns()
 // end, and on the way out of an error. Ring has begin(), next() (a span starting at a
 // smith_rec_hdr, empty at the end of the pass), pop() and publish(), as LkmRingReader and
 // BpfRing. Returns the records handed.
-template <typename Ring> long drain_in_time_order(std::span<Ring> rings, RecordHandler &handler, uint64_t horizon)
+template <typename Ring>
+long drain_in_time_order(std::span<Ring> rings, RecordHandler &handler, uint64_t horizon)
 {
 	const uint64_t hold_until = horizon > UINT64_MAX - kHoldAhead ? UINT64_MAX : horizon + kHoldAhead;
 	auto stamp = [](std::span<const std::byte> rec) {

@@ -50,9 +50,10 @@ std::optional<Config> parse_command_line(int argc, char **argv, int *exit_code)
 	auto *o_attach =
 		app.add_option("--bpf-attach", config.bpf_attach,
 			       "eBPF syscall hooks: auto | fexit (trampolines) | sys_exit (tracepoint)");
-	auto *o_bpf_ring = app.add_option("--bpf-ring", config.bpf_ring,
-					  "eBPF ring buffers: shared (one for all CPUs) | percpu (one per CPU, "
-					  "--ringbuf-bytes shared out among them)");
+	auto *o_bpf_ring =
+		app.add_option("--bpf-ring", config.bpf_ring,
+			       "eBPF ring buffers: shared (one for all CPUs) | percpu (one per CPU, "
+			       "--ringbuf-bytes shared out among them)");
 	auto *o_pin_dir =
 		app.add_option("--bpf-pin-dir", config.bpf_pin_dir,
 			       "bpffs directory the eBPF ring is pinned in, so that a killed smithd's "

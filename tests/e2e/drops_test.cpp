@@ -2,6 +2,7 @@
 // made in that time is then either an event or one drop counted for its hook, exactly, and smithd goes
 // on once it reads again. Checked against each backend, with a daemon of its own and a small ring:
 //   ebpf  --backend=auto with a one-page ring buffer;
+//   ebpf-percpu  the same with --bpf-ring=percpu: each CPU's ring is then the smallest, 256 KiB;
 //   lkm   --backend=auto on a kernel whose BTF is hidden, so that auto must choose the module, which
 //         smithd loads itself with 64 KiB rings (lkm_ring_kb) and unloads when it stops.
 // The calls are ones nothing else on the machine makes (a failed execveat, or a failed finit_module
@@ -65,6 +66,12 @@ SmithdOptions small_ring_options(const std::string &backend, const TempDir &conf
 		o.extra = {"--ringbuf-bytes=4096"};
 		return o;
 	}
+	if (backend == "ebpf-percpu") {
+		o = daemon_options("ebpf");
+		o.label = backend + "-small-rings";
+		o.extra = {"--ringbuf-bytes=4096", "--bpf-ring=percpu"};
+		return o;
+	}
 	if (module_loaded("smith"))
 		REQUIRE(unload_module("smith") == 0);
 	const std::string conf = conf_dir.file("smithd.yaml");
@@ -83,7 +90,10 @@ SmithdOptions small_ring_options(const std::string &backend, const TempDir &conf
 TEST_CASE("drops: while the reader is stopped every call is an event or a counted drop, exactly", "[e2e]")
 {
 	const MarkedCall calls = marked_call();
-	for (const std::string &backend : backends_under_test()) {
+	std::vector<std::string> variants = backends_under_test();
+	if (testing_backend("ebpf"))
+		variants.push_back("ebpf-percpu");
+	for (const std::string &backend : variants) {
 		INFO("backend " << backend << ", calls: failed " << calls.hook);
 		TempDir conf_dir("smith-e2e-conf-");
 		Smithd d(small_ring_options(backend, conf_dir));

@@ -666,6 +666,12 @@ std::optional<Status> parse_status(const std::string &json, std::string *error)
 		s.decode_errors = u;
 	if (doc["queue_depth"].get_uint64().get(u) == simdjson::SUCCESS)
 		s.queue_depth = u;
+	if (doc["rings"]["mode"].get_string().get(sv) == simdjson::SUCCESS)
+		s.rings_mode = sv;
+	if (doc["rings"]["count"].get_uint64().get(u) == simdjson::SUCCESS)
+		s.rings_count = u;
+	if (doc["rings"]["bytes"].get_uint64().get(u) == simdjson::SUCCESS)
+		s.rings_bytes = u;
 	simdjson::dom::object received;
 	if (doc["events"]["received"].get_object().get(received) == simdjson::SUCCESS)
 		for (auto field : received)

@@ -182,6 +182,9 @@ struct Status {
 	uint64_t received = 0; // records decoded, all types
 	uint64_t decode_errors = 0;
 	uint64_t queue_depth = 0;
+	std::string rings_mode; // rings: mode, count, bytes of each
+	uint64_t rings_count = 0;
+	uint64_t rings_bytes = 0;
 };
 // Parses `smithctl status --json`; nullopt (and *error) when it does not parse.
 std::optional<Status> parse_status(const std::string &json, std::string *error);

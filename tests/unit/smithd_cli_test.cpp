@@ -118,8 +118,8 @@ TEST_CASE("smithd: config file errors name the file, line and key", "[unit][cli]
 	std::ofstream(tmp / "bpf_ring.yaml") << "bpf_ring: per-cpu\n";
 	auto bpf_ring = run_smithd("--foreground --config " + (tmp / "bpf_ring.yaml"));
 	CHECK(bpf_ring.code == 1);
-	CHECK_THAT(bpf_ring.output, Catch::Contains("bpf_ring") && Catch::Contains("per-cpu") &&
-					    Catch::Contains("percpu"));
+	CHECK_THAT(bpf_ring.output,
+		   Catch::Contains("bpf_ring") && Catch::Contains("per-cpu") && Catch::Contains("percpu"));
 
 	auto missing = run_smithd("--foreground --config " + (tmp / "missing.yaml"));
 	CHECK(missing.code == 1);
