@@ -9,14 +9,15 @@
 # For each kernel and each vCPU count N, one boot of tests/vm/run-vm.sh --scale --cpus N
 # (tests/vm/guest-scale.sh in the guest): N smith_paced_load processes, one pinned to each vCPU,
 # make UDP connect() calls as fast as they go for T seconds (default 5), bare, under smithd
-# --backend=lkm and under smithd --backend=ebpf (file sink to /dev/null), R rounds (default 2).
+# --backend=lkm, under smithd --backend=ebpf and under smithd --backend=ebpf --bpf-ring=percpu
+# (file sink to /dev/null), R rounds (default 2).
 # scale_cpus_report.py then writes OUT/scale_cpus.json and OUT/scale_cpus.md (default OUT:
 # tests/bench/results): per kernel, vCPU count and backend, calls/s offered, connect events/s
 # smithd received, kernel drops, and their ratios to the fewest vCPUs and to bare.
 # The CPU is emulated: only the ratios mean something, and vCPUs beyond the host's cores share
 # them. Builds smithd, smithctl, smith_e2e_tests, smith_hook_load and smith_paced_load (Release)
 # in DIR (default build-scale) first, unless --no-build. Needs root and QEMU (run-vm.sh).
-# Takes 3 to 6 minutes per boot under TCG; 6.12 alone with 1, 2, 4 and 8 vCPUs about 20 minutes.
+# Takes 3 to 8 minutes per boot under TCG; 6.12 alone with 1, 2, 4 and 8 vCPUs about 25 minutes.
 set -euo pipefail
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$SCRIPT_DIR/../.." && pwd)
@@ -44,7 +45,7 @@ while [ $# -gt 0 ]; do
 	--build-dir) BUILD_DIR=${2:?--build-dir needs a directory}; shift 2 ;;
 	--no-build) BUILD=0; shift ;;
 	--out) OUT=${2:?--out needs a directory}; shift 2 ;;
-	-h | --help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h | --help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) die "unknown option '$1'" ;;
 	esac
 done

@@ -4,7 +4,7 @@ into JSON and a markdown table. Standard library only.
 
 Input, one JSON object per line (one window):
   {"cpus", "round", "config": "bare", "seconds", "loads": [smith_paced_load's line per CPU]}
-  {"cpus", "round", "config": "lkm"|"ebpf", "seconds", "ring_kb", "loads": [...],
+  {"cpus", "round", "config": "lkm"|"ebpf"|"ebpf-percpu", "seconds", "ring_kb", "loads": [...],
    "before", "drained": <smithctl status --json>}
 Per kernel, vCPU count and configuration, medians over the rounds of:
   calls/s     the connect() calls the load processes made per second (their sum)
@@ -83,8 +83,8 @@ def main():
 
     rows = []
     for (kernel, cpus, config), ws in sorted(windows.items(), key=lambda kv: (
-            kernels.index(kv[0][0]), kv[0][1], ["bare", "lkm", "ebpf"].index(kv[0][2])
-            if kv[0][2] in ("bare", "lkm", "ebpf") else 9)):
+            kernels.index(kv[0][0]), kv[0][1], ["bare", "lkm", "ebpf", "ebpf-percpu"].index(kv[0][2])
+            if kv[0][2] in ("bare", "lkm", "ebpf", "ebpf-percpu") else 9)):
         row = {"kernel": kernel, "cpus": cpus, "config": config, "rounds": len(ws),
                "calls_per_s": med(w["calls_per_s"] for w in ws)}
         row["calls_per_s_per_cpu"] = row["calls_per_s"] / cpus
@@ -140,11 +140,13 @@ def main():
         "",
         f"One `smith_paced_load --rate 0` per vCPU, pinned, UDP `connect()` to 127.0.0.1:9 for "
         f"{a.seconds} s; bare, under `smithd --backend=lkm` (smith.ko, ring_kb = 2048 / vCPUs: 2 MiB "
-        "of per-CPU rings in all) and under `smithd --backend=ebpf` (one 2 MiB BPF ring buffer), file "
+        "of per-CPU rings in all), under `smithd --backend=ebpf` (one 2 MiB BPF ring buffer) and "
+        "under `smithd --backend=ebpf --bpf-ring=percpu` (ebpf-percpu: one BPF ring buffer per vCPU, "
+        "2 MiB shared out, at least 256 KiB each), file "
         f"sink to /dev/null, no connect budget; {a.rounds} rounds, order reversed every other round, "
         "medians. The guest is emulated (multi-threaded TCG) on a host with 2 cores, so absolute rates "
         "mean nothing and, past 2 vCPUs, the vCPUs share the host's cores: read the ratios at one vCPU "
-        "count (smithd against bare, ebpf against lkm) before the ratios across counts. smithd on an "
+        "count (smithd against bare, ebpf against lkm and ebpf-percpu) before the ratios across counts. smithd on an "
         "emulated CPU takes in far fewer events than the loads make: the rings fill and the kernel "
         "drops the rest, in both backends; each hooked call still reserves (ebpf: under the ring "
         "buffer's lock) before it can drop.",

@@ -3,13 +3,14 @@
 # sh; /init runs it for smith.mode=scale). tests/bench/scale_cpus.sh boots the guest once per vCPU
 # count (run-vm.sh --scale --cpus N) and compares the counts.
 #
-#   guest-scale.sh [--seconds T] [--rounds R] [--lkm 0|1] [--configs bare,lkm,ebpf]
+#   guest-scale.sh [--seconds T] [--rounds R] [--lkm 0|1] [--configs bare,lkm,ebpf,ebpf-percpu]
 #
 # One window is one smith_paced_load --rate 0 --seconds T per online CPU, each pinned to its CPU
 # (taskset), all started together: UDP connect() calls as fast as each process goes. It runs bare,
 # under smithd --backend=lkm (smith.ko loaded afresh, ring_kb = 2048 / CPUs, so that the rings
-# hold 2 MiB in all at every CPU count) and under smithd --backend=ebpf (one BPF ring buffer of
-# 2 MiB), file sink to /dev/null, no connect budget; R rounds, the order of the configurations
+# hold 2 MiB in all at every CPU count), under smithd --backend=ebpf (one BPF ring buffer of
+# 2 MiB) and under smithd --backend=ebpf --bpf-ring=percpu (ebpf-percpu: one BPF ring buffer per
+# CPU, 2 MiB shared out, at least 256 KiB each), file sink to /dev/null, no connect budget; R rounds, the order of the configurations
 # reversed every other round. The rings are small on purpose: smithd on an emulated CPU takes in
 # a few hundred to a few thousand events a second, so any ring fills within the window and
 # what it kept must be drained before the counts are read; 2 MiB (about 10 000 records) drains
@@ -51,7 +52,7 @@ if [ "$LKM" = 1 ]; then
 	[ -f /opt/smith/modules/smith.ko ] || { echo "guest-scale: --lkm 1 but no smith.ko" >&2; exit 1; }
 	CONFIGS="$CONFIGS lkm"
 fi
-[ ! -e /sys/kernel/btf/vmlinux ] || CONFIGS="$CONFIGS ebpf" # no BTF (el7): the module alone
+[ ! -e /sys/kernel/btf/vmlinux ] || CONFIGS="$CONFIGS ebpf ebpf-percpu" # no BTF (el7): the module alone
 [ -z "$CONFIGS_ASKED" ] || CONFIGS=$CONFIGS_ASKED
 
 # Ring sizes: RING_TOTAL_KB in all for either backend; for the module, per CPU, a power of two of
@@ -61,6 +62,9 @@ RING_KB=$((RING_TOTAL_KB / CPUS))
 p=64
 while [ $((p * 2)) -le "$RING_KB" ]; do p=$((p * 2)); done
 RING_KB=$p
+# smithd's per-CPU BPF rings: RING_TOTAL_KB shared out, a power of two, at least 256 KiB.
+BPF_CPU_RING_KB=256
+while [ $((BPF_CPU_RING_KB * 2 * CPUS)) -le "$RING_TOTAL_KB" ]; do BPF_CPU_RING_KB=$((BPF_CPU_RING_KB * 2)); done
 
 fail() {
 	echo "guest-scale: error: $*" >&2
@@ -72,13 +76,15 @@ status() { # $1: file
 	"$BIN/smithctl" status --json --socket="$WORK/smithd.sock" >"$1" 2>/dev/null || echo null >"$1"
 }
 
-start_smithd() { # $1: backend
+start_smithd() { # $1: configuration
 	rm -f "$WORK/smithd.pid" "$WORK/smithd.sock"
+	backend=$1 ring=shared
+	[ "$1" != ebpf-percpu ] || backend=ebpf ring=percpu
 	if [ "$1" = lkm ]; then
 		[ ! -d /sys/module/smith ] || rmmod smith || fail "rmmod smith failed"
 		insmod /opt/smith/modules/smith.ko ring_kb="$RING_KB" || fail "insmod smith.ko ring_kb=$RING_KB failed"
 	fi
-	"$BIN/smithd" --backend="$1" --foreground --sink=file --output=/dev/null \
+	"$BIN/smithd" --backend="$backend" --bpf-ring="$ring" --foreground --sink=file --output=/dev/null \
 		--pid-file="$WORK/smithd.pid" --socket="$WORK/smithd.sock" --config=/dev/null \
 		--ringbuf-bytes=$((RING_TOTAL_KB * 1024)) --connect-budget-rate=0 >"$WORK/smithd.log" 2>&1 &
 	SMITHD_PID=$!
@@ -149,6 +155,7 @@ window() {
 		drain
 		ring_kb=$RING_TOTAL_KB
 		[ "$2" != lkm ] || ring_kb=$((RING_KB * CPUS))
+		[ "$2" != ebpf-percpu ] || ring_kb=$((BPF_CPU_RING_KB * CPUS))
 		printf '{"cpus":%d,"round":%d,"config":"%s","seconds":%s,"ring_kb":%d,"loads":[%s],"before":%s,"drained":%s}\n' \
 			"$CPUS" "$1" "$2" "$SECONDS_PER_WINDOW" "$ring_kb" "$loads" "$(cat "$WORK/before.json")" \
 			"$(cat "$WORK/drained.json")" >>"$SAMPLES"
