@@ -6,7 +6,10 @@
 // clock), up to a horizon read before any ring's position: a record stamped before it whose
 // cause was written on another CPU finds that cause already committed, since the cause was
 // committed before the record was stamped. Records stamped at or after the horizon wait for
-// the next pass, unless their stamp is too far ahead to be a clock's.
+// the next pass, unless their stamp is too far ahead to be a clock's. A record still being
+// written when the pass reaches it waits for the next pass too, behind records stamped after
+// it in other rings: the order holds between records whose writing did not overlap, as a
+// cause's and its effect's cannot.
 #pragma once
 
 #include <cstddef>
