@@ -48,7 +48,7 @@ struct {
  */
 struct cpu_ring {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 4096); /* the loader sets the per-CPU size */
+	__uint(max_entries, 4096); /* the loader gives the array CPU 0's ring as the template */
 };
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);

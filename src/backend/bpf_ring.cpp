@@ -1,4 +1,5 @@
 #include "backend/bpf_ring.h"
+#include "backend/time_order.h"
 #include "backend/libbpf_error.h"
 
 #include <bpf/bpf.h>
@@ -171,25 +172,7 @@ void BpfRing::publish()
 
 long BpfRing::consume(RecordHandler &handler)
 {
-	auto finish = [&] {
-		if (pass_pos_ == published_)
-			return;
-		handler.on_batch_end();
-		publish();
-	};
-	begin();
-	FinishOnUnwind guard(finish);
-	long handed = 0;
-	for (auto rec = next(); !rec.empty(); rec = next()) {
-		handler.on_record(rec);
-		handed++;
-		if (pop()) {
-			handler.on_batch_end();
-			publish();
-		}
-	}
-	finish();
-	return handed;
+	return drain_ring(*this, handler);
 }
 
 RingPins::RingPins(std::string dir) : dir_(std::move(dir))

@@ -57,6 +57,7 @@ public:
 	std::span<const std::byte> next();
 	bool pop();
 	void publish();
+	bool pending() const { return pass_pos_ != published_; } // records passed, not given back
 
 	// Bytes the producer has committed (or reserved) that the reader has not given back.
 	uint64_t unread_bytes() const;

@@ -1,4 +1,5 @@
 #include "backend/lkm_ring_reader.h"
+#include "backend/time_order.h"
 
 #include <fmt/format.h>
 
@@ -195,25 +196,7 @@ void LkmRingReader::publish()
 
 long LkmRingReader::drain(RecordHandler &handler)
 {
-	auto finish = [&] {
-		if (pass_pos_ == published_)
-			return;
-		handler.on_batch_end();
-		publish();
-	};
-	begin();
-	FinishOnUnwind guard(finish);
-	long delivered = 0;
-	for (auto rec = next(); !rec.empty(); rec = next()) {
-		handler.on_record(rec);
-		delivered++;
-		if (pop()) {
-			handler.on_batch_end();
-			publish();
-		}
-	}
-	finish();
-	return delivered;
+	return drain_ring(*this, handler);
 }
 
 } // namespace smith::backend

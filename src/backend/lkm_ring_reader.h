@@ -64,6 +64,7 @@ public:
 	std::span<const std::byte> next();
 	bool pop();
 	void publish();
+	bool pending() const { return pass_pos_ != published_; } // records passed, not given back
 
 	// From now on drain() stops at the head as it is now: records the
 	// producer adds later are left in the ring.

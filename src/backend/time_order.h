@@ -37,6 +37,31 @@ inline uint64_t boottime_ns()
 	return static_cast<uint64_t>(ts.tv_sec) * 1000000000ULL + static_cast<uint64_t>(ts.tv_nsec);
 }
 
+// Hands the records of one ring to `handler`, in ring order, up to the end of one pass, giving
+// their space back every time pop() says so and at the end, each time right after
+// handler.on_batch_end() returned; on an error, what was handed before it. Ring as below, with
+// pending(): whether the pass has moved past records (handed or skipped) not yet given back.
+template <typename Ring> long drain_ring(Ring &ring, RecordHandler &handler)
+{
+	auto finish = [&] {
+		if (!ring.pending())
+			return;
+		handler.on_batch_end();
+		ring.publish();
+	};
+	ring.begin();
+	FinishOnUnwind guard(finish);
+	long handed = 0;
+	for (auto rec = ring.next(); !rec.empty(); rec = ring.next()) {
+		handler.on_record(rec);
+		handed++;
+		if (ring.pop())
+			finish();
+	}
+	finish();
+	return handed;
+}
+
 // Hands the records of `rings` to `handler` in stamp order, those stamped before `horizon`
 // (UINT64_MAX: all, for a reader whose hooks are gone). Each ring gives back what was taken
 // from it once the handler has made it safe: when one ring has 1/16 of itself waiting, at the
