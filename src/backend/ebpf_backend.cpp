@@ -522,6 +522,7 @@ void EbpfBackend::stop()
 	unpin_if_empty();
 	state_.reset();
 	cpu_rings_.clear();
+	detached_ = false;
 }
 
 uint32_t cpu_ring_bytes(uint32_t total_bytes, int ncpus)
