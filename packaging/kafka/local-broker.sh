@@ -96,6 +96,14 @@ probe() {
 	' _ "$PORT" 2>/dev/null
 }
 
+# Succeeds while process PID exists and has not exited (a zombie has exited). Used for the
+# broker just started, whose command line is not yet the JVM's until setsid has exec'd it.
+alive() {
+	local stat
+	{ stat=$(<"/proc/$1/stat"); } 2>/dev/null || return 1
+	[[ ${stat##*) } != Z* ]]
+}
+
 # Prints the pid from the pid file if that process is still this data dir's broker.
 running_pid() {
 	[[ -f $PID_FILE ]] || return 1
@@ -209,16 +217,20 @@ cmd_start() {
 		setsid "$JAVA" "${JAVA_OPTS[@]}" kafka.Kafka "$PROPS" </dev/null >>"$LOG" 2>&1 9>&- &
 		echo $! >"$PID_FILE"
 	fi
+	local pid
+	pid=$(<"$PID_FILE")
 	local deadline=$((SECONDS + START_TIMEOUT))
 	while ((SECONDS < deadline)); do
 		if probe; then
-			log "broker answers on 127.0.0.1:$PORT (pid $(<"$PID_FILE"))"
+			log "broker answers on 127.0.0.1:$PORT (pid $pid)"
 			return 0
 		fi
-		running_pid >/dev/null || break
+		# Not running_pid: right after the fork the child's command line is still this
+		# script's, until setsid and then java have been exec'd.
+		alive "$pid" || break
 		sleep 0.5
 	done
-	if running_pid >/dev/null; then
+	if alive "$pid"; then
 		log "no answer on 127.0.0.1:$PORT after ${START_TIMEOUT}s"
 	else
 		log "the broker exited during start"
