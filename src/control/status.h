@@ -48,6 +48,19 @@ struct HookStatus {
 	// tracepoint every syscall returns through), "tp_btf"/"tracepoint" (on what tasks do), "kprobe"
 	std::string attach;
 	uint64_t kernel_drops = 0; // ring reserve failures counted in the kernel
+	// What the hook itself cost since start, measured in the kernel while hook_timing is on (all 0
+	// while it is off): calls timed, their mean and 99th percentile in ns.
+	uint64_t calls = 0;
+	uint64_t avg_ns = 0;
+	uint64_t p99_ns = 0;
+};
+
+// One BPF program as the kernel's own run-time statistics count it (ebpf with hook_timing on):
+// every run, prologue included, whichever hook it served.
+struct ProgramStatus {
+	std::string name;	  // the program's function name
+	uint64_t run_cnt = 0;	  // runs since hook_timing took effect
+	uint64_t run_time_ns = 0; // their total time
 };
 
 // The kernel side's rings: what a burst can fill before the hooks drop.
@@ -89,7 +102,9 @@ struct StatusSnapshot {
 	bool previous_run_clean = true; // whether it stopped cleanly (run_state.h)
 	bool stopping = false;		// the last status of a clean stop
 	RingStatus rings;
+	bool hook_timing = false; // whether hooks are timed (setting hook_timing)
 	std::vector<HookStatus> hooks;
+	std::vector<ProgramStatus> programs;		  // ebpf with hook_timing on; empty otherwise
 	std::array<uint64_t, kEventTypeCount> received{}; // records decoded, by type
 	std::array<uint64_t, kEventTypeCount> sent{};	  // events written to the sink, by type
 	uint64_t decode_errors = 0; // records that could not be decoded (skipped, counted)

@@ -56,6 +56,7 @@ std::string status_to_json(const StatusSnapshot &s)
 	w.field("bytes", s.rings.bytes);
 	w.end_object();
 
+	w.field("hook_timing", s.hook_timing);
 	w.key("hooks");
 	w.begin_array();
 	for (const HookStatus &h : s.hooks) {
@@ -65,6 +66,19 @@ std::string status_to_json(const StatusSnapshot &s)
 		w.field("reason", std::string_view(h.reason));
 		w.field("attach", std::string_view(h.attach));
 		w.field("kernel_drops", h.kernel_drops);
+		w.field("calls", h.calls);
+		w.field("avg_ns", h.avg_ns);
+		w.field("p99_ns", h.p99_ns);
+		w.end_object();
+	}
+	w.end_array();
+	w.key("programs");
+	w.begin_array();
+	for (const ProgramStatus &p : s.programs) {
+		w.begin_object();
+		w.field("name", std::string_view(p.name));
+		w.field("run_cnt", p.run_cnt);
+		w.field("run_time_ns", p.run_time_ns);
 		w.end_object();
 	}
 	w.end_array();

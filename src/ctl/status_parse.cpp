@@ -112,6 +112,7 @@ control::StatusSnapshot status_from_json(std::string_view json)
 	const Fields rings = top.obj("rings");
 	s.rings = {rings.str("mode"), rings.u64("count"), rings.u64("bytes")};
 
+	s.hook_timing = top.boolean("hook_timing");
 	size_t i = 0;
 	for (element e : top.arr("hooks")) {
 		object o;
@@ -120,7 +121,17 @@ control::StatusSnapshot status_from_json(std::string_view json)
 			bad(fmt::format("member \"{}\" is not an object", path));
 		const Fields hook(o, path);
 		s.hooks.push_back({hook.str("name"), hook.str("state"), hook.str("reason"),
-				   hook.str("attach"), hook.u64("kernel_drops")});
+				   hook.str("attach"), hook.u64("kernel_drops"), hook.u64("calls"),
+				   hook.u64("avg_ns"), hook.u64("p99_ns")});
+	}
+	i = 0;
+	for (element e : top.arr("programs")) {
+		object o;
+		const std::string path = fmt::format("programs[{}]", i++);
+		if (e.get(o) != simdjson::SUCCESS)
+			bad(fmt::format("member \"{}\" is not an object", path));
+		const Fields prog(o, path);
+		s.programs.push_back({prog.str("name"), prog.u64("run_cnt"), prog.u64("run_time_ns")});
 	}
 
 	const Fields events = top.obj("events");

@@ -154,11 +154,30 @@ std::string format_status(const control::StatusSnapshot &s)
 	if (s.hooks.empty()) {
 		out.append("hooks: none\n");
 	} else {
-		Table hooks({{"NAME"}, {"STATE"}, {"ATTACH"}, {"KERNEL_DROPS", true}, {"REASON"}});
+		Table hooks({{"NAME"},
+			     {"STATE"},
+			     {"ATTACH"},
+			     {"KERNEL_DROPS", true},
+			     {"CALLS", true},
+			     {"AVG_NS", true},
+			     {"P99_NS", true},
+			     {"REASON"}});
+		const auto timed = [&](uint64_t v) { return s.hook_timing ? fmt::format("{}", v) : "-"; };
 		for (const auto &h : s.hooks)
 			hooks.add({printable(h.name), printable(h.state), printable(h.attach),
-				   fmt::format("{}", h.kernel_drops), printable(h.reason)});
+				   fmt::format("{}", h.kernel_drops), timed(h.calls), timed(h.avg_ns),
+				   timed(h.p99_ns), printable(h.reason)});
 		hooks.render(out);
+		if (!s.hook_timing)
+			out.append("hook timing: off (hook_timing: true in smithd.yaml turns it on)\n");
+	}
+	if (!s.programs.empty()) {
+		out.append("\n");
+		Table progs({{"PROGRAM"}, {"RUNS", true}, {"AVG_NS", true}});
+		for (const auto &p : s.programs)
+			progs.add({printable(p.name), fmt::format("{}", p.run_cnt),
+				   fmt::format("{}", p.run_cnt ? p.run_time_ns / p.run_cnt : 0)});
+		progs.render(out);
 	}
 
 	out.append("\n");

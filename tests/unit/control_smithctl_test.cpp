@@ -55,7 +55,7 @@ control::StatusSnapshot view_snapshot()
 	s.backend = "lkm";
 	s.backend_reason = "ebpf: kernel has no BTF";
 	s.rings = {"percpu", 4, 256 * 1024};
-	s.hooks = {{"execve", "attached", "", "sys_exit", 12345},
+	s.hooks = {{"execve", "attached", "", "sys_exit", 12345, 10, 700, 1024},
 		   {"init_module", "unavailable", "no modules", "sys_exit", 0}};
 	s.received = {7, 8, 0, 1};
 	s.sent = {7, 8, 0, 1};
@@ -122,9 +122,10 @@ TEST_CASE("format_status shows header, hooks, events and sink", "[unit][ctl]")
 		"rss:           1.5 MiB\n"
 		"cpu:           1.2% (2.50 s total)\n"
 		"\n"
-		"NAME         STATE        ATTACH    KERNEL_DROPS  REASON\n"
-		"execve       attached     sys_exit         12345\n"
-		"init_module  unavailable  sys_exit             0  no modules\n"
+		"NAME         STATE        ATTACH    KERNEL_DROPS  CALLS  AVG_NS  P99_NS  REASON\n"
+		"execve       attached     sys_exit         12345      -       -       -\n"
+		"init_module  unavailable  sys_exit             0      -       -       -  no modules\n"
+		"hook timing: off (hook_timing: true in smithd.yaml turns it on)\n"
 		"\n"
 		"TYPE                RECEIVED  SENT\n"
 		"execve                     7     7\n"
@@ -149,6 +150,16 @@ TEST_CASE("format_status shows header, hooks, events and sink", "[unit][ctl]")
 		"last seq:      16\n";
 	CHECK(text == expected);
 
+	control::StatusSnapshot timed = view_snapshot();
+	timed.hook_timing = true;
+	timed.programs = {{"fexit___x64_sys_execve", 10, 7000}};
+	const std::string with_timing = ctl::format_status(timed);
+	CHECK(with_timing.find("execve       attached     sys_exit         12345     10     700    1024\n") !=
+	      std::string::npos);
+	CHECK(with_timing.find("hook timing: off") == std::string::npos);
+	CHECK(with_timing.find("PROGRAM                 RUNS  AVG_NS\n"
+			       "fexit___x64_sys_execve    10     700\n") != std::string::npos);
+
 	control::StatusSnapshot none = view_snapshot();
 	none.hooks.clear();
 	none.sink.last_error.clear();
@@ -170,6 +181,9 @@ TEST_CASE("status_from_json reads what status_to_json writes", "[unit][ctl]")
 	CHECK(got.pid == -1);
 	CHECK(got.hooks.size() == 2);
 	CHECK(got.hooks[0].kernel_drops == 12345);
+	CHECK(got.hooks[0].calls == 10);
+	CHECK(got.hooks[0].avg_ns == 700);
+	CHECK(got.hooks[0].p99_ns == 1024);
 	CHECK(got.rings.mode == "percpu");
 	CHECK(got.rings.count == 4);
 	CHECK(got.rings.bytes == 256 * 1024);

@@ -29,8 +29,10 @@ StatusSnapshot known_snapshot()
 	s.rings = {"percpu", 2, 4194304};
 	s.previous_run_id = "0badc0de";
 	s.previous_run_clean = false;
-	s.hooks = {{"execve", "attached", "", "fexit", 0},
+	s.hook_timing = true;
+	s.hooks = {{"execve", "attached", "", "fexit", 0, 40, 1500, 4096},
 		   {"init_module", "unavailable", "kernel built without modules", "fexit", 7}};
+	s.programs = {{"fexit___x64_sys_execve", 40, 61234}};
 	s.received = {10, 20, 0, 0};
 	s.sent = {9, 20, 0, 0};
 	s.decode_errors = 1;
@@ -72,9 +74,12 @@ TEST_CASE("status_to_json writes the documented shape, fields in order", "[unit]
 		R"("backend":"ebpf","backend_reason":"BTF and ring buffer available",)"
 		R"("previous_run":{"run_id":"0badc0de","clean_stop":false},"stopping":false,)"
 		R"("rings":{"mode":"percpu","count":2,"bytes":4194304},)"
-		R"("hooks":[{"name":"execve","state":"attached","reason":"","attach":"fexit","kernel_drops":0},)"
+		R"("hook_timing":true,)"
+		R"("hooks":[{"name":"execve","state":"attached","reason":"","attach":"fexit","kernel_drops":0,)"
+		R"("calls":40,"avg_ns":1500,"p99_ns":4096},)"
 		R"({"name":"init_module","state":"unavailable","reason":"kernel built without modules","attach":"fexit",)"
-		R"("kernel_drops":7}],)"
+		R"("kernel_drops":7,"calls":0,"avg_ns":0,"p99_ns":0}],)"
+		R"("programs":[{"name":"fexit___x64_sys_execve","run_cnt":40,"run_time_ns":61234}],)"
 		R"("events":{"received":{"execve":10,"connect":20,"init_module":0,"finit_module":0,"connect_suppressed":0},)"
 		R"("sent":{"execve":9,"connect":20,"init_module":0,"finit_module":0,"connect_suppressed":0}},)"
 		R"("decode_errors":1,"last_seq":29,"own_records":3,"queue_depth":2,"spool_bytes":4096,)"
