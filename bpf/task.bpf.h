@@ -96,6 +96,44 @@ static __always_inline void task__fill(struct smith_task *t, struct task_struct 
 	*(__u64 *)&t->nodename[64] = 0;
 }
 
+/* signal_struct.flags: the process is the init of a pid namespace (the host's, or a container's). */
+#define SIGNAL_UNKILLABLE 0x00000040
+
+/*
+ * `task`'s process and its real parents, each by its thread group leader
+ * (abi.h, struct smith_pid_tree): plain loads, at most SMITH_PID_TREE_MAX
+ * steps. Not inlined: one copy per program, whichever records it fills.
+ */
+static __noinline void pid_tree__fill(struct smith_pid_tree *t, struct task_struct *task)
+{
+	struct task_struct *p = task->group_leader, *parent;
+	__u32 i;
+
+	t->depth = 0;
+	t->flags = SMITH_PID_TREE_TRUNCATED;
+	*(__u32 *)t->pad0 = 0;
+	*(__u16 *)&t->pad0[4] = 0;
+	for (i = 0; i < SMITH_PID_TREE_MAX; i++) {
+		if (!p) {
+			t->flags = 0;
+			break;
+		}
+		t->pid[i] = p->tgid;
+		copy__words(t->comm[i], p->comm, SMITH_COMM_LEN);
+		t->depth = i + 1;
+		if (p->signal->flags & SIGNAL_UNKILLABLE) {
+			t->flags = 0;
+			break;
+		}
+		parent = p->real_parent;
+		if (!parent || !parent->tgid) { /* kthreadd's parent is the idle task, pid 0 */
+			t->flags = 0;
+			break;
+		}
+		p = parent->group_leader;
+	}
+}
+
 static __always_inline void hdr__fill(struct smith_rec_hdr *h, __u16 type, __u16 fixed, __u32 size,
 				      __s64 retval, struct task_struct *task)
 {

@@ -62,6 +62,7 @@
 #define SMITH_MODNAME_LEN  64	 /* MODULE_NAME_LEN (56), padded */
 #define SMITH_CGROUP_LEN   256	 /* leaf name of the task's cgroup */
 #define SMITH_REC_MAX	   65536 /* upper bound of any record's size */
+#define SMITH_PID_TREE_MAX 12	 /* processes in a pid_tree, the caller's own first */
 
 /*
  * How both producers build variable records (bpf/ and lkm/ cut a long record
@@ -157,6 +158,25 @@ struct smith_task {
 	char nodename[SMITH_NODENAME_LEN]; /* UTS nodename, NUL-terminated */
 };
 
+/*
+ * The caller's process and its ancestors, walked through real parents in the
+ * kernel at the hook: entry 0 is the calling process, entry 1 its parent, and
+ * so on. The walk ends after the first process that is the init of a pid
+ * namespace (the host's pid 1, or a container's init), before the idle task
+ * (pid 0, the parent of kthreadd), or at SMITH_PID_TREE_MAX entries, where
+ * SMITH_PID_TREE_TRUNCATED says that ancestors were left out. Every event
+ * record ends its fixed part with one.
+ */
+#define SMITH_PID_TREE_TRUNCATED (1u << 0)
+struct smith_pid_tree {
+	__u32 pid[SMITH_PID_TREE_MAX]; /* thread group ids, in the initial pid namespace */
+	char comm[SMITH_PID_TREE_MAX]
+		 [SMITH_COMM_LEN]; /* each process's comm (its leader's), as smith_task.comm */
+	__u8 depth;		   /* entries filled; the rest are undefined */
+	__u8 flags;		   /* SMITH_PID_TREE_* */
+	__u8 pad0[6];
+};
+
 /* Header of every record. */
 struct smith_rec_hdr {
 	__u16 type;  /* enum smith_rec_type */
@@ -221,7 +241,8 @@ struct smith_execve {
 	struct smith_fd stdout_fd;
 	__u16 len[SMITH_EXEC_STR_COUNT]; /* byte length of each tail string */
 	__u16 pad0[3];
-	/* tail follows */
+	struct smith_pid_tree pid_tree; /* after the exec: entry 0 has the new comm */
+					/* tail follows */
 };
 
 /*
@@ -249,6 +270,7 @@ struct smith_connect {
 	__u32 flags;		  /* SMITH_CONNECT_* */
 	__u16 via;		  /* enum smith_connect_via */
 	__u16 pad0;
+	struct smith_pid_tree pid_tree;
 };
 
 /*
@@ -266,6 +288,7 @@ struct smith_connect_suppressed {
 	__u64 last_ts;	  /* the last of them */
 	__u32 rate;	  /* the budget: connect events per second, sustained */
 	__u32 burst;	  /* and at once */
+	struct smith_pid_tree pid_tree;
 };
 
 /* A new process (not a thread): hdr.task is its parent, the task that forked it. */
@@ -294,6 +317,7 @@ struct smith_module {
 	__u16 len[SMITH_MODULE_STR_COUNT];
 	__u16 pad0;
 	__u32 pad1;
+	struct smith_pid_tree pid_tree;
 	/* tail follows */
 };
 

@@ -84,10 +84,11 @@ void fd_text(const smith_fd &fd, std::string_view encoded_path, std::string &out
 // cache's generation). Anything else gives other bytes, and the fragment is rendered again.
 struct ProcessFragment {
 	smith_task task{};		 // rendered from these, tid and pad0 zeroed
+	smith_pid_tree pid_tree{};	 // and this, past its depth zeroed
 	uint64_t process_generation = 0; // ProcessInfo::generation of the entry rendered from
 	uint64_t user_generation = 0;	 // UserCache::generation() when rendered
 	bool valid = false;		 // rendered at least once
-	std::string text;		 // "nodename":..,"pid":N then "ppid":..,"container_id":".."
+	std::string text;		 // "nodename":..,"pid":N then "ppid":..,"pid_tree_truncated":..
 	size_t split = 0;		 // where the part after "tid" starts in text
 
 	std::string_view before_tid() const { return {text.data(), split}; }
@@ -103,6 +104,19 @@ size_t fragment_slot(uint32_t pid, uint64_t start_time)
 	const uint64_t x =
 		(start_time ^ (static_cast<uint64_t>(pid) * 0x9e3779b97f4a7c15ull)) * 0xbf58476d1ce4e5b9ull;
 	return static_cast<size_t>(x >> 54) & (kFragmentSlots - 1);
+}
+
+// `t` with what lies past its depth zeroed: equal trees compare equal bytewise. A depth past
+// SMITH_PID_TREE_MAX (no producer writes one) is cut to it.
+smith_pid_tree pid_tree_key(const smith_pid_tree &t)
+{
+	smith_pid_tree key{};
+	key.depth = std::min<uint8_t>(t.depth, SMITH_PID_TREE_MAX);
+	key.flags = t.flags;
+	std::memcpy(key.pid, t.pid, key.depth * sizeof(t.pid[0]));
+	for (size_t i = 0; i < key.depth; ++i)
+		std::memcpy(key.comm[i], t.comm[i], strnlen(t.comm[i], SMITH_COMM_LEN));
+	return key;
 }
 
 // `members` rendered as JSON members ("k":v,...) by a writer outside any object.
@@ -138,10 +152,12 @@ struct Normalizer::Impl {
 
 	// One event of the record type whose struct is Record: the common fields, then its own.
 	template <class Record> void write_event(JsonWriter &w, const DecodedRecord &rec, uint64_t seq);
-	void write_common(JsonWriter &w, const DecodedRecord &rec, uint64_t seq, const ProcessInfo &proc);
-	// The common fields from "nodename" to "container_id": the process's fragment copied in if it
-	// is current, else rendered (and kept as the fragment).
-	void write_process(JsonWriter &w, const smith_task &task, const ProcessInfo &proc);
+	void write_common(JsonWriter &w, const DecodedRecord &rec, uint64_t seq, const ProcessInfo &proc,
+			  const smith_pid_tree &tree);
+	// The common fields from "nodename" to "pid_tree_truncated": the process's fragment copied in
+	// if it is current, else rendered (and kept as the fragment).
+	void write_process(JsonWriter &w, const smith_task &task, const ProcessInfo &proc,
+			   const smith_pid_tree &tree);
 	// The fields of each record struct (the event table's `record` column).
 	void write_fields(JsonWriter &w, const DecodedRecord &rec, const smith_execve &e);
 	void write_fields(JsonWriter &w, const DecodedRecord &rec, const smith_connect &c);
@@ -236,24 +252,27 @@ void Normalizer::Impl::note_fork(const DecodedRecord &r, const smith_fork &f)
 }
 
 void Normalizer::Impl::write_common(JsonWriter &w, const DecodedRecord &r, uint64_t seq,
-				    const ProcessInfo &proc)
+				    const ProcessInfo &proc, const smith_pid_tree &tree)
 {
 	w.members("\"schema\":1");
 	w.field("seq", seq);
 	w.members(run_id_member);
 	w.field("ts", static_cast<uint64_t>(r.hdr.ts + static_cast<uint64_t>(host.boot_to_epoch_ns)));
 	w.members(type_members[r.type - 1]); // "type", "data_type", "backend", "hostname", "host_id"
-	write_process(w, r.hdr.task, proc);
+	write_process(w, r.hdr.task, proc, tree);
 }
 
-void Normalizer::Impl::write_process(JsonWriter &w, const smith_task &t, const ProcessInfo &proc)
+void Normalizer::Impl::write_process(JsonWriter &w, const smith_task &t, const ProcessInfo &proc,
+				     const smith_pid_tree &tree)
 {
 	smith_task key = t;
 	key.tid = 0;
 	key.pad0 = 0;
+	const smith_pid_tree tree_key = pid_tree_key(tree);
 	ProcessFragment &f = fragments[fragment_slot(t.pid, t.start_time)];
 	if (f.valid && f.process_generation == proc.generation && f.user_generation == users.generation() &&
-	    std::memcmp(&f.task, &key, sizeof(key)) == 0) {
+	    std::memcmp(&f.task, &key, sizeof(key)) == 0 &&
+	    std::memcmp(&f.pid_tree, &tree_key, sizeof(tree_key)) == 0) {
 		w.members(f.before_tid()); // "nodename", "pid"
 		w.field("tid", int64_t{t.tid});
 		w.members(f.after_tid()); // "ppid" to "container_id"
@@ -264,6 +283,7 @@ void Normalizer::Impl::write_process(JsonWriter &w, const smith_task &t, const P
 	// always comes here: it gives its process a new generation).
 	const std::string_view user = users.name(t.uid); // may start the user cache over: first
 	f.task = key;
+	f.pid_tree = tree_key;
 	f.process_generation = proc.generation;
 	f.user_generation = users.generation();
 	f.valid = true;
@@ -293,6 +313,16 @@ void Normalizer::Impl::write_process(JsonWriter &w, const smith_task &t, const P
 	w.field("netns", uint64_t{t.netns});
 	w.field("cgroup_id", uint64_t{t.cgroup_id});
 	w.field("container_id", proc.container_id());
+	w.key("pid_tree");
+	w.begin_array();
+	for (size_t i = 0; i < tree_key.depth; ++i) {
+		w.begin_object();
+		w.field("pid", int64_t{tree_key.pid[i]});
+		w.field("comm", fixed_string(tree_key.comm[i]));
+		w.end_object();
+	}
+	w.end_array();
+	w.field("pid_tree_truncated", (tree_key.flags & SMITH_PID_TREE_TRUNCATED) != 0);
 	w.copy_since(mark, f.text);
 }
 
@@ -394,7 +424,7 @@ void Normalizer::Impl::write_event(JsonWriter &w, const DecodedRecord &r, uint64
 	const Record &fields = r.as<Record>();
 	const ProcessInfo &proc = process_of(r, fields);
 	w.begin_object();
-	write_common(w, r, seq, proc);
+	write_common(w, r, seq, proc, fields.pid_tree);
 	write_fields(w, r, fields);
 	w.end_object();
 }

@@ -22,11 +22,12 @@ static_assert(sizeof(smith_task) == 160);
 static_assert(sizeof(smith_rec_hdr) == 192);
 static_assert(sizeof(smith_inet) == 40);
 static_assert(sizeof(smith_fd) == 56);
-static_assert(sizeof(smith_execve) == 336);
-static_assert(sizeof(smith_connect) == 240);
-static_assert(sizeof(smith_module) == 208);
+static_assert(sizeof(smith_pid_tree) == 248);
+static_assert(sizeof(smith_execve) == 336 + 248);
+static_assert(sizeof(smith_connect) == 240 + 248);
+static_assert(sizeof(smith_module) == 208 + 248);
 static_assert(sizeof(smith_fork) == 208);
-static_assert(sizeof(smith_connect_suppressed) == 224);
+static_assert(sizeof(smith_connect_suppressed) == 224 + 248);
 
 // The number of tail strings a record struct has: the extent of its len[] array (0 without one).
 template <class Record> constexpr size_t tail_string_count()

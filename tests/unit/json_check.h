@@ -13,10 +13,14 @@
 namespace smith::test {
 
 inline const std::vector<std::string> kCommonKeys = {
-	"schema",    "seq",	 "run_id", "ts",    "type",	 "data_type",	"backend", "hostname",
-	"host_id",   "nodename", "pid",	   "tid",   "ppid",	 "pgid",	"sid",	   "uid",
-	"gid",	     "euid",	 "egid",   "user",  "comm",	 "exe",		"cwd",	   "tty",
-	"sessionid", "pidns",	 "mntns",  "netns", "cgroup_id", "container_id"};
+	"schema",    "seq",	     "run_id",	 "ts",
+	"type",	     "data_type",    "backend",	 "hostname",
+	"host_id",   "nodename",     "pid",	 "tid",
+	"ppid",	     "pgid",	     "sid",	 "uid",
+	"gid",	     "euid",	     "egid",	 "user",
+	"comm",	     "exe",	     "cwd",	 "tty",
+	"sessionid", "pidns",	     "mntns",	 "netns",
+	"cgroup_id", "container_id", "pid_tree", "pid_tree_truncated"};
 
 inline std::vector<std::string> with_common(std::vector<std::string> extra)
 {
@@ -103,6 +107,25 @@ struct ParsedLine {
 		INFO("key " << key);
 		REQUIRE(at(key).get(v) == simdjson::SUCCESS);
 		return v;
+	}
+
+	// "pid_tree" as "pid:comm" strings, the caller first; each entry must have exactly those keys.
+	std::vector<std::string> pid_tree() const
+	{
+		simdjson::dom::array a;
+		REQUIRE(at("pid_tree").get(a) == simdjson::SUCCESS);
+		std::vector<std::string> out;
+		for (auto e : a) {
+			simdjson::dom::object o;
+			REQUIRE(e.get(o) == simdjson::SUCCESS);
+			REQUIRE(o.size() == 2);
+			int64_t pid = 0;
+			std::string_view comm;
+			REQUIRE(o["pid"].get(pid) == simdjson::SUCCESS);
+			REQUIRE(o["comm"].get(comm) == simdjson::SUCCESS);
+			out.push_back(std::to_string(pid) + ":" + std::string(comm));
+		}
+		return out;
 	}
 
 	std::vector<std::string> strings(std::string_view key) const

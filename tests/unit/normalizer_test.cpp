@@ -69,9 +69,20 @@ std::string user_of(uint32_t uid)
 	return pw ? pw->pw_name : "";
 }
 
+// A PidTreeSpec as ParsedLine::pid_tree() reads it back.
+std::vector<std::string> expected_tree(const PidTreeSpec &t)
+{
+	std::vector<std::string> out;
+	for (const auto &e : t.entries)
+		out.push_back(std::to_string(e.pid) + ":" + e.comm);
+	return out;
+}
+
 void check_common(const ParsedLine &p, const HeaderSpec &h, uint64_t seq, std::string_view type,
 		  int64_t data_type)
 {
+	CHECK(p.pid_tree() == expected_tree(h.pid_tree));
+	CHECK(p.boolean("pid_tree_truncated") == ((h.pid_tree.flags & SMITH_PID_TREE_TRUNCATED) != 0));
 	const TaskSpec &t = h.task;
 	CHECK(p.i64("schema") == 1);
 	CHECK(p.u64("seq") == seq);
@@ -588,6 +599,7 @@ TEST_CASE("hostile strings in every string the kernel hands over", "[unit]")
 		s.exe_raw = in + std::string("\0bin\0", 5);			 // "/bin/<in>"
 		s.hdr.task.comm = in.substr(0, 16);
 		s.hdr.task.nodename = in.substr(0, 71);
+		s.hdr.pid_tree.entries[1].comm = in.substr(0, 16);
 		const std::string line = normalize(n, build_execve(s), ++seq);
 		ParsedLine p(line);
 		CHECK(p.keys() == kExecKeys);
@@ -600,6 +612,7 @@ TEST_CASE("hostile strings in every string the kernel hands over", "[unit]")
 		if (in.size() <= 16) {
 			CHECK(p.str("comm") == expect);
 			CHECK(p.str("nodename") == expect);
+			CHECK(p.pid_tree()[1] == "4000:" + expect);
 		}
 	}
 	// Control bytes and multibyte text in comm and nodename.
@@ -760,6 +773,76 @@ TEST_CASE("the common fields follow every change of the task between one process
 		check_connect();
 		check_connect();
 	}
+	using Entry = PidTreeSpec::Entry;
+	std::vector<std::function<void(PidTreeSpec &)>> tree_changes = {
+		[](PidTreeSpec &t) {
+			t.entries[1] = {1, "systemd"}, t.entries.pop_back();
+		},							// parent exited
+		[](PidTreeSpec &t) { t.entries[1].comm = "init\"\n"; }, // a parent renamed
+		[](PidTreeSpec &t) {
+			t.entries.insert(t.entries.begin() + 1, Entry{77, "sub"});
+		},
+		[](PidTreeSpec &t) {
+			t.entries.assign(SMITH_PID_TREE_MAX, Entry{9, "deep"});
+			t.flags = SMITH_PID_TREE_TRUNCATED;
+		},
+		[](PidTreeSpec &t) { t.flags = 0; },
+		[](PidTreeSpec &t) {
+			t.entries = {{kNoSuchPid, "agent"}};
+		}, // only itself: an init
+	};
+	for (auto &change : tree_changes) {
+		change(c.hdr.pid_tree);
+		check_connect();
+		check_connect();
+	}
+}
+
+TEST_CASE("pid_tree: bytes past a comm's NUL and past the depth are not the event's", "[unit]")
+{
+	Normalizer n(test_host());
+	ConnectSpec c;
+	c.hdr.task.pid = kNoSuchPid;
+	c.hdr.pid_tree.entries = {{kNoSuchPid, "a"}, {1, "init"}};
+	std::vector<std::byte> rec = build_connect(c);
+	ParsedLine first(normalize(n, rec, 1));
+	CHECK(first.pid_tree() == std::vector<std::string>{std::to_string(kNoSuchPid) + ":a", "1:init"});
+	// Leftovers of longer names and of deeper trees, as a ring's reused memory holds them.
+	smith_connect raw;
+	std::memcpy(&raw, rec.data(), sizeof(raw));
+	std::memcpy(raw.pid_tree.comm[0], "a\0stale-bytes!", 16);
+	raw.pid_tree.pid[2] = 555;
+	std::memcpy(raw.pid_tree.comm[2], "ghost", 6);
+	std::memcpy(rec.data(), &raw, sizeof(raw));
+	const std::string again = normalize(n, rec, 2);
+	ParsedLine second(again);
+	CHECK(second.pid_tree() == first.pid_tree());
+	CHECK(again.find("ghost") == std::string::npos);
+	CHECK(again.find("stale") == std::string::npos);
+	// A depth past the bound (no producer writes one) is cut to the bound.
+	raw.pid_tree.depth = 200;
+	std::memcpy(rec.data(), &raw, sizeof(raw));
+	ParsedLine third(normalize(n, rec, 3));
+	CHECK(third.pid_tree().size() == SMITH_PID_TREE_MAX);
+}
+
+TEST_CASE("pid_tree: a record from a producer without one has an empty tree", "[unit]")
+{
+	Normalizer n(test_host());
+	ConnectSpec c;
+	c.hdr.task.pid = kNoSuchPid;
+	std::vector<std::byte> rec = build_connect(c);
+	// The connect record as it was before pid_tree was appended to its fixed part.
+	rec.resize(sizeof(smith_connect) - sizeof(smith_pid_tree));
+	smith_rec_hdr h;
+	std::memcpy(&h, rec.data(), sizeof(h));
+	h.size = static_cast<uint32_t>(rec.size());
+	h.fixed = static_cast<uint16_t>(rec.size());
+	std::memcpy(rec.data(), &h, sizeof(h));
+	ParsedLine p(normalize(n, rec));
+	CHECK(p.pid_tree().empty());
+	CHECK(p.boolean("pid_tree_truncated") == false);
+	CHECK(p.str("daddr_source") == "user");
 }
 
 TEST_CASE("many processes by turns keep their own exe and container", "[unit]")

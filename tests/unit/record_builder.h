@@ -74,12 +74,36 @@ struct TaskSpec {
 	std::string nodename = "node-1"; // copied up to 72 bytes
 };
 
+// A pid_tree (abi.h): the processes, the caller first.
+struct PidTreeSpec {
+	struct Entry {
+		uint32_t pid;
+		std::string comm; // copied up to 16 bytes
+	};
+	std::vector<Entry> entries = {{4242, "bash"}, {4000, "sshd"}, {1, "systemd"}};
+	uint8_t flags = 0;	      // SMITH_PID_TREE_*
+	std::optional<uint8_t> depth; // default: entries.size()
+};
+
+inline void fill_pid_tree(smith_pid_tree &t, const PidTreeSpec &s)
+{
+	const size_t n = std::min<size_t>(s.entries.size(), SMITH_PID_TREE_MAX);
+	for (size_t i = 0; i < n; ++i) {
+		t.pid[i] = s.entries[i].pid;
+		std::memcpy(t.comm[i], s.entries[i].comm.data(),
+			    std::min(s.entries[i].comm.size(), sizeof(t.comm[i])));
+	}
+	t.depth = s.depth.value_or(static_cast<uint8_t>(n));
+	t.flags = s.flags;
+}
+
 struct HeaderSpec {
 	uint16_t type = 0; // 0: the builder's own type
 	uint16_t abi = SMITH_ABI_VERSION;
 	uint64_t ts = 123456789;
 	int64_t retval = 0;
 	TaskSpec task;
+	PidTreeSpec pid_tree; // for the records that carry one (not fork)
 };
 
 struct ExecSpec {
@@ -171,6 +195,7 @@ inline std::vector<std::byte> build_execve(const ExecSpec &s)
 {
 	smith_execve e{};
 	fill_header(e.hdr, s.hdr, SMITH_REC_EXECVE);
+	fill_pid_tree(e.pid_tree, s.hdr.pid_tree);
 	e.flags = s.flags;
 	e.argc = s.argc.value_or(static_cast<uint32_t>(s.argv.size()));
 	e.stdin_fd = s.stdin_fd;
@@ -192,6 +217,7 @@ inline std::vector<std::byte> build_connect(const ConnectSpec &s)
 {
 	smith_connect c{};
 	fill_header(c.hdr, s.hdr, SMITH_REC_CONNECT);
+	fill_pid_tree(c.pid_tree, s.hdr.pid_tree);
 	c.inet = s.inet;
 	c.flags = s.flags;
 	c.via = s.via;
@@ -206,6 +232,7 @@ inline std::vector<std::byte> build_module(const ModuleSpec &s)
 {
 	smith_module m{};
 	fill_header(m.hdr, s.hdr, SMITH_REC_INIT_MODULE);
+	fill_pid_tree(m.pid_tree, s.hdr.pid_tree);
 	m.flags = s.flags;
 	std::array<std::string, SMITH_MODULE_STR_COUNT> tails;
 	tails[SMITH_MODULE_NAME] = s.name;
@@ -246,6 +273,7 @@ inline std::vector<std::byte> build_connect_suppressed(const SuppressedSpec &s)
 {
 	smith_connect_suppressed c{};
 	fill_header(c.hdr, s.hdr, SMITH_REC_CONNECT_SUPPRESSED);
+	fill_pid_tree(c.pid_tree, s.hdr.pid_tree);
 	c.suppressed = s.suppressed;
 	c.first_ts = s.first_ts;
 	c.last_ts = s.last_ts;
