@@ -119,6 +119,7 @@ static bool budget__report(const struct smith_budget *b, u32 rate, u32 burst)
 	if (!rec)
 		return false;
 	smith_hdr_fill(&rec->hdr, SMITH_REC_CONNECT_SUPPRESSED, sizeof(*rec), sizeof(*rec), 0);
+	smith_pid_tree_fill(&rec->pid_tree);
 	rec->suppressed = b->suppressed;
 	rec->first_ts = b->first_ts;
 	rec->last_ts = b->last_ts;

@@ -134,6 +134,7 @@ static void exec__submit(struct smith_scratch *s, s64 retval, u32 off, unsigned 
 	u64 size = sizeof(struct smith_execve) + (u64)off;
 
 	smith_hdr_fill(&s->exec.rec.hdr, SMITH_REC_EXECVE, sizeof(struct smith_execve), size, retval);
+	smith_pid_tree_fill(&s->exec.rec.pid_tree);
 	if (size > sizeof(struct smith_execve) + SMITH_TAIL_LIMIT) /* cannot happen: appends are bounded */
 		return;
 	smith_ring_output(&s->exec.rec, size, hook);

@@ -114,6 +114,7 @@ void smith_module_exit(unsigned int hook, long ret, int fd, unsigned long uargs,
 
 	size = sizeof(*m) + (u64)off;
 	smith_hdr_fill(&m->hdr, type, sizeof(*m), size, ret);
+	smith_pid_tree_fill(&m->pid_tree);
 	if (size > sizeof(*m) + SMITH_TAIL_LIMIT) /* cannot happen: appends are bounded */
 		return;
 	smith_ring_output(m, size, hook);

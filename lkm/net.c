@@ -211,6 +211,7 @@ static void connect__emit(struct sock *sk, u16 family, u16 protocol, const struc
 	if (!rec)
 		return;
 	smith_hdr_fill(&rec->hdr, SMITH_REC_CONNECT, sizeof(*rec), sizeof(*rec), ret);
+	smith_pid_tree_fill(&rec->pid_tree);
 	memset(&rec->inet, 0, sizeof(rec->inet));
 	rec->inet.protocol = protocol;
 	if (flags & SMITH_CONNECT_DADDR_SOCKET) {

@@ -148,6 +148,7 @@ static inline void smith_leave(void)
 /* task.c: struct smith_task and the record header */
 int smith_task_init(void);
 void smith_hdr_fill(struct smith_rec_hdr *h, u16 type, u16 fixed, u32 size, s64 retval);
+void smith_pid_tree_fill(struct smith_pid_tree *t);
 u64 smith_task_start(struct task_struct *task);
 struct file *smith_fd_get(unsigned int fd);
 void smith_fd_put(struct file *file);

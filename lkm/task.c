@@ -129,7 +129,7 @@ static void task__copy_str(char *dst, const char *src, size_t size)
 			break;
 		dst[i] = c;
 	}
-	/* the rest of dst is zero already (task__fill clears the struct) */
+	/* the rest of dst is zero already (its callers clear the struct) */
 }
 
 static void task__fill(struct smith_task *t)
@@ -166,6 +166,39 @@ static void task__fill(struct smith_task *t)
 	}
 	rcu_read_unlock();
 	task__copy_str(t->comm, task->comm, sizeof(t->comm));
+}
+
+/*
+ * The current process and its real parents, each by its thread group leader
+ * (abi.h, struct smith_pid_tree; bpf/task.bpf.h walks them alike). Tasks
+ * reached through real_parent under rcu_read_lock() stay readable until it
+ * ends, whether or not they exit meanwhile.
+ */
+void smith_pid_tree_fill(struct smith_pid_tree *t)
+{
+	struct task_struct *p, *parent;
+	unsigned int i;
+
+	memset(t, 0, sizeof(*t));
+	t->flags = SMITH_PID_TREE_TRUNCATED;
+	rcu_read_lock();
+	p = current->group_leader;
+	for (i = 0; i < SMITH_PID_TREE_MAX; i++) {
+		t->pid[i] = p->tgid;
+		task__copy_str(t->comm[i], p->comm, sizeof(t->comm[i]));
+		t->depth = i + 1;
+		if (p->signal->flags & SIGNAL_UNKILLABLE) { /* the init of a pid namespace */
+			t->flags = 0;
+			break;
+		}
+		parent = rcu_dereference(p->real_parent);
+		if (!parent || !parent->tgid) { /* kthreadd's parent is the idle task, pid 0 */
+			t->flags = 0;
+			break;
+		}
+		p = READ_ONCE(parent->group_leader);
+	}
+	rcu_read_unlock();
 }
 
 void smith_hdr_fill(struct smith_rec_hdr *h, u16 type, u16 fixed, u32 size, s64 retval)

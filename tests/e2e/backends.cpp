@@ -210,6 +210,15 @@ void check_common(const Event &e, const std::string &type, const Smithd &d)
 	CHECK(ts + slack >= now);
 	CHECK(ts <= now + 5000000000ULL);
 	CHECK(e.str("container_id") == "");
+	// The process itself heads its pid_tree, its parent follows.
+	const std::vector<std::string> tree = e.strings("pid_tree");
+	REQUIRE(!tree.empty());
+	CHECK(tree.size() <= 12);
+	CHECK(tree[0].substr(0, tree[0].find(':')) == std::to_string(e.pid()));
+	if (tree.size() > 1)
+		CHECK(tree[1].substr(0, tree[1].find(':')) == std::to_string(e.i64("ppid")));
+	if (e.boolean("pid_tree_truncated"))
+		CHECK(tree.size() == 12);
 }
 
 void check_inherited_context(const Event &e)

@@ -496,11 +496,20 @@ std::optional<Event> Event::parse(std::string_view line, std::string *error)
 			}
 			for (simdjson::dom::element item : items) {
 				std::string_view sv;
-				if (item.get_string().get(sv)) {
-					*error = "array " + key + " holds a non-string";
+				simdjson::dom::object o;
+				int64_t pid = 0;
+				if (!item.get_string().get(sv)) {
+					arr.emplace_back(sv);
+				} else if (!item.get_object().get(o) && o.size() == 2 &&
+					   !o["pid"].get_int64().get(pid) &&
+					   !o["comm"].get_string().get(sv)) {
+					// A pid_tree entry: kept as "pid:comm".
+					arr.push_back(std::to_string(pid) + ":" + std::string(sv));
+				} else {
+					*error = "array " + key +
+						 " holds neither strings nor {pid, comm} objects";
 					return std::nullopt;
 				}
-				arr.emplace_back(sv);
 			}
 			v = std::move(arr);
 			break;
@@ -592,10 +601,14 @@ int64_t Event::pid() const
 const std::vector<std::string> &expected_keys(const std::string &type)
 {
 	static const std::vector<std::string> common = {
-		"schema",    "seq",	 "run_id", "ts",    "type",	 "data_type",	"backend", "hostname",
-		"host_id",   "nodename", "pid",	   "tid",   "ppid",	 "pgid",	"sid",	   "uid",
-		"gid",	     "euid",	 "egid",   "user",  "comm",	 "exe",		"cwd",	   "tty",
-		"sessionid", "pidns",	 "mntns",  "netns", "cgroup_id", "container_id"};
+		"schema",    "seq",	     "run_id",	 "ts",
+		"type",	     "data_type",    "backend",	 "hostname",
+		"host_id",   "nodename",     "pid",	 "tid",
+		"ppid",	     "pgid",	     "sid",	 "uid",
+		"gid",	     "euid",	     "egid",	 "user",
+		"comm",	     "exe",	     "cwd",	 "tty",
+		"sessionid", "pidns",	     "mntns",	 "netns",
+		"cgroup_id", "container_id", "pid_tree", "pid_tree_truncated"};
 	auto with = [](std::vector<std::string> extra) {
 		std::vector<std::string> all = common;
 		all.insert(all.end(), extra.begin(), extra.end());

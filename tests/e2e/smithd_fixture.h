@@ -139,7 +139,7 @@ public:
 				   std::vector<std::string>>;
 
 	// Parses one JSON line; returns nullopt and sets *error when it is not a JSON object of scalars and
-	// string arrays.
+	// string arrays. The objects of pid_tree ({"pid":N,"comm":"c"}) are kept as strings "N:c".
 	static std::optional<Event> parse(std::string_view line, std::string *error);
 
 	const std::string &line() const { return line_; }
