@@ -1,8 +1,6 @@
 #include "ctl/status_view.h"
 
-#include <algorithm>
 #include <cmath>
-#include <vector>
 
 #include <fmt/format.h>
 
