@@ -92,6 +92,10 @@ struct StatusSnapshot {
 	std::string version;
 	int64_t pid = 0;
 	double uptime_seconds = 0;
+	double time = 0; // wall clock when the snapshot was taken, seconds since the Unix epoch
+	// Seconds between heartbeats (0: none are sent): a reader of the heartbeat topic knows from it when
+	// the next one is due.
+	uint64_t heartbeat_interval_seconds = 0;
 	std::string hostname;
 	std::string host_id;
 	std::string run_id;

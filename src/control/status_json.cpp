@@ -37,6 +37,8 @@ std::string status_to_json(const StatusSnapshot &s)
 	w.field("version", std::string_view(s.version));
 	w.field("pid", s.pid);
 	w.field("uptime_seconds", finite(s.uptime_seconds));
+	w.field("time", finite(s.time));
+	w.field("heartbeat_interval_seconds", s.heartbeat_interval_seconds);
 	w.field("hostname", std::string_view(s.hostname));
 	w.field("host_id", std::string_view(s.host_id));
 	w.field("run_id", std::string_view(s.run_id));

@@ -99,6 +99,8 @@ control::StatusSnapshot status_from_json(std::string_view json)
 	s.version = top.str("version");
 	s.pid = top.i64("pid");
 	s.uptime_seconds = top.num("uptime_seconds");
+	s.time = top.num("time");
+	s.heartbeat_interval_seconds = top.u64("heartbeat_interval_seconds");
 	s.hostname = top.str("hostname");
 	s.host_id = top.str("host_id");
 	s.run_id = top.str("run_id");

@@ -1,80 +1,13 @@
 #include "ctl/status_view.h"
 
-#include <algorithm>
 #include <cmath>
-#include <vector>
 
 #include <fmt/format.h>
 
+#include "ctl/text_table.h"
+
 namespace smith::ctl {
 namespace {
-
-// Code points in a UTF-8 string: its width in the table for the text we expect.
-size_t text_width(std::string_view s)
-{
-	return static_cast<size_t>(std::count_if(
-		s.begin(), s.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }));
-}
-
-std::string pad(std::string_view s, size_t width)
-{
-	std::string out(s);
-	const size_t w = text_width(s);
-	if (w < width)
-		out.append(width - w, ' ');
-	return out;
-}
-
-// Columns laid out from their widest cell; numbers are right-aligned, the last
-// column is not padded.
-class Table {
-public:
-	struct Column {
-		std::string header;
-		bool right = false;
-	};
-	explicit Table(std::vector<Column> columns) : columns_(std::move(columns)) {}
-
-	void add(std::vector<std::string> row) { rows_.push_back(std::move(row)); }
-
-	void render(std::string &out) const
-	{
-		std::vector<size_t> widths(columns_.size());
-		for (size_t c = 0; c < columns_.size(); ++c) {
-			widths[c] = text_width(columns_[c].header);
-			for (const auto &row : rows_)
-				widths[c] = std::max(widths[c], text_width(row[c]));
-		}
-		std::vector<std::string> headers;
-		for (const auto &col : columns_)
-			headers.push_back(col.header);
-		line(out, headers, widths);
-		for (const auto &row : rows_)
-			line(out, row, widths);
-	}
-
-private:
-	void line(std::string &out, const std::vector<std::string> &cells,
-		  const std::vector<size_t> &widths) const
-	{
-		std::string text;
-		for (size_t c = 0; c < cells.size(); ++c) {
-			if (c)
-				text.append("  ");
-			const bool last = c + 1 == cells.size();
-			const size_t w = text_width(cells[c]);
-			if (columns_[c].right && w < widths[c])
-				text.append(widths[c] - w, ' ');
-			text.append(columns_[c].right || last ? cells[c] : pad(cells[c], widths[c]));
-		}
-		while (!text.empty() && text.back() == ' ')
-			text.pop_back();
-		out.append(text).push_back('\n');
-	}
-
-	std::vector<Column> columns_;
-	std::vector<std::vector<std::string>> rows_;
-};
 
 void labelled(std::string &out, std::string_view label, std::string_view value)
 {

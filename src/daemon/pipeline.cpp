@@ -213,6 +213,8 @@ void Pipeline::publish(bool stopping)
 	s.version = SMITH_VERSION;
 	s.pid = getpid();
 	s.uptime_seconds = std::chrono::duration<double>(now - started_).count();
+	s.time = static_cast<double>(wall_clock_ns()) / 1e9;
+	s.heartbeat_interval_seconds = static_cast<uint64_t>(context_.heartbeat_interval.count());
 	s.hostname = host.hostname;
 	s.host_id = host.host_id;
 	s.run_id = host.run_id;

@@ -751,6 +751,26 @@ void hide_btf_or_exit(const std::string &dir)
 	}
 }
 
+// In the child, before exec: the identity of another host (SmithdOptions::hostname, host_id). The
+// machine-id file was written by the parent; its bind mount lives in a private mount namespace.
+void own_identity_or_exit(const std::string &hostname, const std::string &machine_id_file)
+{
+	if (!hostname.empty() &&
+	    (unshare(CLONE_NEWUTS) != 0 || sethostname(hostname.data(), hostname.size()) != 0)) {
+		dprintf(2, "own identity: UTS namespace with hostname %s: %s\n", hostname.c_str(),
+			strerror(errno));
+		_exit(125);
+	}
+	if (machine_id_file.empty())
+		return;
+	if (unshare(CLONE_NEWNS) != 0 || mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0 ||
+	    mount(machine_id_file.c_str(), "/etc/machine-id", nullptr, MS_BIND, nullptr) != 0) {
+		dprintf(2, "own identity: bind %s over /etc/machine-id: %s\n", machine_id_file.c_str(),
+			strerror(errno));
+		_exit(125);
+	}
+}
+
 } // namespace
 
 std::string smithd_path()
@@ -828,6 +848,14 @@ void Smithd::start()
 		FAIL("cannot create " << log_path_ << ": " << strerror(errno));
 	const bool hide_btf = options_.hide_btf;
 	const std::string dir = dir_.path();
+	const std::string hostname = options_.hostname;
+	std::string machine_id_file;
+	if (!options_.host_id.empty()) {
+		machine_id_file = dir_.file("machine-id");
+		std::ofstream(machine_id_file) << options_.host_id << "\n";
+		if (read_file(machine_id_file) != options_.host_id + "\n")
+			FAIL("cannot write " << machine_id_file);
+	}
 	std::cout.flush();
 	pid_t pid = fork();
 	if (pid == 0) {
@@ -837,6 +865,7 @@ void Smithd::start()
 		dup2(log_fd, 2);
 		if (hide_btf)
 			hide_btf_or_exit(dir);
+		own_identity_or_exit(hostname, machine_id_file);
 		execv(cargv[0], cargv.data());
 		dprintf(2, "exec %s: %s\n", cargv[0], strerror(errno));
 		_exit(127);

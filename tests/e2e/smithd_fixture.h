@@ -206,6 +206,11 @@ struct SmithdOptions {
 	std::string events_backend;	  // what its events must name; "": lkm for --backend=lkm, else ebpf
 	std::string state_file;		  // --state-file=; "": one in the daemon's own directory
 	std::string bpf_pin_dir;	  // --bpf-pin-dir=; "": one of the daemon's own (PinDir)
+	// Another host's identity, for tests of many hosts on one machine: smithd runs in a UTS
+	// namespace of its own with this hostname, and in a mount namespace of its own where
+	// /etc/machine-id holds this host_id. "" keeps this machine's.
+	std::string hostname;
+	std::string host_id;
 };
 
 class Smithd {

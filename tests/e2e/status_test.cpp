@@ -111,6 +111,12 @@ TEST_CASE("status: hooks and sink and counters agree with the output file", "[e2
 		CHECK(get_str(st, "version") == "0.1.0");
 		CHECK(st["pid"].get_int64().value() == d->pid());
 		CHECK(st["uptime_seconds"].get_double().value() > 0);
+		// The wall clock of a snapshot published at most a poll ago; the default heartbeat interval.
+		CHECK(st["time"].get_double().value() ==
+		      Approx(static_cast<double>(now_ns()) / 1e9)
+			      .epsilon(0)
+			      .margin(std::chrono::duration<double>(event_timeout()).count()));
+		CHECK(get_u64(st, "heartbeat_interval_seconds") == 30);
 		CHECK(get_str(st, "hostname") == host_name());
 		CHECK(get_str(st, "host_id") == machine_id());
 		CHECK(get_str(st, "kernel") == kernel_release());

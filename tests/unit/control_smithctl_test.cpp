@@ -48,6 +48,8 @@ control::StatusSnapshot view_snapshot()
 	s.version = "0.1.0";
 	s.pid = 321;
 	s.uptime_seconds = 3723.9;
+	s.time = 1764753313.125;
+	s.heartbeat_interval_seconds = 5;
 	s.hostname = "db-7";
 	s.host_id = "hid";
 	s.run_id = "rid";
@@ -179,6 +181,8 @@ TEST_CASE("status_from_json reads what status_to_json writes", "[unit][ctl]")
 	CHECK(got.sink.last_error == "quote \" backslash \\ newline \n bad \xEF\xBF\xBD");
 	CHECK(got.last_seq == UINT64_MAX);
 	CHECK(got.pid == -1);
+	CHECK(got.time == 1764753313.125);
+	CHECK(got.heartbeat_interval_seconds == 5);
 	CHECK(got.hooks.size() == 2);
 	CHECK(got.hooks[0].kernel_drops == 12345);
 	CHECK(got.hooks[0].calls == 10);
@@ -215,6 +219,10 @@ TEST_CASE("status_from_json rejects what is not a status", "[unit][ctl]")
 			  Contains("\"sink.connected\" is not true or false"));
 	CHECK_THROWS_WITH(ctl::status_from_json(replaced("\"pid\":321", "\"pid\":\"321\"")),
 			  Contains("\"pid\" is not an integer"));
+	CHECK_THROWS_WITH(ctl::status_from_json(replaced("\"time\":1764753313.125", "\"time\":\"now\"")),
+			  Contains("\"time\" is not a number"));
+	CHECK_THROWS_WITH(ctl::status_from_json(replaced("\"heartbeat_interval_seconds\":5,", "")),
+			  Contains("\"heartbeat_interval_seconds\" is missing"));
 	CHECK_THROWS_WITH(ctl::status_from_json(replaced("\"decode_errors\":5", "\"decode_errors\":-5")),
 			  Contains("\"decode_errors\" is not an unsigned integer"));
 	CHECK_THROWS_WITH(ctl::status_from_json(replaced("\"connect_suppressed\":0}}", "\"x\":0}}")),

@@ -20,6 +20,8 @@ StatusSnapshot known_snapshot()
 	s.version = "0.1.0";
 	s.pid = 123;
 	s.uptime_seconds = 1.5;
+	s.time = 1764753313.25;
+	s.heartbeat_interval_seconds = 30;
 	s.hostname = "h";
 	s.host_id = "0123456789abcdef0123456789abcdef";
 	s.run_id = "9f8e7d6c";
@@ -69,7 +71,8 @@ std::string decoded(const std::string &json)
 TEST_CASE("status_to_json writes the documented shape, fields in order", "[unit][control]")
 {
 	const std::string expected =
-		R"({"version":"0.1.0","pid":123,"uptime_seconds":1.5,"hostname":"h",)"
+		R"({"version":"0.1.0","pid":123,"uptime_seconds":1.5,"time":1764753313.25,)"
+		R"("heartbeat_interval_seconds":30,"hostname":"h",)"
 		R"("host_id":"0123456789abcdef0123456789abcdef","run_id":"9f8e7d6c","kernel":"6.18.44",)"
 		R"("backend":"ebpf","backend_reason":"BTF and ring buffer available",)"
 		R"("previous_run":{"run_id":"0badc0de","clean_stop":false},"stopping":false,)"
