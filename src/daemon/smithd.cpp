@@ -173,6 +173,15 @@ int run_daemon(Config &config)
 	Pipeline pipeline(*backend, normalizer, *sink, std::move(context), recorder.get());
 	ControlServer control(config.socket, [&pipeline] { return pipeline.status_json(); });
 	control.start();
+	// The metrics thread reads the pipeline: it ends before the pipeline does, however this returns.
+	struct StopMetrics {
+		MetricsServer *server;
+		~StopMetrics()
+		{
+			if (server)
+				server->stop();
+		}
+	} stop_metrics{metrics.get()};
 	if (metrics)
 		metrics->start([&pipeline] { return control::status_to_prometheus(pipeline.status()); });
 	spdlog::info("smithd {} running: run_id {}, sink {} {}, control socket {}", SMITH_VERSION,
