@@ -3,8 +3,8 @@
 // is checked against `smithctl status --json` taken right before and right after the scrape: a counter
 // lies between the two (and equals them when they agree), a value that cannot change equals them, and
 // the event counters equal what the output file holds up to the scrape's last_seq. The text then has
-// to pass `promtool check metrics` (Debian's prometheus package). Host only ([sink]): the guests have
-// neither curl nor promtool.
+// to pass `promtool check metrics` (Debian's prometheus package), also with a hostname made to break
+// out of its label. Host only ([sink]): the guests have neither curl nor promtool.
 #include "backends.h"
 
 #include <catch2/catch.hpp>
@@ -12,6 +12,9 @@
 #include <simdjson.h>
 
 #include <arpa/inet.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -524,4 +527,90 @@ TEST_CASE("metrics: the scraped text passes promtool check metrics", "[e2e][sink
 	CHECK(r.out == "");
 	CHECK(r.err == "");
 	CHECK(d.terminate() == 0);
+}
+
+TEST_CASE("metrics: a hostile hostname stays inside its label, and promtool reads the text",
+	  "[e2e][sink][metrics]")
+{
+	require_root();
+	const std::string promtool = find_program("promtool");
+	if (promtool.empty())
+		skip_test("promtool is not installed (Debian's prometheus package; "
+			  "packaging/install-build-deps.sh "
+			  "installs it)");
+	const std::string curl = find_program("curl");
+	if (curl.empty())
+		FAIL("curl is not installed: packaging/install-build-deps.sh installs it "
+		     "(packaging/build-deps.txt)");
+
+	// smithd in a UTS namespace of its own, whose hostname tries to close its label and add a sample.
+	const std::string hostile = "evil\"} 1\nsmith_x{a=\"\\\xff\xc0\xaf";
+	TempDir dir;
+	PinDir pins;
+	const uint16_t port = free_port();
+	const SmithdOptions o = daemon_options(backends_under_test().at(0));
+	std::vector<std::string> args = {smithd_path(),
+					 "--foreground",
+					 "--backend=" + o.backend,
+					 "--config=/dev/null",
+					 "--socket=" + dir.file("smithd.sock"),
+					 "--pid-file=" + dir.file("smithd.pid"),
+					 "--state-file=" + dir.file("smithd.state"),
+					 "--bpf-pin-dir=" + pins.path(),
+					 "--sink=file",
+					 "--output=" + dir.file("events.jsonl"),
+					 "--metrics-listen=127.0.0.1:" + std::to_string(port)};
+	std::vector<char *> argv = c_strings(args);
+	const std::string log = dir.file("smithd.log");
+	const pid_t pid = spawn([&] {
+		const int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (fd < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0 || unshare(CLONE_NEWUTS) != 0 ||
+		    sethostname(hostile.data(), hostile.size()) != 0)
+			_exit(125);
+		execv(argv[0], argv.data());
+	});
+	REQUIRE(pid > 0);
+	struct Stop {
+		pid_t pid;
+		~Stop()
+		{
+			kill(pid, SIGTERM);
+			wait_exit(pid);
+		}
+	} stop{pid};
+
+	bool ready = false;
+	for (const auto deadline = std::chrono::steady_clock::now() + start_timeout();
+	     !ready && std::chrono::steady_clock::now() < deadline; std::this_thread::sleep_for(100ms))
+		ready = run_command(
+				{smithctl_path(), "status", "--json", "--socket=" + dir.file("smithd.sock")})
+				.exit_code == 0;
+	INFO("smithd log:\n" << read_file(log));
+	REQUIRE(ready);
+
+	const HttpAnswer answer = curl_get(curl, port, "/metrics");
+	INFO("scrape:\n" << answer.body);
+	REQUIRE(answer.head.rfind("HTTP/1.1 200 OK\r\n", 0) == 0);
+	const Scrape scrape = parse_exposition(answer.body);
+	size_t info = 0;
+	for (const Sample &m : scrape.samples) {
+		CHECK(m.name.rfind("smith_x", 0) != 0);
+		if (m.name != "smith_info")
+			continue;
+		++info;
+		// The bytes as the JSON of events gives them: invalid UTF-8 one U+FFFD a byte.
+		CHECK(m.labels.at("hostname") ==
+		      "evil\"} 1\nsmith_x{a=\"\\\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");
+	}
+	CHECK(info == 1);
+
+	const std::string file = dir.file("metrics.txt");
+	std::ofstream(file) << answer.body;
+	const CommandResult r =
+		run_command({"/bin/sh", "-c", "exec \"$0\" check metrics < \"$1\"", promtool, file});
+	INFO("promtool check metrics: exit " << r.exit_code << "\nstdout: " << r.out
+					     << "\nstderr: " << r.err);
+	CHECK(r.exit_code == 0);
+	CHECK(r.out == "");
+	CHECK(r.err == "");
 }
