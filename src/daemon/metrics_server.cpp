@@ -11,6 +11,7 @@
 #include <charconv>
 #include <cstring>
 #include <stdexcept>
+#include <system_error>
 #include <vector>
 
 #include <fmt/format.h>

@@ -72,11 +72,11 @@ private:
 	void read_request(Client &c);
 	std::string answer(std::string_view request);
 
-	std::string address_; // as configured, for messages
-	uint16_t port_ = 0;
-	std::function<std::string()> metrics_provider_;
-	int listen_fd_ = -1; // the bound, listening socket; -1 when stopped
-	int stop_fd_ = -1;   // eventfd that wakes the server thread to stop
+	std::string address_;				// as configured, for messages
+	uint16_t port_ = 0;				// bound port, host order
+	std::function<std::string()> metrics_provider_; // the text of GET /metrics (start())
+	int listen_fd_ = -1;				// the bound, listening socket; -1 when stopped
+	int stop_fd_ = -1;				// eventfd that wakes the server thread to stop
 	std::thread thread_;
 };
 
