@@ -112,7 +112,10 @@ struct StatusSnapshot {
 	std::array<uint64_t, kEventTypeCount> received{}; // records decoded, by type
 	std::array<uint64_t, kEventTypeCount> sent{};	  // events written to the sink, by type
 	uint64_t decode_errors = 0; // records that could not be decoded (skipped, counted)
-	uint64_t last_seq = 0;	    // seq of the last event written; all events <= last_seq are flushed
+	// Connect calls the connect budget held back since start: the sum of the `suppressed` counts of
+	// the connect_suppressed events received
+	uint64_t suppressed_connects = 0;
+	uint64_t last_seq = 0; // seq of the last event written; all events <= last_seq are flushed
 	uint64_t own_records =
 		0; // smithd's own records written (run_start, loss, run_end): they take seqs too
 	uint64_t queue_depth = 0; // events waiting between pipeline and sink

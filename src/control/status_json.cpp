@@ -92,6 +92,7 @@ std::string status_to_json(const StatusSnapshot &s)
 	w.end_object();
 
 	w.field("decode_errors", s.decode_errors);
+	w.field("suppressed_connects", s.suppressed_connects);
 	w.field("last_seq", s.last_seq);
 	w.field("own_records", s.own_records);
 	w.field("queue_depth", s.queue_depth);

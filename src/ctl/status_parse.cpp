@@ -141,6 +141,7 @@ control::StatusSnapshot status_from_json(std::string_view json)
 	read_counts(events, "sent", s.sent);
 
 	s.decode_errors = top.u64("decode_errors");
+	s.suppressed_connects = top.u64("suppressed_connects");
 	s.last_seq = top.u64("last_seq");
 	s.own_records = top.u64("own_records");
 	s.queue_depth = top.u64("queue_depth");

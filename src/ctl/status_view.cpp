@@ -140,6 +140,8 @@ std::string format_status(const control::StatusSnapshot &s)
 			 "{} events refused by the broker for good (dead-letter file), {} producers rebuilt",
 			 s.sink.dead_lettered, s.sink.producer_rebuilds));
 	labelled(out, "decode errors", fmt::format("{}", s.decode_errors));
+	labelled(out, "suppressed",
+		 fmt::format("{} connect calls held back by the connect budget", s.suppressed_connects));
 	labelled(out, "last seq", fmt::format("{}", s.last_seq));
 	return out;
 }

@@ -66,6 +66,9 @@ std::optional<Config> parse_command_line(int argc, char **argv, int *exit_code)
 		"connect events per second each process may have before the rest are counted (0: no budget)");
 	auto *o_budget_burst = app.add_option("--connect-budget-burst", config.connect_budget_burst,
 					      "connect events each process may have at once");
+	auto *o_metrics =
+		app.add_option("--metrics-listen", config.metrics_listen,
+			       "serve Prometheus metrics on ADDRESS:PORT, as 127.0.0.1:9464 (\"\": off)");
 	app.add_option("--record", config.record, "also write the raw records to this file, for --replay");
 	app.add_option("--replay", config.replay, "read raw records from this file instead of the kernel");
 	app.add_flag("--foreground,-f", config.foreground, "stay in the foreground (logs on stderr)");
@@ -103,6 +106,7 @@ std::optional<Config> parse_command_line(int argc, char **argv, int *exit_code)
 	keep(o_lkm_module, config.lkm_module, from_file.lkm_module);
 	keep(o_budget_rate, config.connect_budget_rate, from_file.connect_budget_rate);
 	keep(o_budget_burst, config.connect_budget_burst, from_file.connect_budget_burst);
+	keep(o_metrics, config.metrics_listen, from_file.metrics_listen);
 	if (o_lkm_module->count() > 0 && !config.lkm_module.empty()) // smithd chdirs to / as a daemon
 		config.lkm_module = std::filesystem::absolute(config.lkm_module).string();
 	config.lkm_ring_kb = from_file.lkm_ring_kb;

@@ -1,5 +1,7 @@
 #include "daemon/config.h"
 
+#include "daemon/metrics_server.h"
+
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
 
@@ -125,6 +127,8 @@ void load_config_file(const std::string &path, bool required, Config &c)
 			c.state_file = get<std::string>(path, key, v);
 		else if (key == "spool_max_bytes")
 			c.spool_max_bytes = get<uint64_t>(path, key, v);
+		else if (key == "metrics_listen")
+			c.metrics_listen = get<std::string>(path, key, v);
 		else if (key == "durability")
 			c.durability = get<std::string>(path, key, v);
 		else if (key == "kafka") {
@@ -178,6 +182,11 @@ void validate(const Config &c)
 		throw ConfigError("connect_budget_burst must be at least 1 while connect_budget_rate is set");
 	if (!c.lkm_module.empty() && c.lkm_module.front() != '/')
 		throw ConfigError(fmt::format("lkm_module '{}' must be an absolute path", c.lkm_module));
+	if (!c.metrics_listen.empty() && parse_listen_address(c.metrics_listen).port == 0)
+		throw ConfigError(
+			fmt::format("metrics_listen '{}' needs a port from 1 to 65535, where Prometheus "
+				    "can find it",
+				    c.metrics_listen));
 	if (c.sink == "stdout" && !c.foreground)
 		throw ConfigError("sink 'stdout' needs --foreground (a daemon has no terminal); use --sink "
 				  "file --output PATH");

@@ -41,6 +41,8 @@ struct Config {
 	uint32_t connect_budget_rate = SMITH_BUDGET_RATE_DEFAULT;
 	uint32_t connect_budget_burst = SMITH_BUDGET_BURST_DEFAULT;
 	bool foreground = false;
+	// The Prometheus listener (metrics_server.h): "ADDRESS:PORT", as 127.0.0.1:9464; "" = none.
+	std::string metrics_listen;
 
 	// The kafka sink.
 	std::map<std::string, std::string> kafka; // librdkafka properties ("kafka:" map)

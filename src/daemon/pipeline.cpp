@@ -75,6 +75,7 @@ void Pipeline::on_record(std::span<const std::byte> record)
 	seq_++;
 	const size_t type = control::event_type_index(r.type);
 	received_[type]++;
+	suppressed_connects_ += r.suppressed;
 	if (sink_.write(line_, normalizer_.host().host_id))
 		sent_[type]++;
 }
@@ -229,6 +230,7 @@ void Pipeline::publish(bool stopping)
 	s.received = received_;
 	s.sent = sent_;
 	s.decode_errors = decode_errors_;
+	s.suppressed_connects = suppressed_connects_;
 	s.last_seq = seq_;
 	s.own_records = own_records_;
 	s.sink = sink_.status();
@@ -246,12 +248,19 @@ void Pipeline::publish(bool stopping)
 	std::string json = control::status_to_json(s);
 	std::lock_guard lock(status_mutex_);
 	status_json_.swap(json);
+	status_ = std::move(s);
 }
 
 std::string Pipeline::status_json() const
 {
 	std::lock_guard lock(status_mutex_);
 	return status_json_;
+}
+
+control::StatusSnapshot Pipeline::status() const
+{
+	std::lock_guard lock(status_mutex_);
+	return status_;
 }
 
 } // namespace smith::daemon

@@ -44,6 +44,8 @@ public:
 
 	// The last published status as JSON; safe from any thread.
 	std::string status_json() const;
+	// The last published status itself (the same snapshot status_json() gives); safe from any thread.
+	control::StatusSnapshot status() const;
 	// Sequence number of the last event written.
 	uint64_t last_seq() const { return seq_; }
 
@@ -71,6 +73,7 @@ private:
 	std::array<uint64_t, control::kEventTypeCount> received_{};
 	std::array<uint64_t, control::kEventTypeCount> sent_{};
 	uint64_t decode_errors_ = 0;
+	uint64_t suppressed_connects_ = 0; // sum of the connect_suppressed events' counts
 	std::array<uint64_t, control::kHookCount> drops_reported_{}; // kernel drops by hook, in loss records
 	uint64_t own_records_ = 0;				     // run_start, loss and run_end written
 	std::chrono::steady_clock::time_point started_;
@@ -81,7 +84,8 @@ private:
 	double cpu_percent_ = 0;
 
 	mutable std::mutex status_mutex_;
-	std::string status_json_; // guarded by status_mutex_
+	std::string status_json_;	 // guarded by status_mutex_
+	control::StatusSnapshot status_; // guarded by status_mutex_; status_json_ is its JSON
 };
 
 } // namespace smith::daemon

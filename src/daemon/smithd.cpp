@@ -17,8 +17,10 @@
 
 #include "backend/backend_choice.h"
 #include "backend/replay_backend.h"
+#include "control/prometheus.h"
 #include "daemon/control_server.h"
 #include "daemon/detach.h"
+#include "daemon/metrics_server.h"
 #include "daemon/pid_file.h"
 #include "daemon/pipeline.h"
 #include "daemon/run_state.h"
@@ -102,7 +104,13 @@ int run_daemon(Config &config)
 	if (config.sink == "kafka")
 		spool_lock = std::make_unique<LockFile>(config.spool_dir + "/lock", "spool directory");
 
-	// The sink first: a bad setting there fails at once, not after the programs load.
+	// The metrics port before the sink: one in use fails at once, not after the programs load.
+	// Connections wait in its backlog until the pipeline is there to answer them.
+	std::unique_ptr<MetricsServer> metrics;
+	if (!config.metrics_listen.empty())
+		metrics = std::make_unique<MetricsServer>(parse_listen_address(config.metrics_listen));
+
+	// Then the sink: a bad setting there fails at once, not after the programs load.
 	std::unique_ptr<sink::Sink> sink;
 	if (config.sink == "kafka") {
 		sink::KafkaOptions kafka;
@@ -165,6 +173,17 @@ int run_daemon(Config &config)
 	Pipeline pipeline(*backend, normalizer, *sink, std::move(context), recorder.get());
 	ControlServer control(config.socket, [&pipeline] { return pipeline.status_json(); });
 	control.start();
+	// The metrics thread reads the pipeline: it ends before the pipeline does, however this returns.
+	struct StopMetrics {
+		MetricsServer *server;
+		~StopMetrics()
+		{
+			if (server)
+				server->stop();
+		}
+	} stop_metrics{metrics.get()};
+	if (metrics)
+		metrics->start([&pipeline] { return control::status_to_prometheus(pipeline.status()); });
 	spdlog::info("smithd {} running: run_id {}, sink {} {}, control socket {}", SMITH_VERSION,
 		     host.run_id, config.sink, config.sink == "file" ? config.output : "", config.socket);
 
@@ -174,6 +193,8 @@ int run_daemon(Config &config)
 	pipeline.run(g_stop, g_reopen);
 	systemd.send("STOPPING=1");
 	control.stop();
+	if (metrics)
+		metrics->stop();
 	sink->close();
 	backend->stop();
 	if (record_run)

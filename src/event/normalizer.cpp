@@ -415,7 +415,10 @@ NormalizeResult Normalizer::append_json(std::span<const std::byte> record, uint6
 	default: break;
 	}
 	out.push_back('\n');
-	return {true, r.type, {}};
+	NormalizeResult result{true, r.type, {}};
+	if (r.type == SMITH_REC_CONNECT_SUPPRESSED)
+		result.suppressed = r.as<smith_connect_suppressed>().suppressed;
+	return result;
 }
 
 template <class Record>

@@ -35,6 +35,7 @@ struct NormalizeResult {
 	smith_rec_type type = SMITH_REC_EXECVE; // valid when ok
 	std::string_view error;			// why the record was rejected, when !ok (static text)
 	bool event = true;			// a JSON event was appended (a fork record makes none)
+	uint64_t suppressed = 0; // connect_suppressed: the connect calls it says were held back
 };
 
 class Normalizer {

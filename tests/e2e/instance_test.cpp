@@ -1,12 +1,16 @@
-// Starting smithd as an operator does: in the background, where a start error must still reach the
-// terminal with exit code 1, and a second time beside a running one, which must stop having touched
-// nothing of the first. Each test runs its own daemons, after the shared ones stopped
-// (tests/CMakeLists.txt lists this file after shutdown_test.cpp).
+// Starting smithd as an operator does: in the background, where a start error (a backend, sink or
+// metrics port that cannot start) must still reach the terminal with exit code 1, and a second time
+// beside a running one, which must stop having touched nothing of the first. Each test runs its own
+// daemons, after the shared ones stopped (tests/CMakeLists.txt lists this file after
+// shutdown_test.cpp).
 #include "backends.h"
 
 #include <catch2/catch.hpp>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -97,6 +101,24 @@ TEST_CASE("start: without --foreground, a backend or sink that cannot start exit
 		 "smithd: cannot open output file " + dir.file("missing/events.jsonl") +
 			 ": No such file or directory"},
 	};
+	// A metrics port another program listens on; a metrics address that does not parse.
+	Fd taken(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+	REQUIRE(taken.get() >= 0);
+	sockaddr_in loopback{};
+	loopback.sin_family = AF_INET;
+	loopback.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	REQUIRE(bind(taken.get(), reinterpret_cast<const sockaddr *>(&loopback), sizeof(loopback)) == 0);
+	REQUIRE(listen(taken.get(), 1) == 0);
+	const std::string taken_address = "127.0.0.1:" + std::to_string(local_endpoint(taken.get()).port);
+	cases.push_back(
+		{"metrics port in use",
+		 {"--metrics-listen=" + taken_address},
+		 "smithd: cannot listen for metrics on " + taken_address + ": Address already in use\n"});
+	cases.push_back(
+		{"metrics address without a port",
+		 {"--metrics-listen=127.0.0.1"},
+		 "smithd: metrics_listen '127.0.0.1' has no port; expected ADDRESS:PORT with a numeric "
+		 "address, as 127.0.0.1:9464 or [::1]:9464\n"});
 	if (access("/dev/smith", F_OK) != 0)
 		cases.push_back({"lkm backend whose module file is missing",
 				 {"--backend=lkm", "--lkm-module=" + dir.file("missing.ko")},

@@ -65,6 +65,7 @@ control::StatusSnapshot view_snapshot()
 	s.queue_depth = 4;
 	s.spool_bytes = 8192;
 	s.decode_errors = 5;
+	s.suppressed_connects = 1234;
 	s.last_seq = 16;
 	s.rss_bytes = 3 * 1024 * 1024 / 2;
 	s.cpu_seconds = 2.5;
@@ -149,6 +150,7 @@ TEST_CASE("format_status shows header, hooks, events and sink", "[unit][ctl]")
 		"refused:       0 events refused by the broker for good (dead-letter file), 0 producers "
 		"rebuilt\n"
 		"decode errors: 5\n"
+		"suppressed:    1234 connect calls held back by the connect budget\n"
 		"last seq:      16\n";
 	CHECK(text == expected);
 

@@ -52,6 +52,7 @@ void check_defaults(const smith::daemon::Config &c, bool shipped = false)
 	CHECK(c.heartbeat_interval == d.heartbeat_interval);
 	CHECK(c.spool_dir == d.spool_dir);
 	CHECK(c.spool_max_bytes == d.spool_max_bytes);
+	CHECK(c.metrics_listen == d.metrics_listen);
 }
 
 // The keys load_config_file accepts, read from its source: `key == "name"`.

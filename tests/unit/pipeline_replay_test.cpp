@@ -178,3 +178,50 @@ TEST_CASE("replay: a record cut short by the end of the file ends the replay wit
 			    Catch::Contains("runs past the end"));
 	CHECK(count.n == 3);
 }
+
+TEST_CASE("pipeline: suppressed_connects is the sum of the connect_suppressed events' counts",
+	  "[unit][pipeline]")
+{
+	TempFiles tmp;
+	{
+		backend::ReplayWriter w(tmp / "in.raw", kBootToEpoch);
+		for (uint64_t suppressed : std::initializer_list<uint64_t>{3000, 1, 4294967296}) {
+			test::SuppressedSpec s;
+			s.suppressed = suppressed;
+			s.rate = 5000;
+			s.burst = 2000;
+			w.write(bytes(test::build_connect_suppressed(s)));
+			test::ConnectSpec conn; // reported connects count nothing
+			conn.inet.family = 2;
+			conn.inet.protocol = 6;
+			w.write(bytes(test::build_connect(conn)));
+		}
+	}
+	backend::ReplayBackend replay(tmp / "in.raw");
+	replay.start();
+	event::HostInfo host = event::detect_host_info(replay.event_backend());
+	event::Normalizer normalizer(host);
+	sink::FileSink sink(tmp / "out.json");
+	daemon::Pipeline pipeline(replay, normalizer, sink, {"replay test", "test-kernel"});
+	CHECK(pipeline.status().suppressed_connects == 0);
+	std::atomic<bool> stop{false}, reopen{false};
+	pipeline.run(stop, reopen);
+
+	const control::StatusSnapshot s = pipeline.status();
+	CHECK(s.suppressed_connects == 3000u + 1u + 4294967296u);
+	CHECK(s.received[control::event_type_index(SMITH_REC_CONNECT_SUPPRESSED)] == 3);
+	CHECK(s.received[control::event_type_index(SMITH_REC_CONNECT)] == 3);
+	CHECK(s.last_seq == 6);
+	// The JSON is the same snapshot.
+	simdjson::dom::parser p;
+	simdjson::dom::element status = p.parse(pipeline.status_json());
+	CHECK(uint64_t(status["suppressed_connects"]) == 3000u + 1u + 4294967296u);
+	CHECK(control::status_to_json(s) == pipeline.status_json());
+	uint64_t in_file = 0;
+	for (const std::string &line : read_lines(tmp / "out.json")) {
+		test::ParsedLine e(line);
+		if (e.str("type") == "connect_suppressed")
+			in_file += e.u64("suppressed");
+	}
+	CHECK(in_file == s.suppressed_connects);
+}

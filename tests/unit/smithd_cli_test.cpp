@@ -67,8 +67,8 @@ TEST_CASE("smithd: --version and --help", "[unit][cli]")
 	CHECK_THAT(v.output, Catch::StartsWith("smithd "));
 	auto h = run_smithd("--help");
 	CHECK(h.code == 0);
-	for (const char *opt :
-	     {"--backend", "--sink", "--output", "--config", "--foreground", "--pid-file", "--socket"})
+	for (const char *opt : {"--backend", "--sink", "--output", "--config", "--foreground", "--pid-file",
+				"--socket", "--metrics-listen"})
 		CHECK_THAT(h.output, Catch::Contains(opt));
 }
 

@@ -38,6 +38,7 @@ StatusSnapshot known_snapshot()
 	s.received = {10, 20, 0, 0};
 	s.sent = {9, 20, 0, 0};
 	s.decode_errors = 1;
+	s.suppressed_connects = 6;
 	s.last_seq = 29;
 	s.own_records = 3;
 	s.queue_depth = 2;
@@ -85,7 +86,7 @@ TEST_CASE("status_to_json writes the documented shape, fields in order", "[unit]
 		R"("programs":[{"name":"fexit___x64_sys_execve","run_cnt":40,"run_time_ns":61234}],)"
 		R"("events":{"received":{"execve":10,"connect":20,"init_module":0,"finit_module":0,"connect_suppressed":0},)"
 		R"("sent":{"execve":9,"connect":20,"init_module":0,"finit_module":0,"connect_suppressed":0}},)"
-		R"("decode_errors":1,"last_seq":29,"own_records":3,"queue_depth":2,"spool_bytes":4096,)"
+		R"("decode_errors":1,"suppressed_connects":6,"last_seq":29,"own_records":3,"queue_depth":2,"spool_bytes":4096,)"
 		R"("sink":{"type":"file","target":"/var/log/smith/events.json","connected":true,"last_error":"",)"
 		R"("written":29,"failed":0,"in_flight":0,"spooled":0,"replayed":0,"spool_bytes":0,)"
 		R"("spool_records":0,"spool_dropped":0,"spool_corrupt":0,"dead_lettered":0,"producer_rebuilds":0},)"
