@@ -252,11 +252,13 @@ void smith_tp_sched_process_exec(void *data, struct task_struct *p, pid_t old_pi
 	unsigned long arg_start, arg_len;
 	u8 *tail;
 	u32 off = 0;
+	u64 start;
 
 	if (!smith_hook_on(SMITH_HOOK_EXECVE))
 		return;
 	smith_enter();
 	preempt_disable();
+	start = smith_timing_start();
 	s = smith_scratch_get();
 	e = &s->exec.rec;
 	tail = s->exec.tail;
@@ -293,6 +295,7 @@ void smith_tp_sched_process_exec(void *data, struct task_struct *p, pid_t old_pi
 	}
 	off = exec__append_cgroup_and_fds(s, off);
 	exec__submit(s, 0, off, SMITH_HOOK_EXECVE);
+	smith_timing_add(SMITH_HOOK_EXECVE, start);
 	preempt_enable();
 	smith_leave();
 }

@@ -23,6 +23,7 @@ bool smith_sys_exit_live;
 void smith_tp_sched_process_fork(void *data, struct task_struct *parent, struct task_struct *child)
 {
 	struct smith_fork *rec;
+	u64 start;
 
 	/* The child has not run yet: nothing races with this. */
 	if (READ_ONCE(smith_sys_exit_live) && !smith_task_sys_traced(child))
@@ -33,6 +34,7 @@ void smith_tp_sched_process_fork(void *data, struct task_struct *parent, struct 
 		return;
 	smith_enter();
 	preempt_disable();
+	start = smith_timing_start();
 	rec = smith_ring_reserve(sizeof(*rec), SMITH_HOOK_FORK);
 	if (rec) {
 		smith_hdr_fill(&rec->hdr, SMITH_REC_FORK, sizeof(*rec), sizeof(*rec), 0);
@@ -41,6 +43,7 @@ void smith_tp_sched_process_fork(void *data, struct task_struct *parent, struct 
 		rec->pad0 = 0;
 		smith_ring_commit(rec);
 	}
+	smith_timing_add(SMITH_HOOK_FORK, start);
 	preempt_enable();
 	smith_leave();
 }

@@ -69,6 +69,7 @@ static void __init smith_check_layouts(void)
 {
 	BUILD_BUG_ON(offsetof(struct smith_lkm_ring_ctl, tail) != 128);
 	BUILD_BUG_ON(sizeof(struct smith_lkm_info) > 4096);
+	BUILD_BUG_ON(sizeof(struct smith_lkm_ring_ctl) > 4096); /* one page, the smallest there is */
 	BUILD_BUG_ON(sizeof(struct smith_rec_hdr) % 8 || sizeof(struct smith_execve) % 8 ||
 		     sizeof(struct smith_connect) % 8 || sizeof(struct smith_module) % 8 ||
 		     sizeof(struct smith_connect_suppressed) % 8 || sizeof(struct smith_fork) % 8);

@@ -316,6 +316,7 @@ void smith_connect_syn_sent(const struct sock *csk)
 	bool in_connect;
 	u16 family, via;
 	u32 flags = SMITH_CONNECT_DADDR_SOCKET;
+	u64 start;
 
 	if (!smith_hook_on(SMITH_HOOK_CONNECT) || in_interrupt() || !sk)
 		return;
@@ -327,9 +328,11 @@ void smith_connect_syn_sent(const struct sock *csk)
 		connecting__remember(sk); /* for the connect call's return, which reports it */
 		return;
 	}
+	start = smith_timing_start();
 	if (smith_in_compat_syscall())
 		flags |= SMITH_CONNECT_COMPAT;
 	connect__emit(sk, family, IPPROTO_TCP, NULL, 0, flags, via);
+	smith_timing_add(SMITH_HOOK_CONNECT, start);
 }
 
 /* Every TCP state change (4.16+): the new state is SYN_SENT when a connection starts. */

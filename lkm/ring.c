@@ -28,6 +28,11 @@
 #include <linux/jiffies.h>
 #include <linux/log2.h>
 #include <linux/string.h>
+#include <linux/moduleparam.h>
+#include <linux/sched.h>
+#ifdef HAVE_LINUX_SCHED_SIGNAL_H
+#include <linux/sched/clock.h> /* local_clock(); in linux/sched.h before 4.11 */
+#endif
 #include "smith.h"
 
 void *smith_area;
@@ -202,6 +207,32 @@ bool smith_rings_readable(void)
 		if (ring__unread(&smith_rings[i]))
 			return true;
 	return false;
+}
+
+bool smith_hook_timing;
+module_param_named(hook_timing, smith_hook_timing, bool, 0644);
+MODULE_PARM_DESC(hook_timing,
+		 "time each hook's work into the rings' control pages (default off; smithd's hook_timing)");
+
+/* The clock hook timings are read from: 0 while timing is off, so that smith_timing_add() does nothing. */
+u64 smith_timing_start(void)
+{
+	return READ_ONCE(smith_hook_timing) ? local_clock() : 0;
+}
+
+/* Counts one run of `hook` that began at `start` (smith_timing_start()) in this CPU's ring. */
+void smith_timing_add(unsigned int hook, u64 start)
+{
+	struct smith_timing *t;
+	u64 ns;
+
+	if (!start || hook >= SMITH_HOOK_MAX)
+		return;
+	ns = local_clock() - start;
+	t = &smith_rings[smp_processor_id()].ctl->timing[hook];
+	WRITE_ONCE(t->calls, t->calls + 1);
+	WRITE_ONCE(t->sum_ns, t->sum_ns + ns);
+	WRITE_ONCE(t->buckets[smith_timing_bucket(ns)], t->buckets[smith_timing_bucket(ns)] + 1);
 }
 
 void smith_ring_count_drops(unsigned int hook, u64 n)

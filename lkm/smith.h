@@ -145,6 +145,10 @@ static inline void smith_leave(void)
 	this_cpu_dec(smith_running);
 }
 
+/* ring.c: hook timing (abi.h, struct smith_timing), with preemption disabled */
+u64 smith_timing_start(void);
+void smith_timing_add(unsigned int hook, u64 start);
+
 /* task.c: struct smith_task and the record header */
 int smith_task_init(void);
 void smith_hdr_fill(struct smith_rec_hdr *h, u16 type, u16 fixed, u32 size, s64 retval);

@@ -40,66 +40,80 @@
 #define HAVE_NR32_CONNECT 0
 #endif
 
-/* A syscall made through the 32-bit entry: i386 numbers and registers, arguments 32 bits wide. */
-static void sys_exit__compat(struct pt_regs *regs, long id, long ret, u32 on)
+/*
+ * A syscall made through the 32-bit entry: i386 numbers and registers, arguments 32 bits wide.
+ * Returns the hook whose work it did, SMITH_HOOK_MAX for none (sys_exit__64 alike).
+ */
+static unsigned int sys_exit__compat(struct pt_regs *regs, long id, long ret, u32 on)
 {
 	u32 bx = regs->bx, cx = regs->cx, dx = regs->dx, si = regs->si;
 
 	switch (id) {
 	case SMITH_NR32_CONNECT: /* connect(fd, addr, addrlen) */
-		if (HAVE_NR32_CONNECT && (on & SMITH_HOOK_BIT(CONNECT)))
-			smith_connect_exit((int)bx, cx, dx, ret, SMITH_CONNECT_COMPAT, SMITH_VIA_CONNECT);
-		return;
+		if (!HAVE_NR32_CONNECT || !(on & SMITH_HOOK_BIT(CONNECT)))
+			break;
+		smith_connect_exit((int)bx, cx, dx, ret, SMITH_CONNECT_COMPAT, SMITH_VIA_CONNECT);
+		return SMITH_HOOK_CONNECT;
 	case SMITH_NR32_SOCKETCALL: /* socketcall(call, args) */
-		if ((on & SMITH_HOOK_BIT(CONNECT)) && bx == SMITH_SOCKETCALL_CONNECT)
-			smith_connect_socketcall_exit(cx, ret);
-		return;
+		if (!(on & SMITH_HOOK_BIT(CONNECT)) || bx != SMITH_SOCKETCALL_CONNECT)
+			break;
+		smith_connect_socketcall_exit(cx, ret);
+		return SMITH_HOOK_CONNECT;
 	case SMITH_NR32_EXECVE:		  /* execve(filename, argv, envp) */
 		smith_compat_exec_take(); /* a failed exec's mark (exec.c) */
-		if ((on & SMITH_HOOK_BIT(EXECVE)) && ret < 0)
-			smith_exec_failed(ret, bx, cx, dx, true, SMITH_HOOK_EXECVE);
-		return;
+		if (!(on & SMITH_HOOK_BIT(EXECVE)) || ret >= 0)
+			break;
+		smith_exec_failed(ret, bx, cx, dx, true, SMITH_HOOK_EXECVE);
+		return SMITH_HOOK_EXECVE;
 	case SMITH_NR32_EXECVEAT: /* execveat(dirfd, filename, argv, envp, flags) */
 		smith_compat_exec_take();
-		if ((on & SMITH_HOOK_BIT(EXECVEAT)) && ret < 0)
-			smith_exec_failed(ret, cx, dx, si, true, SMITH_HOOK_EXECVEAT);
-		return;
+		if (!(on & SMITH_HOOK_BIT(EXECVEAT)) || ret >= 0)
+			break;
+		smith_exec_failed(ret, cx, dx, si, true, SMITH_HOOK_EXECVEAT);
+		return SMITH_HOOK_EXECVEAT;
 	case SMITH_NR32_INIT_MODULE: /* init_module(umod, len, uargs) */
 		smith_module_exit(SMITH_HOOK_INIT_MODULE, ret, -1, dx, true);
-		return;
+		return SMITH_HOOK_INIT_MODULE;
 	case SMITH_NR32_FINIT_MODULE: /* finit_module(fd, uargs, flags) */
 		smith_module_exit(SMITH_HOOK_FINIT_MODULE, ret, (int)bx, cx, true);
-		return;
+		return SMITH_HOOK_FINIT_MODULE;
 	}
+	return SMITH_HOOK_MAX;
 }
 
-static void sys_exit__64(struct pt_regs *regs, long id, long ret, u32 on)
+static unsigned int sys_exit__64(struct pt_regs *regs, long id, long ret, u32 on)
 {
 	switch (id) {
 	case SMITH_NR_CONNECT: /* connect(fd, addr, addrlen) */
-		if (on & SMITH_HOOK_BIT(CONNECT))
-			smith_connect_exit((int)regs->di, regs->si, (u32)regs->dx, ret, 0, SMITH_VIA_CONNECT);
-		return;
+		if (!(on & SMITH_HOOK_BIT(CONNECT)))
+			break;
+		smith_connect_exit((int)regs->di, regs->si, (u32)regs->dx, ret, 0, SMITH_VIA_CONNECT);
+		return SMITH_HOOK_CONNECT;
 	case SMITH_NR_EXECVE: /* execve(filename, argv, envp) */
-		if ((on & SMITH_HOOK_BIT(EXECVE)) && ret < 0)
-			smith_exec_failed(ret, regs->di, regs->si, regs->dx, false, SMITH_HOOK_EXECVE);
-		return;
+		if (!(on & SMITH_HOOK_BIT(EXECVE)) || ret >= 0)
+			break;
+		smith_exec_failed(ret, regs->di, regs->si, regs->dx, false, SMITH_HOOK_EXECVE);
+		return SMITH_HOOK_EXECVE;
 	case SMITH_NR_EXECVEAT: /* execveat(dirfd, filename, argv, envp, flags) */
-		if ((on & SMITH_HOOK_BIT(EXECVEAT)) && ret < 0)
-			smith_exec_failed(ret, regs->si, regs->dx, regs->r10, false, SMITH_HOOK_EXECVEAT);
-		return;
+		if (!(on & SMITH_HOOK_BIT(EXECVEAT)) || ret >= 0)
+			break;
+		smith_exec_failed(ret, regs->si, regs->dx, regs->r10, false, SMITH_HOOK_EXECVEAT);
+		return SMITH_HOOK_EXECVEAT;
 	case SMITH_NR_INIT_MODULE: /* init_module(umod, len, uargs) */
 		smith_module_exit(SMITH_HOOK_INIT_MODULE, ret, -1, regs->dx, false);
-		return;
+		return SMITH_HOOK_INIT_MODULE;
 	case SMITH_NR_FINIT_MODULE: /* finit_module(fd, uargs, flags) */
 		smith_module_exit(SMITH_HOOK_FINIT_MODULE, ret, (int)regs->di, regs->si, false);
-		return;
+		return SMITH_HOOK_FINIT_MODULE;
 	}
+	return SMITH_HOOK_MAX;
 }
 
 void smith_tp_sys_exit(void *data, struct pt_regs *regs, long ret)
 {
 	long id = regs->orig_ax;
+	unsigned int hook;
+	u64 start;
 	u32 on;
 
 	/* Every syscall in the system passes here: leave at once unless it is ours, in either numbering. */
@@ -113,10 +127,12 @@ void smith_tp_sys_exit(void *data, struct pt_regs *regs, long ret)
 	smith_enter();
 	/* Tracepoint probes run with preemption disabled on these kernels; the scratch buffers need it. */
 	preempt_disable();
+	start = smith_timing_start();
 	if (smith_in_compat_syscall())
-		sys_exit__compat(regs, id, ret, on);
+		hook = sys_exit__compat(regs, id, ret, on);
 	else
-		sys_exit__64(regs, id, ret, on);
+		hook = sys_exit__64(regs, id, ret, on);
+	smith_timing_add(hook, start);
 	preempt_enable();
 	smith_leave();
 }

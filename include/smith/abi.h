@@ -177,6 +177,56 @@ struct smith_pid_tree {
 	__u8 pad0[6];
 };
 
+/*
+ * Hook timing (smithd's hook_timing; off by default): what each hook's own
+ * work cost, counted per CPU by the producer (the BPF programs' `timings` map,
+ * the module's ring control pages), per hook (enum smith_hook): each run
+ * that handled a call, its duration in ns, and a log-linear histogram of the
+ * durations. Bucket b < 4 holds b ns; above, each power of two is cut in four:
+ * bucket 4 + 4 * (m - 2) + q holds [(4 + q) << (m - 2), (5 + q) << (m - 2)),
+ * m being the duration's highest set bit. The last bucket also holds
+ * everything longer (from 1.75 * 2^20 ns, about 1.8 ms).
+ */
+#define SMITH_TIMING_BUCKETS 80
+struct smith_timing {
+	__u64 calls;
+	__u64 sum_ns;
+	__u64 buckets[SMITH_TIMING_BUCKETS];
+};
+
+static inline __u32 smith_timing_bucket(__u64 ns)
+{
+	__u64 v = ns;
+	__u32 m = 0, b;
+
+	if (ns < 4)
+		return (__u32)ns;
+	if (v >> 32) {
+		v >>= 32;
+		m += 32;
+	}
+	if (v >> 16) {
+		v >>= 16;
+		m += 16;
+	}
+	if (v >> 8) {
+		v >>= 8;
+		m += 8;
+	}
+	if (v >> 4) {
+		v >>= 4;
+		m += 4;
+	}
+	if (v >> 2) {
+		v >>= 2;
+		m += 2;
+	}
+	if (v >> 1)
+		m += 1;
+	b = 4 + 4 * (m - 2) + (__u32)((ns >> (m - 2)) & 3);
+	return b < SMITH_TIMING_BUCKETS ? b : SMITH_TIMING_BUCKETS - 1;
+}
+
 /* Header of every record. */
 struct smith_rec_hdr {
 	__u16 type;  /* enum smith_rec_type */

@@ -74,6 +74,8 @@ struct smith_lkm_ring_ctl {
 	__u8 pad1[64 - 8 - 8 - 8 * SMITH_HOOK_MAX - 8 + 64];
 	/* written by the reader, at offset 128 */
 	__u64 tail; /* bytes consumed, stored with release order */
+	/* written by the module while its parameter hook_timing is set: this CPU's hook timings (abi.h) */
+	struct smith_timing timing[SMITH_HOOK_MAX];
 };
 
 #endif /* SMITH_LKM_RING_H */
