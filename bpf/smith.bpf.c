@@ -73,6 +73,14 @@ struct {
 	__type(value, __u64);
 } drops SEC(".maps");
 
+/* Hook timing (abi.h, struct smith_timing), per hook, while the loader's hook_timing is set. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SMITH_HOOK_MAX);
+	__type(key, __u32);
+	__type(value, struct smith_timing);
+} timings SEC(".maps");
+
 /* Module name seen by module_load, per thread, until its syscall returns. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -125,6 +133,9 @@ const volatile __u64 compat_entry[SMITH_COMPAT_ENTRIES][2] = {};
 /* Set by the loader before load: hooks this kernel lacks are compiled out by the verifier. */
 const volatile bool hook_enabled[SMITH_HOOK_MAX] = {};
 
+/* Each hook's work is timed into `timings`; otherwise the verifier drops the timing code. */
+const volatile bool hook_timing = false;
+
 /* Unread bytes in the ring at which a record wakes the reader (ring.bpf.h); 0: every record. */
 const volatile __u64 wakeup_bytes = 0;
 /* Records go to this CPU's ring in cpu_rings, not to the shared `events` (ring.bpf.h). */
@@ -152,6 +163,33 @@ static __always_inline void *ring__get(void)
 /* An ELF image's class (e_ident[EI_CLASS]): 32-bit. */
 #define EI_CLASS   4
 #define ELFCLASS32 1
+
+/* When a hook's work starts: 0 while hooks are not timed. */
+static __always_inline __u64 timing__start(void)
+{
+	return hook_timing ? bpf_ktime_get_ns() : 0;
+}
+
+/* Counts one run of `hook` that started at `start` (timing__start()); SMITH_HOOK_MAX: none ran. */
+static __always_inline void timing__add(__u32 hook, __u64 start)
+{
+	struct smith_timing *t;
+	__u64 ns;
+	__u32 b;
+
+	if (!hook_timing || hook >= SMITH_HOOK_MAX)
+		return;
+	ns = bpf_ktime_get_ns() - start;
+	t = bpf_map_lookup_elem(&timings, &hook);
+	if (!t)
+		return;
+	t->calls++;
+	t->sum_ns += ns;
+	b = smith_timing_bucket(ns);
+	barrier_var(b); /* the verifier sees the bound checked, not only the compiler */
+	if (b < SMITH_TIMING_BUCKETS)
+		t->buckets[b]++;
+}
 
 static __always_inline void drop__count(__u32 hook)
 {
@@ -418,6 +456,7 @@ int BPF_PROG(exec_success, struct task_struct *p, pid_t old_pid, struct linux_bi
 	__u64 arg_start, arg_len;
 	__u8 *tail;
 	__u32 off = 0;
+	__u64 start = timing__start();
 
 	if (!s)
 		return 0;
@@ -456,6 +495,7 @@ int BPF_PROG(exec_success, struct task_struct *p, pid_t old_pid, struct linux_bi
 	off += e->len[SMITH_EXEC_LD_PRELOAD];
 	off = exec__append_cgroup_and_fds(s, task, off);
 	exec__submit(s, task, 0, off, SMITH_HOOK_EXECVE);
+	timing__add(SMITH_HOOK_EXECVE, start);
 	return 0;
 }
 
@@ -733,13 +773,39 @@ static __always_inline int tcp__via(struct task_struct *task, bool compat)
  * (io_uring, sendto(MSG_FASTOPEN), ...) with the socket's addresses at this
  * moment: the source port may still be 0, the kernel picks it just after.
  */
+/* The connect event of a TCP connection another way in than connect(2) opened (tcp_syn_sent). */
+static __always_inline void syn_sent__emit(struct task_struct *task, struct sock_view *v, bool compat,
+					   int via)
+{
+	void *ring;
+	struct smith_connect *rec;
+
+	if (!budget__take(task))
+		return;
+	ring = ring__get();
+	rec = ring ? bpf_ringbuf_reserve(ring, sizeof(*rec), 0) : NULL;
+	if (!rec) {
+		drop__count(SMITH_HOOK_CONNECT);
+		return;
+	}
+	hdr__fill(&rec->hdr, SMITH_REC_CONNECT, sizeof(*rec), sizeof(*rec), 0, task);
+	pid_tree__fill(&rec->pid_tree, task);
+	__builtin_memset(&rec->inet, 0, sizeof(rec->inet));
+	rec->inet.protocol = IPPROTO_TCP;
+	rec->inet.family = v->family;
+	sock__ends(v, v->family, &rec->inet, true);
+	rec->flags = SMITH_CONNECT_DADDR_SOCKET | (compat ? SMITH_CONNECT_COMPAT : 0);
+	rec->via = via;
+	rec->pad0 = 0;
+	bpf_ringbuf_submit(rec, ring__submit_flags(ring, sizeof(*rec)));
+}
+
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(tcp_syn_sent, struct sock *sk, int oldstate, int newstate)
 {
-	void *ring;
 	struct task_struct *task;
-	struct smith_connect *rec;
 	struct sock_view v;
+	__u64 start;
 	bool compat;
 	int via;
 
@@ -753,24 +819,9 @@ int BPF_PROG(tcp_syn_sent, struct sock *sk, int oldstate, int newstate)
 		connecting__remember(task, sk); /* for the connect call's return, which reports it */
 		return 0;
 	}
-	if (!budget__take(task))
-		return 0;
-	ring = ring__get();
-	rec = ring ? bpf_ringbuf_reserve(ring, sizeof(*rec), 0) : NULL;
-	if (!rec) {
-		drop__count(SMITH_HOOK_CONNECT);
-		return 0;
-	}
-	hdr__fill(&rec->hdr, SMITH_REC_CONNECT, sizeof(*rec), sizeof(*rec), 0, task);
-	pid_tree__fill(&rec->pid_tree, task);
-	__builtin_memset(&rec->inet, 0, sizeof(rec->inet));
-	rec->inet.protocol = IPPROTO_TCP;
-	rec->inet.family = v.family;
-	sock__ends(&v, v.family, &rec->inet, true);
-	rec->flags = SMITH_CONNECT_DADDR_SOCKET | (compat ? SMITH_CONNECT_COMPAT : 0);
-	rec->via = via;
-	rec->pad0 = 0;
-	bpf_ringbuf_submit(rec, ring__submit_flags(ring, sizeof(*rec)));
+	start = timing__start();
+	syn_sent__emit(task, &v, compat, via);
+	timing__add(SMITH_HOOK_CONNECT, start);
 	return 0;
 }
 
@@ -800,9 +851,11 @@ int BPF_PROG(process_fork, struct task_struct *parent, struct task_struct *child
 	void *ring;
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct smith_fork *rec;
+	__u64 start;
 
 	if (child->pid != child->tgid)
 		return 0; /* a thread: it shares its process's entry */
+	start = timing__start();
 	ring = ring__get();
 	rec = ring ? bpf_ringbuf_reserve(ring, sizeof(*rec), 0) : NULL;
 	if (!rec) {
@@ -814,6 +867,7 @@ int BPF_PROG(process_fork, struct task_struct *parent, struct task_struct *child
 	rec->child_pid = child->tgid;
 	rec->pad0 = 0;
 	bpf_ringbuf_submit(rec, ring__submit_flags(ring, sizeof(*rec)));
+	timing__add(SMITH_HOOK_FORK, start);
 	return 0;
 }
 
@@ -905,43 +959,87 @@ static __always_inline int connect__socketcall(struct task_struct *task, __u64 a
 			     SMITH_VIA_SOCKETCALL);
 }
 
-/* A syscall made through the 32-bit entry (int $0x80, or a 32-bit process): i386 numbers and registers. */
-static __always_inline int sys_exit__compat(struct task_struct *task, const struct pt_regs *regs, long id,
-					    long ret)
+/*
+ * A syscall made through the 32-bit entry (int $0x80, or a 32-bit process): i386 numbers and registers.
+ * Returns the hook whose work it did, SMITH_HOOK_MAX for none (syscall__handle alike).
+ */
+static __always_inline __u32 sys_exit__compat(struct task_struct *task, const struct pt_regs *regs, long id,
+					      long ret)
 {
 	__u32 bx = regs->bx, cx = regs->cx, dx = regs->dx, si = regs->si;
 
 	switch (id) {
 	case SMITH_NR32_CONNECT: /* connect(fd, addr, addrlen) */
-		if (hook_enabled[SMITH_HOOK_CONNECT])
-			return connect__emit(task, (int)bx, (const void *)(__u64)cx, dx, ret,
-					     SMITH_CONNECT_COMPAT, SMITH_VIA_CONNECT);
-		return 0;
+		if (!hook_enabled[SMITH_HOOK_CONNECT])
+			break;
+		connect__emit(task, (int)bx, (const void *)(__u64)cx, dx, ret, SMITH_CONNECT_COMPAT,
+			      SMITH_VIA_CONNECT);
+		return SMITH_HOOK_CONNECT;
 	case SMITH_NR32_SOCKETCALL: /* socketcall(call, args) */
-		if (hook_enabled[SMITH_HOOK_CONNECT] && bx == SMITH_SOCKETCALL_CONNECT)
-			return connect__socketcall(task, cx, ret);
-		return 0;
+		if (!hook_enabled[SMITH_HOOK_CONNECT] || bx != SMITH_SOCKETCALL_CONNECT)
+			break;
+		connect__socketcall(task, cx, ret);
+		return SMITH_HOOK_CONNECT;
 	case SMITH_NR32_EXECVE: /* execve(filename, argv, envp) */
-		if (hook_enabled[SMITH_HOOK_EXECVE] && ret < 0)
-			return exec__failed(ret, bx, cx, dx, SMITH_HOOK_EXECVE | EXEC_HOW_COMPAT);
-		return 0;
+		if (!hook_enabled[SMITH_HOOK_EXECVE] || ret >= 0)
+			break;
+		exec__failed(ret, bx, cx, dx, SMITH_HOOK_EXECVE | EXEC_HOW_COMPAT);
+		return SMITH_HOOK_EXECVE;
 	case SMITH_NR32_EXECVEAT: /* execveat(dirfd, filename, argv, envp, flags) */
-		if (hook_enabled[SMITH_HOOK_EXECVEAT] && ret < 0)
-			return exec__failed(ret, cx, dx, si, SMITH_HOOK_EXECVEAT | EXEC_HOW_COMPAT);
-		return 0;
+		if (!hook_enabled[SMITH_HOOK_EXECVEAT] || ret >= 0)
+			break;
+		exec__failed(ret, cx, dx, si, SMITH_HOOK_EXECVEAT | EXEC_HOW_COMPAT);
+		return SMITH_HOOK_EXECVEAT;
 	case SMITH_NR32_INIT_MODULE: /* init_module(umod, len, uargs) */
-		if (hook_enabled[SMITH_HOOK_INIT_MODULE])
-			return module__emit(ret, NULL, (const char *)(__u64)dx,
-					    SMITH_HOOK_INIT_MODULE | EXEC_HOW_COMPAT);
-		return 0;
+		if (!hook_enabled[SMITH_HOOK_INIT_MODULE])
+			break;
+		module__emit(ret, NULL, (const char *)(__u64)dx, SMITH_HOOK_INIT_MODULE | EXEC_HOW_COMPAT);
+		return SMITH_HOOK_INIT_MODULE;
 	case SMITH_NR32_FINIT_MODULE: /* finit_module(fd, uargs, flags) */
-		if (hook_enabled[SMITH_HOOK_FINIT_MODULE])
-			return module__emit(ret, (int)bx >= 0 ? task__fd(task, (int)bx) : NULL,
-					    (const char *)(__u64)cx,
-					    SMITH_HOOK_FINIT_MODULE | EXEC_HOW_COMPAT);
-		return 0;
+		if (!hook_enabled[SMITH_HOOK_FINIT_MODULE])
+			break;
+		module__emit(ret, (int)bx >= 0 ? task__fd(task, (int)bx) : NULL, (const char *)(__u64)cx,
+			     SMITH_HOOK_FINIT_MODULE | EXEC_HOW_COMPAT);
+		return SMITH_HOOK_FINIT_MODULE;
 	}
-	return 0;
+	return SMITH_HOOK_MAX;
+}
+
+/* The 64-bit calls (syscall__exit); the hook whose work it did, SMITH_HOOK_MAX for none. */
+static __always_inline __u32 syscall__handle(struct task_struct *task, struct pt_regs *regs, long id,
+					     bool compat, long ret)
+{
+	if (compat)
+		return sys_exit__compat(task, regs, id, ret);
+	switch (id) {
+	case SMITH_NR_CONNECT:
+		if (!hook_enabled[SMITH_HOOK_CONNECT])
+			break;
+		connect__emit(task, regs->di, (const void *)regs->si, regs->dx, ret, 0, SMITH_VIA_CONNECT);
+		return SMITH_HOOK_CONNECT;
+	case SMITH_NR_EXECVE:
+		if (!hook_enabled[SMITH_HOOK_EXECVE] || ret >= 0)
+			break;
+		exec__failed(ret, regs->di, regs->si, regs->dx, SMITH_HOOK_EXECVE);
+		return SMITH_HOOK_EXECVE;
+	case SMITH_NR_EXECVEAT:
+		if (!hook_enabled[SMITH_HOOK_EXECVEAT] || ret >= 0)
+			break;
+		exec__failed(ret, regs->si, regs->dx, regs->r10, SMITH_HOOK_EXECVEAT);
+		return SMITH_HOOK_EXECVEAT;
+	case SMITH_NR_INIT_MODULE:
+		if (!hook_enabled[SMITH_HOOK_INIT_MODULE])
+			break;
+		module__emit(ret, NULL, (const char *)regs->dx, SMITH_HOOK_INIT_MODULE);
+		return SMITH_HOOK_INIT_MODULE;
+	case SMITH_NR_FINIT_MODULE:
+		if (!hook_enabled[SMITH_HOOK_FINIT_MODULE])
+			break;
+		module__emit(ret, (int)regs->di >= 0 ? task__fd(task, (int)regs->di) : NULL,
+			     (const char *)regs->si, SMITH_HOOK_FINIT_MODULE);
+		return SMITH_HOOK_FINIT_MODULE;
+	}
+	return SMITH_HOOK_MAX;
 }
 
 /*
@@ -951,37 +1049,9 @@ static __always_inline int sys_exit__compat(struct task_struct *task, const stru
  */
 static __always_inline int syscall__exit(struct pt_regs *regs, long id, bool compat, long ret)
 {
-	struct task_struct *task = bpf_get_current_task_btf();
+	__u64 start = timing__start();
 
-	if (compat)
-		return sys_exit__compat(task, regs, id, ret);
-	switch (id) {
-	case SMITH_NR_CONNECT:
-		if (hook_enabled[SMITH_HOOK_CONNECT])
-			return connect__emit(task, regs->di, (const void *)regs->si, regs->dx, ret, 0,
-					     SMITH_VIA_CONNECT);
-		return 0;
-	case SMITH_NR_EXECVE:
-		if (hook_enabled[SMITH_HOOK_EXECVE] && ret < 0)
-			return exec__failed(ret, regs->di, regs->si, regs->dx, SMITH_HOOK_EXECVE);
-		return 0;
-	case SMITH_NR_EXECVEAT:
-		if (hook_enabled[SMITH_HOOK_EXECVEAT] && ret < 0)
-			return exec__failed(ret, regs->si, regs->dx, regs->r10, SMITH_HOOK_EXECVEAT);
-		return 0;
-	case SMITH_NR_INIT_MODULE:
-		if (hook_enabled[SMITH_HOOK_INIT_MODULE])
-			return module__emit(ret, NULL, (const char *)regs->dx, SMITH_HOOK_INIT_MODULE);
-		return 0;
-	case SMITH_NR_FINIT_MODULE:
-		if (hook_enabled[SMITH_HOOK_FINIT_MODULE]) {
-			int fd = regs->di;
-
-			return module__emit(ret, fd >= 0 ? task__fd(task, fd) : NULL, (const char *)regs->si,
-					    SMITH_HOOK_FINIT_MODULE);
-		}
-		return 0;
-	}
+	timing__add(syscall__handle(bpf_get_current_task_btf(), regs, id, compat, ret), start);
 	return 0;
 }
 

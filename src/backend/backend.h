@@ -97,6 +97,10 @@ public:
 	virtual control::RingStatus rings() const { return {}; }
 	virtual long poll(std::chrono::milliseconds timeout, RecordHandler &handler) = 0;
 	virtual std::vector<control::HookStatus> hooks() const = 0;
+	// Whether the hooks are timed (hook_timing): hooks() then fills calls, avg_ns and p99_ns.
+	virtual bool hook_timing() const { return false; }
+	// The kernel's run-time statistics of each BPF program, while hooks are timed; none otherwise.
+	virtual std::vector<control::ProgramStatus> programs() const { return {}; }
 	virtual void detach() {}
 	virtual void stop() = 0;
 

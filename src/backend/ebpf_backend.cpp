@@ -1,4 +1,5 @@
 #include "backend/ebpf_backend.h"
+#include "backend/hook_timing.h"
 
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
@@ -151,6 +152,10 @@ struct EbpfBackend::State {
 	std::vector<std::string> points; // by enum smith_hook: the programs' sections, for the log
 	std::vector<pollfd> pollfds;	 // one per ring
 	int ncpus = 1;
+	// hook_timing: the kernel's run-time statistics stay on while this is open
+	util::UniqueFd stats;
+	// and each loaded program's counts when they came on: status shows what this run added
+	std::vector<std::pair<bpf_program *, bpf_prog_info>> stats_at_start;
 };
 
 EbpfBackend::EbpfBackend(EbpfOptions options) : options_(options) {}
@@ -228,6 +233,25 @@ void EbpfBackend::start()
 		if (st->hooks[h].state == "attached")
 			spdlog::info("hook {} attached ({}): {}", st->hooks[h].name, st->hooks[h].attach,
 				     st->points[h]);
+	if (options_.hook_timing) {
+		const int fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
+		if (fd < 0)
+			spdlog::warn("hook timing: the kernel's BPF run-time statistics cannot be turned on "
+				     "({}); the hooks' own timings are shown without them",
+				     libbpf_error_text(-errno));
+		st->stats = util::UniqueFd(fd);
+		bpf_program *prog;
+		bpf_object__for_each_program(prog, st->skel->obj)
+		{
+			bpf_prog_info info{};
+			uint32_t len = sizeof(info);
+			if (bpf_program__fd(prog) >= 0 &&
+			    bpf_obj_get_info_by_fd(bpf_program__fd(prog), &info, &len) == 0)
+				st->stats_at_start.emplace_back(prog, info);
+		}
+		spdlog::info("hook timing on: each hook's work is timed, and the kernel counts the run time "
+			     "of every BPF program on this host");
+	}
 	state_ = std::move(st);
 }
 
@@ -270,6 +294,7 @@ std::unique_ptr<EbpfBackend::State> EbpfBackend::load(int mode) const
 	}
 	bpf_map__set_max_entries(skel->maps.scratch_map, st->ncpus);
 	skel->rodata->wakeup_bytes = options_.wakeup_bytes ? options_.wakeup_bytes : rb / 64;
+	skel->rodata->hook_timing = options_.hook_timing;
 	if (options_.connect_budget_rate > 0) {
 		const uint32_t rate = options_.connect_budget_rate;
 		const uint32_t burst = std::max<uint32_t>(options_.connect_budget_burst, 1);
@@ -489,6 +514,37 @@ std::vector<control::HookStatus> EbpfBackend::hooks() const
 		for (uint64_t v : per_cpu)
 			sum += v;
 		out[key].kernel_drops = sum;
+	}
+	if (!options_.hook_timing)
+		return out;
+	fd = bpf_map__fd(state_->skel->maps.timings);
+	std::vector<smith_timing> timing_per_cpu(state_->ncpus);
+	for (uint32_t key = 0; key < SMITH_HOOK_MAX; key++) {
+		if (bpf_map_lookup_elem(fd, &key, timing_per_cpu.data()) != 0)
+			continue;
+		smith_timing sum{};
+		for (const smith_timing &t : timing_per_cpu)
+			timing_add(sum, t);
+		const TimingSummary t = summarize(sum);
+		out[key].calls = t.calls;
+		out[key].avg_ns = t.avg_ns;
+		out[key].p99_ns = t.p99_ns;
+	}
+	return out;
+}
+
+std::vector<control::ProgramStatus> EbpfBackend::programs() const
+{
+	std::vector<control::ProgramStatus> out;
+	if (!state_ || state_->stats.get() < 0)
+		return out;
+	for (const auto &[prog, before] : state_->stats_at_start) {
+		bpf_prog_info info{};
+		uint32_t len = sizeof(info);
+		if (bpf_obj_get_info_by_fd(bpf_program__fd(prog), &info, &len) != 0)
+			continue;
+		out.push_back({bpf_program__name(prog), info.run_cnt - before.run_cnt,
+			       info.run_time_ns - before.run_time_ns});
 	}
 	return out;
 }

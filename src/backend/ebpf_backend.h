@@ -37,6 +37,9 @@ struct EbpfOptions {
 	// "percpu": one per possible CPU (cpu_ring_bytes()), no CPU waits on another, and the
 	// reader merges them by time stamp.
 	std::string ring = "shared";
+	// Time each hook's work in the programs (per-hook calls, mean, p99), and turn on the kernel's
+	// run-time statistics of BPF programs (every program on the host pays for those while on).
+	bool hook_timing = false;
 };
 
 // The size of each CPU's ring in the percpu mode: `total_bytes` shared out over `ncpus`, a power
@@ -60,6 +63,8 @@ public:
 	void start() override;
 	long poll(std::chrono::milliseconds timeout, RecordHandler &handler) override;
 	std::vector<control::HookStatus> hooks() const override;
+	bool hook_timing() const override { return options_.hook_timing; }
+	std::vector<control::ProgramStatus> programs() const override;
 	control::RingStatus rings() const override;
 	void detach() override;
 	void stop() override;

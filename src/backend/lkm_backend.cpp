@@ -1,4 +1,5 @@
 #include "backend/lkm_backend.h"
+#include "backend/hook_timing.h"
 #include "backend/time_order.h"
 
 #include <fcntl.h>
@@ -121,8 +122,11 @@ void LkmBackend::open_and_map()
 	}
 	for (unsigned h = 0; h < SMITH_HOOK_MAX; h++) {
 		drops_at_open_[h] = 0;
-		for (const auto &ring : rings_)
+		timing_at_open_[h] = {};
+		for (const auto &ring : rings_) {
 			drops_at_open_[h] += ring.drops(h);
+			timing_add(timing_at_open_[h], ring.timing(h));
+		}
 	}
 
 	const std::string version = lkm_module_version(info);
@@ -198,6 +202,15 @@ std::vector<control::HookStatus> LkmBackend::hooks() const
 		for (const auto &ring : rings_)
 			s.kernel_drops += ring.drops(h);
 		s.kernel_drops -= std::min(s.kernel_drops, drops_at_open_[h]);
+		if (options_.hook_timing) {
+			smith_timing now{};
+			for (const auto &ring : rings_)
+				timing_add(now, ring.timing(h));
+			const TimingSummary t = summarize(timing_since(now, timing_at_open_[h]));
+			s.calls = t.calls;
+			s.avg_ns = t.avg_ns;
+			s.p99_ns = t.p99_ns;
+		}
 	}
 	return out;
 }

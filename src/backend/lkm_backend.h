@@ -52,6 +52,7 @@ public:
 	// (module parameter), "failed" (probe did not register) or "unavailable";
 	// kernel_drops summed over the rings.
 	std::vector<control::HookStatus> hooks() const override;
+	bool hook_timing() const override { return options_.hook_timing; }
 	control::RingStatus rings() const override
 	{
 		return {"percpu", rings_.size(), rings_.empty() ? 0 : rings_.front().ring_bytes()};
@@ -78,8 +79,9 @@ private:
 	// Drops the rings held when this smithd mapped them (earlier readers' losses: the module
 	// keeps its counters while it stays loaded); hooks() reports only this run's.
 	std::array<uint64_t, SMITH_HOOK_MAX> drops_at_open_{};
-	bool detached_ = false; // detach() was called
-	std::string origin_;	// see origin()
+	std::array<smith_timing, SMITH_HOOK_MAX> timing_at_open_{}; // all rings' timing counters at open
+	bool detached_ = false;					    // detach() was called
+	std::string origin_;					    // see origin()
 };
 
 } // namespace smith::backend

@@ -239,6 +239,18 @@ void LkmModule::load_with_modprobe()
 
 void LkmModule::set_runtime_params()
 {
+	// Hook timing first: a module without the budget's parameters has none for it either.
+	const std::string timing = fmt::format("/sys/module/{}/parameters/hook_timing", options_.module_name);
+	util::UniqueFd timing_fd(::open(timing.c_str(), O_WRONLY | O_CLOEXEC));
+	if (timing_fd.valid()) {
+		const char *value = options_.hook_timing ? "1\n" : "0\n";
+		if (::write(timing_fd.get(), value, 2) != 2)
+			throw BackendError(fmt::format("cannot set {}: {}", timing, errno_text(errno)));
+	} else if (options_.hook_timing) {
+		spdlog::warn("{}.ko has no parameter hook_timing ({}): it is older than this smithd and its "
+			     "hooks are not timed",
+			     options_.module_name, errno_text(errno));
+	}
 	const std::pair<const char *, uint32_t> params[] = {
 		{"connect_budget_rate", options_.connect_budget_rate},
 		{"connect_budget_burst", options_.connect_budget_burst}};

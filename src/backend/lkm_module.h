@@ -33,7 +33,8 @@ struct LkmOptions {
 	// Each process's budget of connect events (include/smith/budget.h); rate 0: none.
 	uint32_t connect_budget_rate = SMITH_BUDGET_RATE_DEFAULT;
 	uint32_t connect_budget_burst = SMITH_BUDGET_BURST_DEFAULT;
-	std::string device = SMITH_LKM_DEVICE;		 // the character device
+	bool hook_timing = false;	       // the module's hook_timing parameter, set at every start
+	std::string device = SMITH_LKM_DEVICE; // the character device
 	std::string module_name = SMITH_LKM_MODULE_NAME; // for /sys/module, modprobe and delete_module
 };
 

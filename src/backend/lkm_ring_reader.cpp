@@ -109,6 +109,20 @@ uint64_t LkmRingReader::drops(unsigned hook) const
 	return std::atomic_ref<__u64>(ctl_->drops[hook]).load(std::memory_order_relaxed);
 }
 
+smith_timing LkmRingReader::timing(unsigned hook) const
+{
+	smith_timing t{};
+	if (hook >= SMITH_HOOK_MAX)
+		return t;
+	const auto load = [](__u64 &v) { return std::atomic_ref<__u64>(v).load(std::memory_order_relaxed); };
+	smith_timing &src = ctl_->timing[hook];
+	t.calls = load(src.calls);
+	t.sum_ns = load(src.sum_ns);
+	for (uint32_t b = 0; b < SMITH_TIMING_BUCKETS; ++b)
+		t.buckets[b] = load(src.buckets[b]);
+	return t;
+}
+
 void LkmRingReader::corrupt(uint64_t pos, const std::string &what) const
 {
 	throw BackendError(

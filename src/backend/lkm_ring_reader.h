@@ -74,6 +74,8 @@ public:
 	uint64_t unread_bytes() const;
 	// Records dropped for lack of space for `hook` (relaxed read of the producer's counter).
 	uint64_t drops(unsigned hook) const;
+	// This CPU's timing of `hook` (relaxed reads of the producer's counters; zeros past the hooks).
+	smith_timing timing(unsigned hook) const;
 	uint32_t index() const { return index_; }
 	uint64_t ring_bytes() const { return ring_bytes_; }
 

@@ -66,6 +66,10 @@ std::optional<Config> parse_command_line(int argc, char **argv, int *exit_code)
 		"connect events per second each process may have before the rest are counted (0: no budget)");
 	auto *o_budget_burst = app.add_option("--connect-budget-burst", config.connect_budget_burst,
 					      "connect events each process may have at once");
+	auto *o_timing =
+		app.add_option("--hook-timing", config.hook_timing,
+			       "time each hook in the kernel: calls, mean and p99 in status and metrics "
+			       "(true|false; default false)");
 	auto *o_metrics =
 		app.add_option("--metrics-listen", config.metrics_listen,
 			       "serve Prometheus metrics on ADDRESS:PORT, as 127.0.0.1:9464 (\"\": off)");
@@ -107,6 +111,7 @@ std::optional<Config> parse_command_line(int argc, char **argv, int *exit_code)
 	keep(o_budget_rate, config.connect_budget_rate, from_file.connect_budget_rate);
 	keep(o_budget_burst, config.connect_budget_burst, from_file.connect_budget_burst);
 	keep(o_metrics, config.metrics_listen, from_file.metrics_listen);
+	keep(o_timing, config.hook_timing, from_file.hook_timing);
 	if (o_lkm_module->count() > 0 && !config.lkm_module.empty()) // smithd chdirs to / as a daemon
 		config.lkm_module = std::filesystem::absolute(config.lkm_module).string();
 	config.lkm_ring_kb = from_file.lkm_ring_kb;

@@ -97,6 +97,8 @@ void load_config_file(const std::string &path, bool required, Config &c)
 			c.bpf_attach = get<std::string>(path, key, v);
 		else if (key == "bpf_ring")
 			c.bpf_ring = get<std::string>(path, key, v);
+		else if (key == "hook_timing")
+			c.hook_timing = get<bool>(path, key, v);
 		else if (key == "bpf_pin_dir")
 			c.bpf_pin_dir = get<std::string>(path, key, v);
 		else if (key == "lkm_module") {

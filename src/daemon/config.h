@@ -41,6 +41,9 @@ struct Config {
 	uint32_t connect_budget_rate = SMITH_BUDGET_RATE_DEFAULT;
 	uint32_t connect_budget_burst = SMITH_BUDGET_BURST_DEFAULT;
 	bool foreground = false;
+	// Time each hook in the kernel (EbpfOptions::hook_timing, LkmOptions::hook_timing): per-hook
+	// calls, mean and p99 in smithctl status and the metrics.
+	bool hook_timing = false;
 	// The Prometheus listener (metrics_server.h): "ADDRESS:PORT", as 127.0.0.1:9464; "" = none.
 	std::string metrics_listen;
 

@@ -226,6 +226,8 @@ void Pipeline::publish(bool stopping)
 	s.previous_run_clean = context_.previous_run_clean;
 	s.stopping = stopping;
 	s.hooks = backend_.hooks();
+	s.hook_timing = backend_.hook_timing();
+	s.programs = backend_.programs();
 	s.rings = backend_.rings();
 	s.received = received_;
 	s.sent = sent_;

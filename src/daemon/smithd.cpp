@@ -140,6 +140,7 @@ int run_daemon(Config &config)
 		ebpf.attach = config.bpf_attach;
 		ebpf.ring = config.bpf_ring;
 		ebpf.pin_dir = config.bpf_pin_dir;
+		ebpf.hook_timing = config.hook_timing;
 		ebpf.connect_budget_rate = config.connect_budget_rate;
 		ebpf.connect_budget_burst = config.connect_budget_burst;
 		backend::LkmOptions lkm;
@@ -147,6 +148,7 @@ int run_daemon(Config &config)
 		lkm.ring_kb = config.lkm_ring_kb;
 		lkm.connect_budget_rate = config.connect_budget_rate;
 		lkm.connect_budget_burst = config.connect_budget_burst;
+		lkm.hook_timing = config.hook_timing;
 		auto choice = backend::choose_backend(config.backend, ebpf, lkm);
 		backend = std::move(choice.backend);
 		reason = choice.reason;

@@ -810,7 +810,7 @@ TEST_CASE("pid_tree: bytes past a comm's NUL and past the depth are not the even
 	// Leftovers of longer names and of deeper trees, as a ring's reused memory holds them.
 	smith_connect raw;
 	std::memcpy(&raw, rec.data(), sizeof(raw));
-	std::memcpy(raw.pid_tree.comm[0], "a\0stale-bytes!", 16);
+	std::memcpy(raw.pid_tree.comm[0], "a\0stale-bytes!!", 16);
 	raw.pid_tree.pid[2] = 555;
 	std::memcpy(raw.pid_tree.comm[2], "ghost", 6);
 	std::memcpy(rec.data(), &raw, sizeof(raw));
