@@ -126,6 +126,8 @@ TEST_CASE("status: hooks and sink and counters agree with the output file", "[e2
 		const std::string run_id = get_str(st, "run_id");
 		CHECK(run_id.size() == 32);
 
+		CHECK(st["hook_timing"].get_bool().value() == false);
+		CHECK(st["programs"].get_array().value().size() == 0);
 		// Hooks: every one attaches, except those whose syscall this kernel lacks.
 		std::vector<std::string> hook_names;
 		const simdjson::dom::array hooks = st["hooks"].get_array().value();
@@ -136,6 +138,9 @@ TEST_CASE("status: hooks and sink and counters agree with the output file", "[e2
 			INFO("hook " << name);
 			CHECK(get_str(hook, "attach") == expected_attach(*d, name));
 			CHECK(get_u64(hook, "kernel_drops") == 0);
+			// Not timed unless hook_timing says so.
+			CHECK(get_u64(hook, "calls") == 0);
+			CHECK(get_u64(hook, "p99_ns") == 0);
 		}
 		CHECK(hook_names == std::vector<std::string>{"execve", "execveat", "connect", "init_module",
 							     "finit_module", "fork"});
@@ -269,4 +274,73 @@ TEST_CASE("status: a burst of execs is delivered completely and in sequence", "[
 		}
 		CHECK(st.decode_errors == 0);
 	}
+}
+
+TEST_CASE("status: with hook_timing, each connect and exec is timed, and the kernel times the programs",
+	  "[e2e]")
+{
+	if (!testing_backend("ebpf"))
+		return; // the module's timing: tests/unit/lkm_backend_test.cpp; one /dev/smith per guest
+	SmithdOptions o = daemon_options("ebpf");
+	o.label = "timed";
+	o.extra = {"--hook-timing=true"};
+	Smithd d(o);
+	constexpr int kConnects = 40, kExecs = 10;
+	for (int i = 0; i < kConnects; ++i) {
+		Fd s(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+		REQUIRE(s.get() >= 0);
+		REQUIRE(connect_to(s.get(), AF_INET, "127.0.0.1", 9) == 0);
+	}
+	for (int i = 0; i < kExecs; ++i) {
+		const pid_t child = spawn([] { execl("/bin/true", "/bin/true", nullptr); });
+		REQUIRE(child > 0);
+		REQUIRE(wait_exit(child) == 0);
+	}
+	const std::string marker = exec_marker({&d}, "smith-e2e-timed");
+	REQUIRE(marker.empty());
+
+	CommandResult r = d.ctl({"status", "--json"});
+	INFO("smithctl status --json: " << r.out << r.err);
+	REQUIRE(r.exit_code == 0);
+	simdjson::dom::parser parser;
+	simdjson::dom::element st;
+	REQUIRE(parser.parse(r.out).get(st) == simdjson::SUCCESS);
+	CHECK(st["hook_timing"].get_bool().value() == true);
+	std::map<std::string, simdjson::dom::element> hooks;
+	for (simdjson::dom::element h : st["hooks"].get_array().value())
+		hooks[get_str(h, "name")] = h;
+	// Every call the test made was timed; other processes on the host may add theirs.
+	const auto check_timed = [&](const std::string &name, uint64_t at_least) {
+		INFO("hook " << name);
+		const simdjson::dom::element h = hooks.at(name);
+		const uint64_t calls = get_u64(h, "calls"), avg = get_u64(h, "avg_ns"),
+			       p99 = get_u64(h, "p99_ns");
+		CHECK(calls >= at_least);
+		CHECK(avg > 0);
+		CHECK(avg < 100'000'000); // under 0.1 s a call, even on an emulated CPU
+		CHECK(p99 > 0);
+		// p99 is the upper end of a bucket at most a quarter wide: not below a quarter of the mean.
+		CHECK(p99 * 4 >= avg);
+	};
+	check_timed("connect", kConnects);
+	check_timed("execve", kExecs + 1);
+	check_timed("fork", kExecs + 1);
+	CHECK(get_u64(hooks.at("execveat"), "calls") == 0);
+	// The kernel's own count of every loaded program; the syscall hooks' programs ran.
+	uint64_t runs = 0;
+	std::set<std::string> names;
+	for (simdjson::dom::element p : st["programs"].get_array().value()) {
+		names.insert(get_str(p, "name"));
+		runs += get_u64(p, "run_cnt");
+		if (get_u64(p, "run_cnt") > 0)
+			CHECK(get_u64(p, "run_time_ns") > 0);
+	}
+	CHECK(names.count("exec_success") == 1);
+	CHECK(names.count("process_fork") == 1);
+	CHECK(runs >= kConnects + kExecs);
+
+	const CommandResult text = d.ctl({"status"});
+	CHECK(text.out.find("AVG_NS") != std::string::npos);
+	CHECK(text.out.find("PROGRAM") != std::string::npos);
+	CHECK(text.out.find("hook timing: off") == std::string::npos);
 }

@@ -176,6 +176,45 @@ TEST_CASE("lkm backend: maps the device, drains every ring, reports hooks and dr
 	CHECK_THROWS_AS(b.poll(std::chrono::milliseconds(0), got), BackendError);
 }
 
+TEST_CASE("lkm backend: with hook_timing, each hook's timing since open, summed over the CPUs' rings",
+	  "[unit][lkm]")
+{
+	FakeDevice dev(2);
+	dev.info->hooks_armed = (1u << SMITH_HOOK_EXECVE) | (1u << SMITH_HOOK_CONNECT);
+	const auto count = [&](uint32_t ring, unsigned hook, uint64_t ns, uint64_t n) {
+		smith_timing &t = dev.ctl(ring)->timing[hook];
+		t.calls += n;
+		t.sum_ns += ns * n;
+		t.buckets[smith_timing_bucket(ns)] += n;
+	};
+	count(0, SMITH_HOOK_CONNECT, 100000, 50); // an earlier run's, before this one opened the device
+	backend::LkmOptions o = options_for(dev);
+	o.hook_timing = true;
+	backend::LkmBackend b(o);
+	b.start();
+	CHECK(b.hook_timing());
+	CHECK(hook(b.hooks(), "connect").calls == 0);
+	count(0, SMITH_HOOK_CONNECT, 1000, 60);
+	count(1, SMITH_HOOK_CONNECT, 3000, 40);
+	count(1, SMITH_HOOK_EXECVE, 20000, 1);
+	const auto hooks = b.hooks();
+	CHECK(hook(hooks, "connect").calls == 100);
+	CHECK(hook(hooks, "connect").avg_ns == (1000 * 60 + 3000 * 40) / 100);
+	CHECK(hook(hooks, "connect").p99_ns == 3072); // 3000 ns lies in [2560, 3072)
+	CHECK(hook(hooks, "execve").calls == 1);
+	CHECK(hook(hooks, "execve").avg_ns == 20000);
+	CHECK(hook(hooks, "execveat").calls == 0);
+	CHECK(b.programs().empty()); // BPF programs only
+
+	// Without hook_timing, nothing is shown, whatever the module counted.
+	b.stop();
+	backend::LkmBackend off(options_for(dev));
+	off.start();
+	CHECK_FALSE(off.hook_timing());
+	count(0, SMITH_HOOK_CONNECT, 1000, 5);
+	CHECK(hook(off.hooks(), "connect").calls == 0);
+}
+
 TEST_CASE("lkm backend: records of every ring come in the order of their stamps, as one ring would give them",
 	  "[unit][lkm]")
 {
