@@ -14,6 +14,7 @@
 #               connect size (zeros and a time stamp) through an 8 MiB ring buffer, woken as
 #               smithd's is
 #   smithd      smithd --backend=ebpf, file sink to /dev/null, no connect budget
+#   smithd-timed   the same with --hook-timing=true: what timing each hook adds
 #   smithd-before  the same, built from --before-rev REV (in /var/tmp/smith-bench-before-REV,
 #               as hook_overhead.sh builds it)
 # is started, smith_hook_load's udp_connect loop makes N calls (default 500000), and the
@@ -68,7 +69,7 @@ SMITHD="$BUILD_DIR/smithd"
 LOAD="$BUILD_DIR/tests/bench/smith_hook_load"
 FLOOR="$BUILD_DIR/tests/bench/smith_bench_floor"
 for b in "$SMITHD" "$LOAD" "$FLOOR"; do [ -x "$b" ] || die "$b not found"; done
-CONFIGS=(floor floor-emit smithd)
+CONFIGS=(floor floor-emit smithd smithd-timed)
 if [ -n "$BEFORE_REV" ]; then
 	# shellcheck source=tests/bench/before_rev.sh
 	. "$SCRIPT_DIR/before_rev.sh"
@@ -96,12 +97,13 @@ start() { # $1: config
 	case "$1" in
 	floor) "$FLOOR" --set smith --ready "$WORK/ready" 2>"$WORK/$1.log" & ;;
 	floor-emit) "$FLOOR" --set smith-emit --ready "$WORK/ready" 2>"$WORK/$1.log" & ;;
-	smithd | smithd-before)
-		local bin=$SMITHD
-		[ "$1" = smithd ] || bin=$SMITHD_BEFORE
+	smithd | smithd-timed | smithd-before)
+		local bin=$SMITHD extra=()
+		[ "$1" != smithd-before ] || bin=$SMITHD_BEFORE
+		[ "$1" != smithd-timed ] || extra=(--hook-timing=true)
 		"$bin" --backend=ebpf --foreground --sink=file --output=/dev/null --config=/dev/null \
 			--pid-file="$WORK/smithd.pid" --socket="$WORK/smithd.sock" --heartbeat-interval=0 \
-			--connect-budget-rate=0 2>"$WORK/$1.log" &
+			--connect-budget-rate=0 "${extra[@]}" 2>"$WORK/$1.log" &
 		;;
 	esac
 	PID=$!
@@ -159,7 +161,7 @@ python3 - "$SAMPLES" "$OUT" "$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null
 import datetime, json, os, platform, statistics, sys
 samples_path, out, rev, command, rounds, iterations, before = sys.argv[1:]
 samples = [json.loads(l) for l in open(samples_path) if l.strip()]
-configs = [c for c in ["floor", "floor-emit", "smithd", "smithd-before"] if any(s["config"] == c for s in samples)]
+configs = [c for c in ["floor", "floor-emit", "smithd", "smithd-timed", "smithd-before"] if any(s["config"] == c for s in samples)]
 rows = {}
 for c in configs:
     mine = [s for s in samples if s["config"] == c]
@@ -195,7 +197,8 @@ lines = [
     "\"over floor\" takes the empty program's figure away. floor: the empty program; floor-emit: the "
     "empty program plus sending a record of smithd's connect size (zeros and a time stamp) through an 8 MiB "
     "ring buffer (smithd's wakeup rule, a reader emptying it): the least a record per connect costs; "
-    "smithd: smithd --backend=ebpf, file sink to /dev/null, no connect budget; smithd-before: the same "
+    "smithd: smithd --backend=ebpf, file sink to /dev/null, no connect budget; smithd-timed: the same with "
+    "--hook-timing=true; smithd-before: the same as smithd "
     "built from " + (before or "an earlier revision") + ".",
     "",
     "| config | program | ns per run | over floor, ns | over floor / floor-emit's | loop ns/op | ns per run, by round |",
