@@ -22,6 +22,7 @@
 #include <thread>
 
 #include "backends.h"
+#include "local_broker.h"
 
 using namespace smith::e2e;
 
@@ -32,40 +33,10 @@ constexpr const char *kControllerPort = "19097";
 constexpr const char *kData = "/var/tmp/smith-kafka-e2e";
 const std::string kBrokers = std::string("127.0.0.1:") + kPort;
 
-// Runs local-broker.sh with this test's own ports and data directory.
-CommandResult broker(const std::string &verb)
-{
-	setenv("SMITH_KAFKA_PORT", kPort, 1);
-	setenv("SMITH_KAFKA_CONTROLLER_PORT", kControllerPort, 1);
-	setenv("SMITH_KAFKA_DATA", kData, 1);
-	return run_command({"/bin/bash", SMITH_LOCAL_BROKER, verb}, 180s);
-}
-
-// A broker for one test case, wiped before and after.
-class Broker {
+// This file's broker (local_broker.h).
+class Broker : public LocalBroker {
 public:
-	Broker()
-	{
-		require_root();
-		if (system("command -v java >/dev/null && command -v mvn >/dev/null") != 0) {
-			skip_test("java and mvn are needed to run a Kafka broker");
-		}
-		broker("wipe");
-		start();
-	}
-	~Broker() { broker("wipe"); }
-	void start()
-	{
-		auto r = broker("start");
-		INFO(r.out << r.err);
-		REQUIRE(r.exit_code == 0);
-	}
-	void stop()
-	{
-		auto r = broker("stop");
-		INFO(r.out << r.err);
-		REQUIRE(r.exit_code == 0);
-	}
+	Broker() : LocalBroker(kPort, kControllerPort, kData) {}
 };
 
 // Every message of `topic`, one parsed event per message.
