@@ -18,6 +18,7 @@
 #                       entry and exit): the floor of tracefs-based collectors
 #   smithd-ebpf-file    smithd --backend=ebpf with the file sink on local disk
 #   smithd-ebpf-kafka   smithd --backend=ebpf into the local Kafka broker (local-broker.sh)
+#   smithd-timed        smithd-ebpf-file with --hook-timing=true: what timing the hooks adds
 #   smithd-before       smithd-ebpf-file built from --before-rev, for before/after in one run
 #   bpftrace            tests/bench/peers/smith.bt printing the same events to a file
 #   auditd              auditd with one rule on the four syscalls (execve, execveat, connect,
@@ -131,7 +132,7 @@ done
 EXPECTED_JSON=$(for e in "${!EXPECTED_EVENTS[@]}"; do printf '"%s":%d\n' "$e" "${EXPECTED_EVENTS[$e]}"; done | paste -sd, -)
 EXPECTED_JSON="{$EXPECTED_JSON}"
 
-ALL_CONFIGS=(bare floor floor-emit floor-classic smithd-ebpf-file smithd-ebpf-kafka smithd-before bpftrace auditd)
+ALL_CONFIGS=(bare floor floor-emit floor-classic smithd-ebpf-file smithd-ebpf-kafka smithd-timed smithd-before bpftrace auditd)
 BASELINE=bare
 FLOOR=floor
 QUIET_WAIT=${SMITH_BENCH_QUIET_WAIT:-30}
@@ -387,6 +388,10 @@ PY
 
 config_start_smithd-ebpf-file() { start_smithd "$1" smithd-ebpf-file "$SMITHD" --sink=file --output="$WORK/events.json"; }
 config_stop_smithd-ebpf-file() { stop_smithd "$1" smithd-ebpf-file; }
+config_start_smithd-timed() {
+	start_smithd "$1" smithd-timed "$SMITHD" --sink=file --output="$WORK/events.json" --hook-timing=true
+}
+config_stop_smithd-timed() { stop_smithd "$1" smithd-timed; }
 config_start_smithd-before() { start_smithd "$1" smithd-before "$SMITHD_BEFORE" --sink=file --output="$WORK/events.json"; }
 config_stop_smithd-before() { stop_smithd "$1" smithd-before; }
 

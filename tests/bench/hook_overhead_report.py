@@ -28,7 +28,8 @@ DESCRIPTIONS = {
     "floor-classic": "empty BPF programs on classic syscall tracepoints (connect, execve; entry and exit)",
     "smithd-ebpf-file": "smithd --backend=ebpf, file sink on local disk",
     "smithd-ebpf-kafka": "smithd --backend=ebpf, Kafka sink to the local broker (acks=all)",
-    "smithd-before": "smithd --backend=ebpf, file sink, built from REV (before the optimisations)",
+    "smithd-timed": "smithd --backend=ebpf, file sink, --hook-timing=true",
+    "smithd-before": "smithd --backend=ebpf, file sink, built from REV",
     "bpftrace": "bpftrace tests/bench/peers/smith.bt printing the same events to a file",
     "auditd": "auditd, one rule on execve, execveat, connect, init_module, finit_module",
 }
