@@ -192,7 +192,7 @@ export SMITH_KAFKA_CONTROLLER_PORT=$((SMITH_KAFKA_PORT + 1))
 SKIPPED=() # "config: reason"
 can_run() {
 	case "$1" in
-	bare | floor | floor-emit | smithd-ebpf-file) return 0 ;;
+	bare | floor | floor-emit | smithd-ebpf-file | smithd-timed) return 0 ;;
 	floor-classic) have_tracefs || { SKIPPED+=("$1: no syscall tracepoints in tracefs"); return 1; } ;;
 	smithd-before) [ -n "$SMITHD_BEFORE" ] || { SKIPPED+=("$1: no --before-rev"); return 1; } ;;
 	smithd-ebpf-kafka)
