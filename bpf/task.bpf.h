@@ -96,9 +96,6 @@ static __always_inline void task__fill(struct smith_task *t, struct task_struct 
 	*(__u64 *)&t->nodename[64] = 0;
 }
 
-/* signal_struct.flags: the process is the init of a pid namespace (the host's, or a container's). */
-#define SIGNAL_UNKILLABLE 0x00000040
-
 /*
  * `task`'s process and its real parents, each by its thread group leader
  * (abi.h, struct smith_pid_tree): plain loads, at most SMITH_PID_TREE_MAX
@@ -121,7 +118,8 @@ static __noinline void pid_tree__fill(struct smith_pid_tree *t, struct task_stru
 		t->pid[i] = p->tgid;
 		copy__words(t->comm[i], p->comm, SMITH_COMM_LEN);
 		t->depth = i + 1;
-		if (p->signal->flags & SIGNAL_UNKILLABLE) {
+		if (p->tgid ==
+		    1) { /* the host's init: past a pid namespace's init too, which anyone can make */
 			t->flags = 0;
 			break;
 		}

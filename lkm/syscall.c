@@ -73,10 +73,10 @@ static unsigned int sys_exit__compat(struct pt_regs *regs, long id, long ret, u3
 		return SMITH_HOOK_EXECVEAT;
 	case SMITH_NR32_INIT_MODULE: /* init_module(umod, len, uargs) */
 		smith_module_exit(SMITH_HOOK_INIT_MODULE, ret, -1, dx, true);
-		return SMITH_HOOK_INIT_MODULE;
+		return on & SMITH_HOOK_BIT(INIT_MODULE) ? SMITH_HOOK_INIT_MODULE : SMITH_HOOK_MAX;
 	case SMITH_NR32_FINIT_MODULE: /* finit_module(fd, uargs, flags) */
 		smith_module_exit(SMITH_HOOK_FINIT_MODULE, ret, (int)bx, cx, true);
-		return SMITH_HOOK_FINIT_MODULE;
+		return on & SMITH_HOOK_BIT(FINIT_MODULE) ? SMITH_HOOK_FINIT_MODULE : SMITH_HOOK_MAX;
 	}
 	return SMITH_HOOK_MAX;
 }
@@ -101,10 +101,10 @@ static unsigned int sys_exit__64(struct pt_regs *regs, long id, long ret, u32 on
 		return SMITH_HOOK_EXECVEAT;
 	case SMITH_NR_INIT_MODULE: /* init_module(umod, len, uargs) */
 		smith_module_exit(SMITH_HOOK_INIT_MODULE, ret, -1, regs->dx, false);
-		return SMITH_HOOK_INIT_MODULE;
+		return on & SMITH_HOOK_BIT(INIT_MODULE) ? SMITH_HOOK_INIT_MODULE : SMITH_HOOK_MAX;
 	case SMITH_NR_FINIT_MODULE: /* finit_module(fd, uargs, flags) */
 		smith_module_exit(SMITH_HOOK_FINIT_MODULE, ret, (int)regs->di, regs->si, false);
-		return SMITH_HOOK_FINIT_MODULE;
+		return on & SMITH_HOOK_BIT(FINIT_MODULE) ? SMITH_HOOK_FINIT_MODULE : SMITH_HOOK_MAX;
 	}
 	return SMITH_HOOK_MAX;
 }

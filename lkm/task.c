@@ -187,7 +187,8 @@ void smith_pid_tree_fill(struct smith_pid_tree *t)
 		t->pid[i] = p->tgid;
 		task__copy_str(t->comm[i], p->comm, sizeof(t->comm[i]));
 		t->depth = i + 1;
-		if (p->signal->flags & SIGNAL_UNKILLABLE) { /* the init of a pid namespace */
+		if (p->tgid ==
+		    1) { /* the host's init: past a pid namespace's init too, which anyone can make */
 			t->flags = 0;
 			break;
 		}

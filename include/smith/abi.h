@@ -161,11 +161,12 @@ struct smith_task {
 /*
  * The caller's process and its ancestors, walked through real parents in the
  * kernel at the hook: entry 0 is the calling process, entry 1 its parent, and
- * so on. The walk ends after the first process that is the init of a pid
- * namespace (the host's pid 1, or a container's init), before the idle task
- * (pid 0, the parent of kthreadd), or at SMITH_PID_TREE_MAX entries, where
- * SMITH_PID_TREE_TRUNCATED says that ancestors were left out. Every event
- * record ends its fixed part with one.
+ * so on. The walk ends at the host's init (pid 1), before the idle task (pid 0,
+ * the parent of kthreadd), or at SMITH_PID_TREE_MAX entries, where
+ * SMITH_PID_TREE_TRUNCATED says that ancestors were left out. It goes on past
+ * the init of a pid namespace (a container's), since any user can make one
+ * (unshare -Urpf) to end the chain above what it started. The fixed part of
+ * every event record carries one (fork records do not), before any tail.
  */
 #define SMITH_PID_TREE_TRUNCATED (1u << 0)
 struct smith_pid_tree {

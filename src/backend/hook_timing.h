@@ -52,10 +52,14 @@ inline TimingSummary summarize(const smith_timing &t)
 	if (t.calls == 0)
 		return s;
 	s.avg_ns = t.sum_ns / t.calls;
-	// The smallest bucket by which at least 99% of the calls are counted.
-	const uint64_t want = t.calls - t.calls / 100;
+	// The smallest bucket by which at least 99% of the counted durations lie. The rank comes from the
+	// buckets' own total, not from calls: a reader can see a call counted whose bucket is not yet.
+	uint64_t total = 0;
+	for (uint32_t b = 0; b < SMITH_TIMING_BUCKETS; ++b)
+		total += t.buckets[b];
+	const uint64_t want = total - total / 100;
 	uint64_t seen = 0;
-	for (uint32_t b = 0; b < SMITH_TIMING_BUCKETS; ++b) {
+	for (uint32_t b = 0; b < SMITH_TIMING_BUCKETS && total > 0; ++b) {
 		seen += t.buckets[b];
 		if (seen >= want) {
 			s.p99_ns = b + 1 < SMITH_TIMING_BUCKETS ? timing_bucket_floor(b + 1)

@@ -16,6 +16,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstddef>
 #include <cstring>
 #include <vector>
 
@@ -426,8 +427,15 @@ void Normalizer::Impl::write_event(JsonWriter &w, const DecodedRecord &r, uint64
 {
 	const Record &fields = r.as<Record>();
 	const ProcessInfo &proc = process_of(r, fields);
+	// A producer from before pid_tree (a smith.ko loaded earlier) sent none: no ancestors known, and
+	// the flag says the chain is not whole.
+	smith_pid_tree tree = fields.pid_tree;
+	if (r.hdr.fixed < offsetof(Record, pid_tree) + sizeof(smith_pid_tree)) {
+		tree.depth = 0;
+		tree.flags = SMITH_PID_TREE_TRUNCATED;
+	}
 	w.begin_object();
-	write_common(w, r, seq, proc, fields.pid_tree);
+	write_common(w, r, seq, proc, tree);
 	write_fields(w, r, fields);
 	w.end_object();
 }

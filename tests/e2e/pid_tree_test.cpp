@@ -33,7 +33,6 @@ if [ "$2" -gt 1 ]; then /bin/sh "$0" "$1" $(($2 - 1)) "$3"; else /bin/true "$3";
 struct ProcEntry {
 	std::string entry;
 	pid_t ppid = 0;
-	bool ns_init = false; // pid 1 in its own pid namespace (the last NSpid)
 };
 
 ProcEntry proc_entry(pid_t pid)
@@ -48,14 +47,12 @@ ProcEntry proc_entry(pid_t pid)
 	while (std::getline(status, line)) {
 		if (line.rfind("PPid:", 0) == 0)
 			out.ppid = static_cast<pid_t>(std::stol(line.substr(5)));
-		if (line.rfind("NSpid:", 0) == 0)
-			out.ns_init = line.substr(line.find_last_of(" \t") + 1) == "1";
 	}
 	return out;
 }
 
 // This process's own pid_tree as procfs tells it, this process first: its part of every tree below.
-// Sets *complete when it ends at an init within kTreeMax entries.
+// Sets *complete when it ends at the host's init (or below kthreadd) within kTreeMax entries.
 std::vector<std::string> own_ancestry(bool *complete)
 {
 	std::vector<std::string> out;
@@ -64,7 +61,7 @@ std::vector<std::string> own_ancestry(bool *complete)
 	while (pid > 0 && out.size() < 64) {
 		const ProcEntry e = proc_entry(pid);
 		out.push_back(e.entry);
-		if (e.ns_init || e.ppid == 0) {
+		if (pid == 1 || e.ppid == 0) {
 			*complete = true;
 			break;
 		}
@@ -173,11 +170,11 @@ TEST_CASE("attack: nesting deeper than the bound cannot hide that ancestors were
 		-1);
 }
 
-TEST_CASE("pid_tree: a process in a new pid namespace ends its tree at that namespace's init",
-	  "[e2e][pid_tree]")
+TEST_CASE("attack: a new pid namespace's init does not end the tree above it", "[e2e][pid_tree][attack]")
 {
-	// As in a container: the chain stops at the namespace's init, which is pid 1 there, and reports
-	// the pids as the host sees them.
+	// Any user can make a pid namespace (unshare -Urpf) and run a payload under its init. Were the
+	// chain to end at a namespace's init, as a container's processes might want, the launcher above
+	// it would vanish from every event: the tree goes on to the host's init, pids as the host sees them.
 	const std::vector<Smithd *> ds = shared_daemons();
 	const std::string marker = "pidtree-ns-" + std::to_string(getpid());
 	int pipefd[2];
@@ -202,14 +199,22 @@ TEST_CASE("pid_tree: a process in a new pid namespace ends its tree at that name
 	REQUIRE(wait_exit(outer) == 0);
 	pid_t init = 0;
 	REQUIRE(read(rd.get(), &init, sizeof(init)) == sizeof(init));
+	bool complete = false;
+	const std::vector<std::string> mine = own_ancestry(&complete);
+	// The child that made the namespace is a fork of this program: its comm is this program's.
+	const std::string my_comm = mine.front().substr(mine.front().find(':') + 1);
 
 	expect_in_every_backend(
 		"/bin/true " + marker + " under a pid namespace's init", true_with(marker),
 		[&](const Event &e, const Smithd &) {
-			CHECK(e.strings("pid_tree") ==
-			      std::vector<std::string>{std::to_string(e.pid()) + ":true",
-						       std::to_string(init) + ":sh"});
-			CHECK(e.boolean("pid_tree_truncated") == false);
+			std::vector<std::string> want = {std::to_string(e.pid()) + ":true",
+							 std::to_string(init) + ":sh",
+							 std::to_string(outer) + ":" + my_comm};
+			want.insert(want.end(), mine.begin(), mine.end());
+			const bool cut = want.size() > kTreeMax || !complete;
+			want.resize(std::min(want.size(), kTreeMax));
+			CHECK(e.strings("pid_tree") == want);
+			CHECK(e.boolean("pid_tree_truncated") == cut);
 			CHECK(e.i64("ppid") == init);
 		},
 		-1);

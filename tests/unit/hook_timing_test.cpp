@@ -63,6 +63,14 @@ TEST_CASE("hook timing: calls, mean and the bucket of the 99th percentile", "[un
 	add(UINT64_C(1) << 40, 100); // far past the last bucket: its floor
 	CHECK(summarize(t).p99_ns == timing_bucket_floor(SMITH_TIMING_BUCKETS - 1));
 
+	// A call counted whose bucket is not yet (a read between the producer's two stores): the
+	// percentile is of what the buckets hold.
+	smith_timing racing{};
+	racing.calls = 3;
+	racing.sum_ns = 3000;
+	racing.buckets[smith_timing_bucket(1000)] = 2;
+	CHECK(summarize(racing).p99_ns == 1024);
+
 	// What a run counted: the counters now less the counters at its start.
 	smith_timing before{};
 	before.calls = 990;

@@ -141,7 +141,7 @@ TEST_CASE("metrics listen address: numeric IPv4 or bracketed IPv6, and a port", 
 	}
 }
 
-TEST_CASE("metrics server: GET /metrics is the provider's text in format 0.0.4; other requests are "
+TEST_CASE("metrics server: GET /metrics is the provider's text in format 0.0.4 and other requests are "
 	  "refused by status",
 	  "[unit][metrics]")
 {
