@@ -536,10 +536,13 @@ TEST_CASE("attack: a sockaddr rewritten during connect() does not change the por
 			},
 			event_timeout(), getpid());
 		std::this_thread::sleep_for(500ms);
-		size_t seen = 0, wrong = 0;
+		size_t seen = 0, wrong = 0, held_back = 0;
 		const auto &events = d->poll();
 		for (size_t i = before[d]; i < events.size(); ++i) {
 			const Event &e = events[i];
+			// A burst past this process's connect budget is counted, not reported, one by one.
+			if (e.type() == "connect_suppressed" && e.pid() == getpid())
+				held_back += e.u64("suppressed");
 			if (e.type() != "connect" || e.pid() != getpid() || e.str("protocol") != "udp")
 				continue;
 			auto it = connected.find(static_cast<uint16_t>(e.i64("sport")));
@@ -549,9 +552,9 @@ TEST_CASE("attack: a sockaddr rewritten during connect() does not change the por
 			if (e.i64("dport") != it->second || e.str("daddr_source") != "socket")
 				++wrong;
 		}
-		INFO(seen << " events of " << connected.size() << " connects, " << wrong
-			  << " naming another port");
-		CHECK(seen == connected.size());
+		INFO(seen << " events of " << connected.size() << " connects, " << held_back
+			  << " held back by the budget, " << wrong << " naming another port");
+		CHECK(seen + held_back == connected.size());
 		CHECK(wrong == 0);
 	}
 }
