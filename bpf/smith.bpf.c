@@ -413,7 +413,7 @@ static __always_inline void exec__submit(struct smith_scratch *s, struct task_st
 	__u64 size = sizeof(struct smith_execve) + (__u64)off;
 
 	hdr__fill(&s->exec.rec.hdr, SMITH_REC_EXECVE, sizeof(struct smith_execve), size, retval, task);
-	pid_tree__fill(&s->exec.rec.pid_tree, task);
+	pid_tree__fill(&s->exec.rec.pid_tree);
 	barrier_var(size);
 	if (size > sizeof(struct smith_execve) + SMITH_TAIL_LIMIT) /* cannot happen: appends are bounded */
 		return;
@@ -570,7 +570,7 @@ static __noinline void budget__report(struct task_struct *task, struct smith_bud
 		return;
 	}
 	hdr__fill(&rec->hdr, SMITH_REC_CONNECT_SUPPRESSED, sizeof(*rec), sizeof(*rec), 0, task);
-	pid_tree__fill(&rec->pid_tree, task);
+	pid_tree__fill(&rec->pid_tree);
 	rec->suppressed = n;
 	rec->first_ts = first;
 	rec->last_ts = last;
@@ -693,7 +693,7 @@ static __always_inline int connect__emit(struct task_struct *task, int fd, const
 		return 0;
 	}
 	hdr__fill(&rec->hdr, SMITH_REC_CONNECT, sizeof(*rec), sizeof(*rec), ret, task);
-	pid_tree__fill(&rec->pid_tree, task);
+	pid_tree__fill(&rec->pid_tree);
 	__builtin_memset(&rec->inet, 0, sizeof(rec->inet));
 	rec->inet.protocol = v.protocol;
 	if (from_socket) {
@@ -789,7 +789,7 @@ static __always_inline void syn_sent__emit(struct task_struct *task, struct sock
 		return;
 	}
 	hdr__fill(&rec->hdr, SMITH_REC_CONNECT, sizeof(*rec), sizeof(*rec), 0, task);
-	pid_tree__fill(&rec->pid_tree, task);
+	pid_tree__fill(&rec->pid_tree);
 	__builtin_memset(&rec->inet, 0, sizeof(rec->inet));
 	rec->inet.protocol = IPPROTO_TCP;
 	rec->inet.family = v->family;
@@ -930,7 +930,7 @@ static __noinline int module__emit(long ret, struct file *file, const char *uarg
 
 	size = sizeof(*m) + (__u64)off;
 	hdr__fill(&m->hdr, type, sizeof(*m), size, ret, task);
-	pid_tree__fill(&m->pid_tree, task);
+	pid_tree__fill(&m->pid_tree);
 	barrier_var(size);
 	if (size > sizeof(*m) + SMITH_TAIL_LIMIT) /* cannot happen: appends are bounded */
 		return 0;

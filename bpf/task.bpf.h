@@ -97,15 +97,24 @@ static __always_inline void task__fill(struct smith_task *t, struct task_struct 
 }
 
 /*
- * `task`'s process and its real parents, each by its thread group leader
- * (abi.h, struct smith_pid_tree): plain loads, at most SMITH_PID_TREE_MAX
- * steps. Not inlined: one copy per program, whichever records it fills.
+ * The current task's process and its real parents, each by its thread group
+ * leader (abi.h, struct smith_pid_tree): plain loads, at most
+ * SMITH_PID_TREE_MAX steps. Every hook that records a tree runs in the
+ * context of the task it reports, so the walk starts at the current task.
+ *
+ * A global function: the verifier checks it once, on its own, rather than
+ * once for every caller and path that reaches it, which more than doubled the
+ * time the syscall program took to load. Its argument is then memory of the
+ * record's size that may be NULL.
  */
-static __noinline void pid_tree__fill(struct smith_pid_tree *t, struct task_struct *task)
+__noinline int pid_tree__fill(struct smith_pid_tree *t)
 {
-	struct task_struct *p = task->group_leader, *parent;
+	struct task_struct *p, *parent;
 	__u32 i;
 
+	if (!t)
+		return 0;
+	p = bpf_get_current_task_btf()->group_leader;
 	t->depth = 0;
 	t->flags = SMITH_PID_TREE_TRUNCATED;
 	*(__u32 *)t->pad0 = 0;
@@ -130,6 +139,7 @@ static __noinline void pid_tree__fill(struct smith_pid_tree *t, struct task_stru
 		}
 		p = parent->group_leader;
 	}
+	return 0;
 }
 
 static __always_inline void hdr__fill(struct smith_rec_hdr *h, __u16 type, __u16 fixed, __u32 size,

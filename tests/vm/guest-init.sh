@@ -100,8 +100,9 @@ checks)
 	# The eBPF backend's own tests ([ebpf]) run where it is checked (not on el7, which has no BTF).
 	only_ebpf=""
 	case ",$backends," in *,ebpf,*) ;; *) only_ebpf="~[ebpf]" ;; esac
+	# Each test's duration is printed: the guest has a time limit, and this says where it went.
 	# shellcheck disable=SC2086 # args are words on purpose
-	smith_e2e_tests --order decl --use-colour no --warn NoTests "~[sink]" $only_ebpf $args || rc=$?
+	smith_e2e_tests --order decl --use-colour no --durations yes --warn NoTests "~[sink]" $only_ebpf $args || rc=$?
 	;;
 bench)
 	# shellcheck disable=SC2086
