@@ -506,9 +506,10 @@ int BPF_PROG(exec_success, struct task_struct *p, pid_t old_pid, struct linux_bi
 /*
  * A failed execve/execveat: the caller's image, arguments read from its memory
  * (arrays of 32-bit pointers for a compat call). `how`: the hook, and
- * EXEC_HOW_COMPAT.
+ * EXEC_HOW_COMPAT. A global function, so that the verifier checks it once
+ * rather than at each of the syscall program's four calls (see pid_tree__fill).
  */
-static __noinline int exec__failed(long ret, __u64 filename, __u64 argv, __u64 envp, __u32 how)
+__noinline int exec__failed(long ret, __u64 filename, __u64 argv, __u64 envp, __u32 how)
 {
 	__u32 compat = (how & EXEC_HOW_COMPAT) != 0;
 	struct task_struct *task = bpf_get_current_task_btf();
@@ -883,16 +884,19 @@ int BPF_PROG(module_load, struct module *mod)
 }
 
 /*
- * An init_module or finit_module call. `how`: the hook, and EXEC_HOW_COMPAT
- * for a call made through the 32-bit entry. The record type follows the hook.
+ * An init_module or finit_module call: `fd` is finit_module's (negative for
+ * init_module), `uargs` the parameters in the caller's memory. `how`: the hook,
+ * and EXEC_HOW_COMPAT for a call made through the 32-bit entry. The record type
+ * follows the hook. A global function, checked once (see exec__failed).
  */
-static __noinline int module__emit(long ret, struct file *file, const char *uargs, __u32 how)
+__noinline int module__emit(long ret, int fd, __u64 uargs, __u32 how)
 {
 	void *ring;
 	__u32 hook = how & EXEC_HOW_HOOK;
 	__u16 type = hook == SMITH_HOOK_INIT_MODULE ? SMITH_REC_INIT_MODULE : SMITH_REC_FINIT_MODULE;
 	struct task_struct *task = bpf_get_current_task_btf();
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct file *file = fd >= 0 ? task__fd(task, fd) : NULL;
 	struct smith_module *m;
 	struct smith_scratch *s;
 	char *name;
@@ -923,7 +927,7 @@ static __noinline int module__emit(long ret, struct file *file, const char *uarg
 			m->flags |= SMITH_MODULE_PATH_TRUNCATED;
 		off += m->len[SMITH_MODULE_PATH];
 	}
-	m->len[SMITH_MODULE_PARAMS] = tail__ustr(tail, off, uargs, SMITH_STR_MAX);
+	m->len[SMITH_MODULE_PARAMS] = tail__ustr(tail, off, (const void *)uargs, SMITH_STR_MAX);
 	if (m->len[SMITH_MODULE_PARAMS] == SMITH_STR_MAX - 1)
 		m->flags |= SMITH_MODULE_PARAMS_TRUNCATED;
 	off += m->len[SMITH_MODULE_PARAMS];
@@ -993,13 +997,12 @@ static __always_inline __u32 sys_exit__compat(struct task_struct *task, const st
 	case SMITH_NR32_INIT_MODULE: /* init_module(umod, len, uargs) */
 		if (!hook_enabled[SMITH_HOOK_INIT_MODULE])
 			break;
-		module__emit(ret, NULL, (const char *)(__u64)dx, SMITH_HOOK_INIT_MODULE | EXEC_HOW_COMPAT);
+		module__emit(ret, -1, dx, SMITH_HOOK_INIT_MODULE | EXEC_HOW_COMPAT);
 		return SMITH_HOOK_INIT_MODULE;
 	case SMITH_NR32_FINIT_MODULE: /* finit_module(fd, uargs, flags) */
 		if (!hook_enabled[SMITH_HOOK_FINIT_MODULE])
 			break;
-		module__emit(ret, (int)bx >= 0 ? task__fd(task, (int)bx) : NULL, (const char *)(__u64)cx,
-			     SMITH_HOOK_FINIT_MODULE | EXEC_HOW_COMPAT);
+		module__emit(ret, (int)bx, cx, SMITH_HOOK_FINIT_MODULE | EXEC_HOW_COMPAT);
 		return SMITH_HOOK_FINIT_MODULE;
 	}
 	return SMITH_HOOK_MAX;
@@ -1030,13 +1033,12 @@ static __always_inline __u32 syscall__handle(struct task_struct *task, struct pt
 	case SMITH_NR_INIT_MODULE:
 		if (!hook_enabled[SMITH_HOOK_INIT_MODULE])
 			break;
-		module__emit(ret, NULL, (const char *)regs->dx, SMITH_HOOK_INIT_MODULE);
+		module__emit(ret, -1, regs->dx, SMITH_HOOK_INIT_MODULE);
 		return SMITH_HOOK_INIT_MODULE;
 	case SMITH_NR_FINIT_MODULE:
 		if (!hook_enabled[SMITH_HOOK_FINIT_MODULE])
 			break;
-		module__emit(ret, (int)regs->di >= 0 ? task__fd(task, (int)regs->di) : NULL,
-			     (const char *)regs->si, SMITH_HOOK_FINIT_MODULE);
+		module__emit(ret, (int)regs->di, regs->si, SMITH_HOOK_FINIT_MODULE);
 		return SMITH_HOOK_FINIT_MODULE;
 	}
 	return SMITH_HOOK_MAX;

@@ -32,10 +32,22 @@
 
 #include "abi.h"
 
-/* Loops keep their write offset here (see build__load). */
+/* Loops keep their write offset here (see build__load), and a path walk its place. */
 struct smith_walk {
 	__u32 off;	 /* write offset in the tail */
 	__u32 truncated; /* set when the last walk stopped early */
+	/* path__append's steps: */
+	__u64 dentry;  /* the dentry whose name comes next */
+	__u64 vfsmnt;  /* its mount */
+	__u64 mnt;     /* the build__mount around vfsmnt */
+	__u32 start;   /* where the path began in the tail */
+	__u32 at_root; /* the walk reached the root of the mount tree */
+};
+
+/* What a step of path__append() gets: the tail it writes, and its walk. */
+struct smith_path_ctx {
+	__u8 *tail;
+	struct smith_walk *w;
 };
 
 /*
@@ -276,6 +288,52 @@ out:
 }
 
 /*
+ * A step of path__append(): the next component, or a crossing to the parent
+ * mount. Non-zero ends the walk.
+ */
+static __attribute__((unused)) long path__step(__u32 i, void *ctx)
+{
+	struct smith_path_ctx *c = (struct smith_path_ctx *)ctx;
+	struct smith_walk *w = c->w;
+	struct dentry *dentry = (struct dentry *)(unsigned long)w->dentry;
+	struct vfsmount *vfsmnt = (struct vfsmount *)(unsigned long)w->vfsmnt;
+	build__mount *mnt = (build__mount *)(unsigned long)w->mnt;
+	struct dentry *mnt_root = build__kval(vfsmnt, mnt_root);
+	struct dentry *parent = build__kval(dentry, d_parent);
+	const unsigned char *name;
+	__u32 off = build__load(&w->off);
+	long n;
+
+	(void)i;
+	if (dentry == mnt_root) {
+		build__mount *mnt_parent = build__kval(mnt, mnt_parent);
+
+		if (mnt == mnt_parent) {
+			w->at_root = 1; /* the namespace's root */
+			return 1;
+		}
+		w->dentry = (unsigned long)build__kval(mnt, mnt_mountpoint);
+		w->mnt = (unsigned long)mnt_parent;
+		w->vfsmnt = (unsigned long)build__mount_vfs(mnt_parent);
+		return 0;
+	}
+	if (dentry == parent) {
+		w->at_root = 1; /* root of an unmounted tree */
+		return 1;
+	}
+	if (off > SMITH_TAIL_LIMIT - SMITH_NAME_MAX ||
+	    off - build__load(&w->start) > SMITH_PATH_MAX - SMITH_NAME_MAX)
+		return 1;
+	name = build__kval(dentry, d_name.name);
+	n = build__kstr((char *)build__tail_at(c->tail, off), SMITH_NAME_MAX, name);
+	if (n <= 0)
+		return 1;
+	w->off = off + n;
+	w->dentry = (unsigned long)parent;
+	return 0;
+}
+
+/*
  * Appends the path of `path` leaf first (abi.h) at tail offset
  * w->off, walking dentries up and crossing mounts until the root of the
  * mount tree (the namespace's root mount, not the task's chroot), at most
@@ -284,52 +342,28 @@ out:
  * unmount racing with the walk gives an odd path, never a fault. Returns the
  * bytes written; sets w->truncated if the walk stopped early; leaves w->off
  * past the written bytes.
+ *
+ * The steps are build__loop callbacks with their place kept in `w`: the
+ * verifier checks one step, not SMITH_PATH_DEPTH of them at every path of
+ * every record, which was most of the time the programs took to load.
  */
 SMITH_BUILD __u32 path__append(__u8 *tail, struct smith_walk *w, const struct path *path)
 {
 	struct dentry *dentry = build__kval(path, dentry);
 	struct vfsmount *vfsmnt = build__kval(path, mnt);
-	build__mount *mnt = build__real_mount(vfsmnt);
+	struct smith_path_ctx c = {tail, w};
 	__u32 start = w->off;
-	int at_root = 0;
-	int i;
 
 	w->truncated = 1;
+	w->at_root = 0;
+	w->start = start;
 	if (!dentry || !vfsmnt)
 		goto out;
-	for (i = 0; i < SMITH_PATH_DEPTH; i++) {
-		struct dentry *mnt_root = build__kval(vfsmnt, mnt_root);
-		struct dentry *parent = build__kval(dentry, d_parent);
-		const unsigned char *name;
-		__u32 off = build__load(&w->off);
-		long n;
-
-		if (dentry == mnt_root) {
-			build__mount *mnt_parent = build__kval(mnt, mnt_parent);
-
-			if (mnt == mnt_parent) {
-				at_root = 1; /* the namespace's root */
-				break;
-			}
-			dentry = build__kval(mnt, mnt_mountpoint);
-			mnt = mnt_parent;
-			vfsmnt = build__mount_vfs(mnt);
-			continue;
-		}
-		if (dentry == parent) {
-			at_root = 1; /* root of an unmounted tree */
-			break;
-		}
-		if (off > SMITH_TAIL_LIMIT - SMITH_NAME_MAX || off - start > SMITH_PATH_MAX - SMITH_NAME_MAX)
-			break;
-		name = build__kval(dentry, d_name.name);
-		n = build__kstr((char *)build__tail_at(tail, off), SMITH_NAME_MAX, name);
-		if (n <= 0)
-			break;
-		w->off = off + n;
-		dentry = parent;
-	}
-	if (at_root) {
+	w->dentry = (unsigned long)dentry;
+	w->vfsmnt = (unsigned long)vfsmnt;
+	w->mnt = (unsigned long)build__real_mount(vfsmnt);
+	build__loop(SMITH_PATH_DEPTH, path__step, &c);
+	if (build__load(&w->at_root)) {
 		w->truncated = 0;
 		if (build__load(&w->off) == start && start <= SMITH_TAIL_LIMIT - 1) {
 			/* the path is "/" itself: one empty component */

@@ -16,6 +16,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <map>
 #include <iostream>
@@ -120,14 +121,16 @@ TEST_CASE("drops: while the reader is stopped every call is an event or a counte
 		REQUIRE(failed == 0);
 
 		// It reads again. Until it has emptied the ring, a new call may be dropped too (and counted),
-		// so the call is repeated until one arrives; every attempt is a call to account for.
+		// so the call is repeated until one arrives; every attempt is a call to account for. A
+		// caller's records reach a ring in the order of its calls, so an attempt that shows up
+		// late is still counted below: the wait for each need not be long.
+		const auto attempt_wait = std::min<std::chrono::milliseconds>(event_timeout() / 5, 3s);
 		int attempts = 0;
 		std::optional<Event> seen_after;
-		while (!seen_after && attempts < 30) {
+		while (!seen_after && attempts < 100) {
 			REQUIRE(calls.call(after));
 			++attempts;
-			seen_after = d.find([&](const Event &e) { return calls.is(e, after); },
-					    event_timeout() / 5);
+			seen_after = d.find([&](const Event &e) { return calls.is(e, after); }, attempt_wait);
 		}
 		REQUIRE(seen_after);
 		std::this_thread::sleep_for(1s); // what other CPUs' rings still held
