@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <bit>
 #include <cerrno>
 #include <filesystem>
@@ -388,6 +389,7 @@ std::unique_ptr<EbpfBackend::State> EbpfBackend::load(int mode) const
 		if (h.state == "unavailable")
 			spdlog::warn("hook {} unavailable: {}", h.name, h.reason);
 
+	const auto load_start = std::chrono::steady_clock::now();
 	if (int err = smith_bpf__load(skel); err)
 		throw BackendError(fmt::format("the kernel rejected smith's BPF programs ({} mode): {} (the "
 					       "verifier's log is above)",
@@ -398,6 +400,8 @@ std::unique_ptr<EbpfBackend::State> EbpfBackend::load(int mode) const
 			throw BackendError(fmt::format("cannot give CPU {} its ring: {}", cpu,
 						       libbpf_error_text(-errno)));
 	}
+
+	const auto attach_start = std::chrono::steady_clock::now();
 
 	// Attach each program once; a failure marks its hooks failed and the others run. In
 	// fexit mode a trampoline that will not attach fails the mode (auto falls back).
@@ -426,6 +430,11 @@ std::unique_ptr<EbpfBackend::State> EbpfBackend::load(int mode) const
 				st->points[h] += fmt::format("{}{}", st->points[h].empty() ? "" : " ",
 							     bpf_program__section_name(prog));
 	}
+	// The verifier's work is most of a start, and on a slow or busy CPU it is seconds: say so.
+	const auto attach_end = std::chrono::steady_clock::now();
+	spdlog::info("BPF: {} programs loaded and verified in {:.2f} s, attached in {:.2f} s",
+		     st->links.size(), std::chrono::duration<double>(attach_start - load_start).count(),
+		     std::chrono::duration<double>(attach_end - attach_start).count());
 	bool any = false;
 	for (const auto &h : st->hooks)
 		any = any || h.state == "attached";

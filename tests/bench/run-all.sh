@@ -11,6 +11,7 @@
 #                        (--before-rev REV adds smithd built from REV, side by side)
 #   1b. prog_cost.sh     what connect's BPF program costs per run, as the kernel counts it: the
 #                        empty program, one that only sends a record (floor-emit), smithd's
+#   1c. load_time.sh     how long smithd --backend=ebpf takes to start, and the CPU it costs
 #   2. zero_loss.sh      highest connect and exec rates with zero loss, CPU% and RSS
 #   3. pipeline.sh       decode -> normalize -> serialize per core, allocations per event
 #   4. kafka_e2e.sh      events/s into the local Kafka broker with zero seq gaps
@@ -56,6 +57,11 @@ if [ ${#QUICK[@]} -gt 0 ]; then
 	"$SCRIPT_DIR/prog_cost.sh" --no-build --build-dir "$BUILD" --out "$RESULTS" --rounds 1 --iterations 50000
 else
 	"$SCRIPT_DIR/prog_cost.sh" --no-build --build-dir "$BUILD" --out "$RESULTS"
+fi
+if [ ${#QUICK[@]} -gt 0 ]; then
+	"$SCRIPT_DIR/load_time.sh" --no-build --build-dir "$BUILD" --out "$RESULTS" --rounds 2 "${BEFORE[@]}"
+else
+	"$SCRIPT_DIR/load_time.sh" --no-build --build-dir "$BUILD" --out "$RESULTS" "${BEFORE[@]}"
 fi
 "$SCRIPT_DIR/zero_loss.sh" --no-build --build-dir "$BUILD" --out "$RESULTS" "${QUICK[@]}"
 "$SCRIPT_DIR/pipeline.sh" --no-build --build-dir "$BUILD" --out "$RESULTS"
