@@ -122,6 +122,9 @@ void LkmModule::acquire()
 	else
 		load_with_modprobe();
 	wait_for_device();
+	// What a load's parameters do not say (hook_timing), and what a module of that name that was
+	// there first may have set otherwise (EEXIST).
+	set_runtime_params();
 }
 
 void LkmModule::load_module_file()
@@ -153,7 +156,6 @@ void LkmModule::load_module_file()
 		// Someone else loaded a module of that name since we looked: use it, leave it loaded.
 		origin_ = "already loaded";
 		spdlog::warn("{}: a module named {} is already loaded; using it", path, options_.module_name);
-		set_runtime_params();
 		return;
 	}
 	throw BackendError(
