@@ -4,6 +4,7 @@
 // where one program runs the whole suite in declaration order, this file comes after the shared daemons
 // have stopped (tests/CMakeLists.txt lists it after shutdown_test.cpp): /dev/smith has one reader.
 #include "backends.h"
+#include "json_fields.h"
 
 #include <catch2/catch.hpp>
 
@@ -17,20 +18,6 @@
 #include <thread>
 
 using namespace smith::e2e;
-
-namespace {
-
-std::string get_str(simdjson::dom::element e, const char *key)
-{
-	return std::string(e[key].get_string().value());
-}
-
-uint64_t get_u64(simdjson::dom::element e, const char *key)
-{
-	return e[key].get_uint64().value();
-}
-
-} // namespace
 
 TEST_CASE("hook timing: each connect, exec and fork is timed in the kernel, in each backend", "[e2e]")
 {

@@ -1,6 +1,7 @@
 // smithctl status against every backend: the hooks this kernel has, the sink's state, and counters that
 // agree with the output file; a burst delivered completely. (The orderly stop is in shutdown_test.cpp.)
 #include "backends.h"
+#include "json_fields.h"
 
 #include <catch2/catch.hpp>
 
@@ -16,16 +17,6 @@
 using namespace smith::e2e;
 
 namespace {
-
-std::string get_str(simdjson::dom::element e, const char *key)
-{
-	return std::string(e[key].get_string().value());
-}
-
-uint64_t get_u64(simdjson::dom::element e, const char *key)
-{
-	return e[key].get_uint64().value();
-}
 
 // Runs a few execs and connects, and waits until every shared daemon wrote them.
 void make_activity()
