@@ -103,7 +103,7 @@ fi
 [ -z "$CPUS" ] || [[ "$CPUS" =~ ^[1-9][0-9]*$ ]] || die "--cpus must be a positive integer"
 [[ "$SCALE_SECONDS" =~ ^[1-9][0-9]*$ ]] || die "--seconds must be a positive integer"
 if [ -z "$TIMEOUT" ]; then
-	[ "$BENCH" = 1 ] || [ "$SCALE" = 1 ] && TIMEOUT=3600 || TIMEOUT=720
+	[ "$BENCH" = 1 ] || [ "$SCALE" = 1 ] && TIMEOUT=3600 || TIMEOUT=900
 fi
 [[ "$TIMEOUT" =~ ^[1-9][0-9]*$ ]] || die "--timeout must be a positive number of seconds"
 
