@@ -84,8 +84,8 @@ expect "SubState=running"
 expect "NoNewPrivileges=yes"
 expect "STORY: smithctl rc=0"
 expect_re '^backend: +ebpf \(auto: kernel has BTF'
-expect_re '^execve +attached +fexit +0$'
-expect_re '^connect +attached +fexit +0$'
+expect_re '^execve +attached +fexit +0 +- +- +-$'
+expect_re '^connect +attached +fexit +0 +- +- +-$'
 expect_re '^\{"schema":1,.*"type":"execve",.*"backend":"ebpf",.*"hostname":"smith-systemd-guest",.*"user":"root",.*"exe":"/usr/bin/true",.*"argv":\["/bin/true","smith-story-marker"\]'
 expect "STORY: events file mode 600"
 expect "STORY: events in the journal: 0"
