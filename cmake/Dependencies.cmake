@@ -4,9 +4,9 @@
 # Default: Debian's shared libraries.
 # SMITH_STATIC=ON: archives only, so that smithd, smithctl and the guest test programs link with
 # -static (smith_static_executable below) and run on any x86_64 glibc system from CentOS 7 on.
-# Debian ships static archives of libbpf, libelf, zlib, zstd, OpenSSL and yaml-cpp; fmt and spdlog
-# are used header-only; librdkafka (without Cyrus SASL) and simdjson come from
-# packaging/build-static-deps.sh, which builds them from Debian's source packages.
+# Debian ships static archives of libbpf, libelf, zlib, zstd, OpenSSL and yaml-cpp; librdkafka
+# (without Cyrus SASL), simdjson, fmt and spdlog come from packaging/build-static-deps.sh, which
+# builds them from Debian's source packages.
 find_package(PkgConfig REQUIRED)
 find_package(fmt REQUIRED)
 find_package(spdlog REQUIRED)
@@ -40,8 +40,8 @@ if(NOT SMITH_STATIC)
 endif()
 
 set(SMITH_STATIC_DEPS "${PROJECT_BINARY_DIR}/static-deps" CACHE PATH
-  "where packaging/build-static-deps.sh puts librdkafka.a and libsimdjson.a")
-message(STATUS "smith: static build; librdkafka and simdjson from Debian sources in ${SMITH_STATIC_DEPS}")
+  "where packaging/build-static-deps.sh puts librdkafka.a, libsimdjson.a, libfmt.a and libspdlog.a")
+message(STATUS "smith: static build; librdkafka, simdjson, fmt and spdlog from Debian sources in ${SMITH_STATIC_DEPS}")
 execute_process(COMMAND "${PROJECT_SOURCE_DIR}/packaging/build-static-deps.sh" --out "${SMITH_STATIC_DEPS}"
   RESULT_VARIABLE static_deps_rc)
 if(NOT static_deps_rc EQUAL 0)
@@ -64,11 +64,13 @@ smith_find_archive(SMITH_A_SSL ssl libssl-dev)
 smith_find_archive(SMITH_A_CRYPTO crypto libssl-dev)
 smith_find_archive(SMITH_A_YAML yaml-cpp libyaml-cpp-dev)
 
-# Header-only fmt and spdlog: no SPDLOG_COMPILED_LIB, so spdlog compiles into whoever uses it.
-target_link_libraries(smith_dep_logging INTERFACE fmt::fmt-header-only)
-target_compile_definitions(smith_dep_logging INTERFACE SPDLOG_FMT_EXTERNAL)
+# fmt and spdlog compiled once, against Debian's headers of the same versions.
+target_compile_definitions(smith_dep_logging INTERFACE SPDLOG_COMPILED_LIB SPDLOG_FMT_EXTERNAL)
 get_target_property(spdlog_includes spdlog::spdlog INTERFACE_INCLUDE_DIRECTORIES)
-target_include_directories(smith_dep_logging INTERFACE ${spdlog_includes})
+get_target_property(fmt_includes fmt::fmt INTERFACE_INCLUDE_DIRECTORIES)
+target_include_directories(smith_dep_logging INTERFACE ${spdlog_includes} ${fmt_includes})
+target_link_libraries(smith_dep_logging INTERFACE "${SMITH_STATIC_DEPS}/lib/libspdlog.a"
+  "${SMITH_STATIC_DEPS}/lib/libfmt.a" Threads::Threads)
 
 pkg_check_modules(LIBBPF REQUIRED libbpf) # the include directories only
 target_include_directories(smith_dep_libbpf INTERFACE ${LIBBPF_INCLUDE_DIRS})

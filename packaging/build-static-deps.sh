@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# build-static-deps.sh: the two static libraries Debian does not ship in a form a fully static
+# build-static-deps.sh: the static libraries Debian does not ship in a form a fully static
 # smithd/smithctl can link, built from Debian's own source packages.
 #
 #   packaging/build-static-deps.sh --out DIR
@@ -9,10 +9,14 @@
 #     SASL mechanisms (PLAIN, SCRAM, OAUTHBEARER) stay, and so do TLS (OpenSSL), zstd, lz4,
 #     zlib and snappy.
 #   - simdjson (for smithctl): Debian ships only the shared library.
+#   - fmt and spdlog: Debian ships only shared libraries. Used header-only instead, they compiled
+#     into every file that logs, which took more than half of a static build's time.
 #
-# Writes DIR/lib/{librdkafka.a,libsimdjson.a} and DIR/include/{librdkafka/rdkafka.h,simdjson.h},
-# and DIR/versions with the source versions. Does nothing when DIR/versions already names the
-# source versions of the installed librdkafka-dev and libsimdjson-dev. Needs deb-src entries: when none is configured it adds
+# Writes DIR/lib/{librdkafka.a,libsimdjson.a,libfmt.a,libspdlog.a} and
+# DIR/include/{librdkafka/rdkafka.h,simdjson.h} (fmt's and spdlog's headers are Debian's, at the
+# same version), and DIR/versions with the source versions. Does nothing when DIR/versions already
+# names the source versions of the installed librdkafka-dev, libsimdjson-dev, libfmt-dev and
+# libspdlog-dev. Needs deb-src entries: when none is configured it adds
 # /etc/apt/sources.list.d/smith-deb-src.sources (bookworm, main) and runs apt-get update,
 # which needs root.
 set -euo pipefail
@@ -38,11 +42,12 @@ OUT=$(cd "$OUT" && pwd)
 
 # The source packages, at the versions of the -dev packages installed here: the headers the
 # rest of the build compiles against.
-DEV_PACKAGES=(librdkafka-dev libsimdjson-dev)
+DEV_PACKAGES=(librdkafka-dev libsimdjson-dev libfmt-dev libspdlog-dev)
 want=$(dpkg-query -W -f='${source:Package} ${source:Version}\n' "${DEV_PACKAGES[@]}") ||
 	die "${DEV_PACKAGES[*]} must be installed (packaging/install-build-deps.sh)"
 if [ -f "$OUT/versions" ] && [ "$(cat "$OUT/versions")" = "$want" ] &&
-	[ -f "$OUT/lib/librdkafka.a" ] && [ -f "$OUT/lib/libsimdjson.a" ]; then
+	[ -f "$OUT/lib/librdkafka.a" ] && [ -f "$OUT/lib/libsimdjson.a" ] &&
+	[ -f "$OUT/lib/libfmt.a" ] && [ -f "$OUT/lib/libspdlog.a" ]; then
 	exit 0
 fi
 mapfile -t sources < <(awk '{ print $1 "=" $2 }' <<<"$want")
@@ -91,6 +96,26 @@ c++ -std=c++17 -O2 -fPIE -c "$sj/singleheader/simdjson.cpp" -I"$sj/singleheader"
 	die "compiling simdjson failed"
 ar rcs "$OUT/lib/libsimdjson.a" "$SRC/simdjson.o"
 cp "$sj/singleheader/simdjson.h" "$OUT/include/"
+
+# The compiled forms of the header libraries, as Debian builds its shared ones (its default
+# standard, spdlog with the external fmt). The build compiles against Debian's headers of the same
+# versions, with SPDLOG_COMPILED_LIB (cmake/Dependencies.cmake).
+log "fmt and spdlog: build (about half a minute)"
+fm=$(find "$SRC" -maxdepth 1 -type d -name 'fmtlib-*' | head -n 1)
+sp=$(find "$SRC" -maxdepth 1 -type d -name 'spdlog-*' | head -n 1)
+[ -f "$fm/src/format.cc" ] && [ -f "$fm/src/os.cc" ] || die "no src/format.cc and src/os.cc in ${fm:-$SRC (no fmtlib source)}"
+[ -f "$sp/src/spdlog.cpp" ] || die "no src/spdlog.cpp in ${sp:-$SRC (no spdlog source)}"
+pids=()
+for f in format os; do
+	c++ -O2 -fPIE -I"$fm/include" -c "$fm/src/$f.cc" -o "$SRC/fmt-$f.o" & pids+=($!)
+done
+for f in "$sp"/src/*.cpp; do
+	c++ -O2 -fPIE -DSPDLOG_COMPILED_LIB -DSPDLOG_FMT_EXTERNAL -I"$sp/include" -I"$fm/include" \
+		-c "$f" -o "$SRC/spdlog-$(basename "$f" .cpp).o" & pids+=($!)
+done
+for p in "${pids[@]}"; do wait "$p" || die "compiling fmt or spdlog failed"; done
+ar rcs "$OUT/lib/libfmt.a" "$SRC"/fmt-*.o
+ar rcs "$OUT/lib/libspdlog.a" "$SRC"/spdlog-*.o
 
 printf '%s\n' "$want" >"$OUT/versions"
 rm -rf "$SRC"
