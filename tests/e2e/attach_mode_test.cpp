@@ -4,7 +4,8 @@
 // returns through. Either mode can be forced (--bpf-attach); a forced fexit the kernel refuses is a
 // start error. Status and the log say which mode each hook uses, and both modes report the same
 // events. (The rest of the suite runs in the mode auto picks: fexit in the guests, sys_exit where
-// the kernel refuses trampolines.)
+// the kernel refuses trampolines.) Auto is checked on the shared ebpf daemon, which runs with it:
+// tests/CMakeLists.txt lists this file before shutdown_test.cpp. The forced modes start their own.
 #include "backends.h"
 
 #include <catch2/catch.hpp>
@@ -99,7 +100,13 @@ TEST_CASE("attach: auto hooks the syscalls with fexit where the kernel allows tr
 	skip_without_ebpf();
 	const std::string mode = kernel_allows_trampolines() ? "fexit" : "sys_exit";
 	INFO("this kernel: " << mode);
-	Smithd d(ebpf_options("auto", {}));
+	Smithd *shared = nullptr;
+	for (Smithd *d : shared_daemons())
+		if (d->label() == "ebpf")
+			shared = d;
+	REQUIRE(shared != nullptr);
+	Smithd &d = *shared;
+	REQUIRE(d.options().backend == "auto");
 	check_modes(d, mode);
 	check_events(d);
 	if (mode == "sys_exit")

@@ -89,6 +89,11 @@ std::string test_module_ko()
 	return env_or("SMITH_TEST_MODULE_DIR", "/opt/smith/modules") + "/" + kTestModule + ".ko";
 }
 
+std::string quickest_backend()
+{
+	return testing_backend("lkm") ? "lkm" : backends_under_test().at(0);
+}
+
 SmithdOptions daemon_options(const std::string &backend)
 {
 	SmithdOptions o;

@@ -40,6 +40,12 @@ inline const std::string kTestModule = "smith_test_mod";
 // run it), lkm as --backend=lkm (smith.ko loaded beforehand).
 SmithdOptions daemon_options(const std::string &backend);
 
+// The backend under test whose daemon is ready soonest, for tests of what no backend changes
+// (detaching, the pid file): lkm when it is under test (smith.ko loads in about a second), else the
+// first. An ebpf start verifies every program: seconds here, up to half a minute on a guest's
+// emulated CPU. The host runs these tests with ebpf.
+std::string quickest_backend();
+
 // A daemon of its own for a test about smithd's output side: the first backend under test, with
 // `extra` arguments; without `file_sink`, `extra` chooses the sink.
 SmithdOptions sink_daemon_options(std::vector<std::string> extra, bool file_sink = true);

@@ -88,7 +88,8 @@ SmithdOptions small_ring_options(const std::string &backend, const TempDir &conf
 
 } // namespace
 
-TEST_CASE("drops: while the reader is stopped every call is an event or a counted drop, exactly", "[e2e]")
+TEST_CASE("drops: while the reader is stopped every call is an event or a counted drop, exactly",
+	  "[e2e][heavy]")
 {
 	const MarkedCall calls = marked_call();
 	std::vector<std::string> variants = backends_under_test();
@@ -189,7 +190,8 @@ TEST_CASE("drops: while the reader is stopped every call is an event or a counte
 // A killed reader: records smithd had not yet made safe when SIGKILL came (here all of them: it was
 // stopped first) stay in the kernel, and the next smithd reports them, each once. ebpf keeps them in
 // the ring pinned in bpffs (--bpf-pin-dir), lkm in smith.ko's rings, which outlive the reader.
-TEST_CASE("crash: records a SIGKILLed smithd had not read are reported by the next one, each once", "[e2e]")
+TEST_CASE("crash: records a SIGKILLed smithd had not read are reported by the next one, each once",
+	  "[e2e][heavy]")
 {
 	for (const std::string &backend : backends_under_test()) {
 		INFO("backend " << backend);

@@ -98,7 +98,7 @@ pid_t start_flooder(int out, double seconds)
 
 TEST_CASE("attack: three processes flooding connects push no other exec or connect out, and every call is "
 	  "counted",
-	  "[e2e][attack]")
+	  "[e2e][attack][heavy]")
 {
 	constexpr int kFlooders = 3;
 	constexpr int kMarkers = 20;

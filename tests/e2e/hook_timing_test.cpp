@@ -19,7 +19,7 @@
 
 using namespace smith::e2e;
 
-TEST_CASE("hook timing: each connect, exec and fork is timed in the kernel, in each backend", "[e2e]")
+TEST_CASE("hook timing: each connect, exec and fork is timed in the kernel, in each backend", "[e2e][heavy]")
 {
 	for (const std::string &backend : backends_under_test()) {
 		INFO("backend " << backend);

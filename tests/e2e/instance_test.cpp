@@ -22,10 +22,10 @@ using namespace smith::e2e;
 
 namespace {
 
-// smithd's arguments for a daemon of the first backend under test in `dir`, without --foreground.
+// smithd's arguments for a daemon of the quickest backend under test in `dir`, without --foreground.
 std::vector<std::string> background_argv(const TempDir &dir)
 {
-	const SmithdOptions o = daemon_options(backends_under_test().at(0));
+	const SmithdOptions o = daemon_options(quickest_backend());
 	std::vector<std::string> argv = {smithd_path(),
 					 "--backend=" + o.backend,
 					 "--config=/dev/null",
@@ -162,7 +162,7 @@ TEST_CASE("start: without --foreground, smithd exits 0 once the daemon answers, 
 TEST_CASE("start: a second smithd with the same pid file exits 1 naming the first, which goes on untouched",
 	  "[e2e][start]")
 {
-	SmithdOptions options = sink_daemon_options({});
+	SmithdOptions options = daemon_options(quickest_backend());
 	if (options.backend == "lkm")
 		options.extra.push_back("--lkm-module=" + smith_ko());
 	Smithd first(options);

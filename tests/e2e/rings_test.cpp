@@ -120,7 +120,7 @@ SmithdOptions percpu_options(const std::string &label)
 } // namespace
 
 TEST_CASE("rings: --bpf-ring=percpu gives each CPU a ring and reads them as one stream, in time order",
-	  "[e2e][rings][ebpf]")
+	  "[e2e][rings][ebpf][heavy]")
 {
 	skip_without_ebpf();
 	Smithd d(percpu_options("percpu"));
@@ -212,7 +212,7 @@ TEST_CASE("rings: --bpf-ring=percpu gives each CPU a ring and reads them as one 
 }
 
 TEST_CASE("rings: a SIGKILLed smithd's per-CPU rings are read by the next smithd, each record once, in order",
-	  "[e2e][rings][ebpf]")
+	  "[e2e][rings][ebpf][heavy]")
 {
 	skip_without_ebpf();
 	PinDir pins;

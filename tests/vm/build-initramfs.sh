@@ -5,7 +5,7 @@
 #                      [--smith-bin-dir DIR] [--smith-ko FILE]
 #
 # Holds busybox-static (with its applets as links), /init (tests/vm/guest-init.sh),
-# smithd, smithctl, smith_e2e_tests and smith_hook_load (and smith_paced_load, when built, for
+# smithd, smithctl, smith_e2e_tests, smith_hook_load and smith_tp_pin (and smith_paced_load, when built, for
 # guest-scale.sh) from the build directory with every
 # shared library ldd names and the dynamic loader (none for a SMITH_STATIC build), the test
 # module built against KDIR and, when the tree has lkm/, smith.ko built against KDIR.
@@ -50,9 +50,10 @@ BINS=(
 	"${SMITH_BIN_DIR:-$BUILD_DIR}/smithctl"
 	"$BUILD_DIR/tests/smith_e2e_tests"
 	"$BUILD_DIR/tests/bench/smith_hook_load"
+	"$BUILD_DIR/tests/vm/smith_tp_pin"
 )
 for b in "${BINS[@]}"; do
-	[ -x "$b" ] || die "$b not found (build it: ninja -C $BUILD_DIR smithd smithctl smith_e2e_tests smith_hook_load)"
+	[ -x "$b" ] || die "$b not found (build it: ninja -C $BUILD_DIR smithd smithctl smith_e2e_tests smith_hook_load smith_tp_pin)"
 done
 [ ! -x "$BUILD_DIR/tests/bench/smith_paced_load" ] || BINS+=("$BUILD_DIR/tests/bench/smith_paced_load")
 [ ! -x "$BUILD_DIR/tests/bench/smith_bench_floor" ] || BINS+=("$BUILD_DIR/tests/bench/smith_bench_floor")

@@ -62,7 +62,11 @@ done
 # the checks that need two CPUs at once (the Phantom attack's flipping thread).
 # The same befell el7's do_exit (both vCPUs in a soft lockup at the sched_process_exit jump, just
 # after smith.ko armed its hooks): the task tracepoints smith uses are pinned by their trace
-# events too, where the kernel has them.
+# events too, where the kernel has them. One probe keeps a static key on, but on 5.10 and later a
+# tracepoint's static call goes straight to its only probe, and is rewritten to the iterator when a
+# second one comes: 6.12 once took "Oops: int3" at bprm_execve's sched_process_exec call just as
+# smith.ko registered its probes. smith_tp_pin (tests/vm/tp_pin.c) adds a disabled perf event to each
+# task tracepoint, a second probe, so that smith's own probes change no instruction there either.
 pin_sys_exit() {
 	t=/sys/kernel/tracing
 	[ -d $t/events ] || mount -t tracefs nodev $t 2>/dev/null || true
@@ -74,11 +78,20 @@ pin_sys_exit() {
 		echo "SMITH-VM: note: could not pin the sys_exit tracepoint ($t)"
 	fi
 	pinned=""
+	tracepoints=""
 	for ev in sched/sched_process_exit sched/sched_process_fork sched/sched_process_exec \
 		module/module_load sock/inet_sock_set_state; do
-		[ -e "$t/events/$ev/enable" ] && echo 1 >"$t/events/$ev/enable" 2>/dev/null && pinned="$pinned ${ev#*/}"
+		[ -e "$t/events/$ev/enable" ] || continue
+		tracepoints="$tracepoints $ev"
+		echo 1 >"$t/events/$ev/enable" 2>/dev/null && pinned="$pinned ${ev#*/}"
 	done
 	echo "SMITH-VM: note: task tracepoints pinned by their trace events:${pinned:- none}"
+	# shellcheck disable=SC2086 # one word per tracepoint
+	if out=$(smith_tp_pin $t $tracepoints 2>&1); then
+		echo "$out" | sed 's/^/SMITH-VM: note: /'
+	else
+		echo "SMITH-VM: note: no perf probe on the task tracepoints ($out): their static calls change with smith's probes"
+	fi
 }
 
 echo "SMITH-VM: BOOTED $(uname -r)"
