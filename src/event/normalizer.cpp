@@ -86,6 +86,7 @@ void fd_text(const smith_fd &fd, std::string_view encoded_path, std::string &out
 struct ProcessFragment {
 	smith_task task{};		 // rendered from these, tid and pad0 zeroed
 	smith_pid_tree pid_tree{};	 // and this, past its depth zeroed
+	smith_pid_tree raw_tree{};	 // the last tree received whose key is pid_tree, as it came
 	uint64_t process_generation = 0; // ProcessInfo::generation of the entry rendered from
 	uint64_t user_generation = 0;	 // UserCache::generation() when rendered
 	bool valid = false;		 // rendered at least once
@@ -269,14 +270,24 @@ void Normalizer::Impl::write_process(JsonWriter &w, const smith_task &t, const P
 	smith_task key = t;
 	key.tid = 0;
 	key.pad0 = 0;
-	const smith_pid_tree tree_key = pid_tree_key(tree);
 	ProcessFragment &f = fragments[fragment_slot(t.pid, t.start_time)];
-	if (f.valid && f.process_generation == proc.generation && f.user_generation == users.generation() &&
-	    std::memcmp(&f.task, &key, sizeof(key)) == 0 &&
-	    std::memcmp(&f.pid_tree, &tree_key, sizeof(tree_key)) == 0) {
+	const bool same_process = f.valid && f.process_generation == proc.generation &&
+				  f.user_generation == users.generation() &&
+				  std::memcmp(&f.task, &key, sizeof(key)) == 0;
+	auto copy_fragment = [&] {
 		w.members(f.before_tid()); // "nodename", "pid"
 		w.field("tid", int64_t{t.tid});
-		w.members(f.after_tid()); // "ppid" to "container_id"
+		w.members(f.after_tid()); // "ppid" to "pid_tree_truncated"
+	};
+	// A process's records usually carry the very same tree bytes: then the key need not be made.
+	if (same_process && std::memcmp(&f.raw_tree, &tree, sizeof(tree)) == 0) {
+		copy_fragment();
+		return;
+	}
+	const smith_pid_tree tree_key = pid_tree_key(tree);
+	f.raw_tree = tree;
+	if (same_process && std::memcmp(&f.pid_tree, &tree_key, sizeof(tree_key)) == 0) {
+		copy_fragment();
 		return;
 	}
 
