@@ -5,7 +5,7 @@
 #
 # Problems: QEMU killed by the timeout (status 137) or failing; no "SMITH-VM: BOOTED"; no
 # "SMITH-VM: END <mode> rc=N", or N != 0; in checks mode, a run that ended without Catch2's "All tests
-# passed" summary (a program that exited half way); no "SMITH-VM: POWEROFF"; and kernel trouble
+# passed" summary (a program that exited half way), with Catch2's report of each failure; no "SMITH-VM: POWEROFF"; and kernel trouble
 # anywhere in the log: an oops, a BUG, a WARNING, a call trace, a general protection fault, a panic, a
 # soft or hard lockup, or a hung task.
 set -euo pipefail
@@ -36,6 +36,15 @@ if [ -z "$guest_rc" ]; then
 	problem "the guest's $mode did not finish"
 elif [ "$guest_rc" != 0 ]; then
 	problem "the guest's $mode failed (exit code $guest_rc)"
+	# Catch2's report of each failure (from its header to the test's duration line), so that the
+	# failures are in the last lines run-vm.sh prints, after a console a CI log may cut short.
+	[ "$mode" != checks ] || awk '
+		length($0) == 79 && /^-+$/ { inside = 1 }
+		/^[0-9]+\.[0-9]+ s: / { inside = 0 }
+		length($0) == 79 && /^=+$/ { inside = 0; summary = 2 }
+		inside && !(length($0) == 79 && /^[-.]+$/) { print substr($0, 1, 300) }
+		summary && /^(test cases|assertions):/ { print; summary-- }
+	' "$console" | head -n 200
 elif [ "$mode" = checks ] && ! grep -q "^All tests passed (" "$console"; then
 	problem "the guest's checks exited 0 without Catch2's summary: they ended half way"
 fi

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # verdict_test.sh: console-verdict.sh on made-up guest consoles. A clean run passes; each kind of
 # trouble run-vm.sh must catch (a kernel warning, an oops, a BUG, a call trace, failed checks,
-# checks that ended half way, a guest that never finished, a QEMU killed by the timeout) fails with its own message.
+# checks that ended half way, the report of a failed check, a guest that never finished, a QEMU killed by the timeout) fails with its own message.
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 VERDICT="$HERE/console-verdict.sh"
@@ -23,10 +23,11 @@ SMITH-VM: POWEROFF
 LOG
 }
 
-failures=0
+failures=0 total=0
 # expect NAME WANT_STATUS QEMU_STATUS PATTERN: runs the verdict on $work/NAME.log.
 expect() {
 	local name=$1 want=$2 qemu=$3 pattern=$4 out status=0
+	total=$((total + 1))
 	out=$("$VERDICT" "$work/$name.log" checks "$qemu" 60) || status=$?
 	if [ "$status" != "$want" ] || ! grep -q -- "$pattern" <<<"$out"; then
 		echo "FAIL: $name: status $status (want $want), output: '$out' (want /$pattern/)"
@@ -47,6 +48,19 @@ clean | sed 's/^SMITH-VM: DMESG END$/[   44.1] Call Trace:\nSMITH-VM: DMESG END/
 expect trace 1 0 'Call Trace'
 clean | sed 's/rc=0/rc=1/' >"$work/failed.log"
 expect failed 1 0 'checks failed (exit code 1)'
+# A failed check's report is in the verdict, which run-vm.sh prints last.
+{
+	sed '/^All tests passed/,$d' "$work/clean.log"
+	printf '%s\n' "$(printf -- '-%.0s' {1..79})" 'connect: a refused connect is reported' "$(printf -- '-%.0s' {1..79})" \
+		'connect_test.cpp:42' "$(printf -- '.%.0s' {1..79})" '' 'connect_test.cpp:57: FAILED:' '  REQUIRE( ev.port == 80 )' \
+		'with expansion:' '  81 == 80' '' '3.104 s: connect: a refused connect is reported' "$(printf -- '=%.0s' {1..79})" \
+		'test cases: 9 | 8 passed | 1 failed' 'assertions: 90 | 89 passed | 1 failed' ''
+	sed '1,/^All tests passed/d; s/rc=0/rc=1/' "$work/clean.log"
+} >"$work/failed-report.log"
+expect failed-report 1 0 'connect_test.cpp:57: FAILED:'
+expect failed-report 1 0 '^connect: a refused connect is reported$'
+expect failed-report 1 0 '^  81 == 80$'
+expect failed-report 1 0 '^test cases: 9 | 8 passed | 1 failed$'
 clean | sed '/^SMITH-VM: END/,$d' >"$work/unfinished.log"
 expect unfinished 1 137 'did not finish within 60s'
 clean | sed '/^SMITH-VM: POWEROFF/,$d' >"$work/no-poweroff.log"
@@ -61,6 +75,5 @@ expect hung 1 0 'blocked for more than'
 grep -v '^All tests passed' "$work/clean.log" >"$work/no-summary.log"
 expect no-summary 1 0 'without Catch2'"'"'s summary'
 
-total=12
 echo "$((total - failures)) passed, $failures failed"
 [ "$failures" = 0 ]
