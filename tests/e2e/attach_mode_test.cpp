@@ -54,7 +54,9 @@ void check_events(Smithd &d)
 	const uint16_t sport = local_endpoint(s.get()).port;
 	const Event c = d.wait_for(
 		"udp connect to 127.0.0.1:9 from port " + std::to_string(sport),
-		[sport](const Event &e) { return e.type() == "connect" && e.i64("sport") == sport; },
+		[sport](const Event &e) {
+			return e.type() == "connect" && e.i64("sport") == sport && stamped_in_this_test(e);
+		},
 		event_timeout(), getpid());
 	CHECK(c.pid() == getpid());
 	CHECK(c.str("daddr") == "127.0.0.1");

@@ -152,7 +152,8 @@ TEST_CASE("attack: a thousand connects blocked in the kernel leave every connect
 		"udp connect to 127.0.0.1:9 from port " + std::to_string(local.port) + " while " +
 			std::to_string(in_connect) + " connects are blocked",
 		[&](const Event &e) {
-			return e.type() == "connect" && e.pid() == getpid() && e.i64("sport") == local.port;
+			return e.type() == "connect" && e.pid() == getpid() && e.i64("sport") == local.port &&
+			       stamped_in_this_test(e);
 		},
 		[&](const Event &e, const Smithd &d) {
 			check_common(e, "connect", d);

@@ -84,7 +84,7 @@ TEST_CASE("connect: successful TCP and UDP connects over IPv4 and IPv6", "[e2e]"
 		protocol + " connect to " + c.daddr + ":" + std::to_string(dport),
 		[&](const Event &e) {
 			return connect_of(getpid(), protocol, c.daddr, dport)(e) &&
-			       e.i64("sport") == local.port;
+			       e.i64("sport") == local.port && stamped_in_this_test(e);
 		},
 		[&](const Event &e, const Smithd &d) {
 			check_connect_context(e, d);
@@ -179,7 +179,8 @@ TEST_CASE("connect: a connect from a second thread carries the id of that thread
 	expect_in_every_backend(
 		"udp connect to 127.0.0.1:9 from port " + std::to_string(sport),
 		[&](const Event &ev) {
-			return ev.type() == "connect" && ev.pid() == getpid() && ev.i64("sport") == sport;
+			return ev.type() == "connect" && ev.pid() == getpid() && ev.i64("sport") == sport &&
+			       stamped_in_this_test(ev);
 		},
 		[&](const Event &e, const Smithd &d) {
 			check_common(e, "connect", d);
@@ -258,7 +259,8 @@ TEST_CASE("attack: a process that forks and never execs is known by its image af
 	expect_in_every_backend(
 		"udp connect to 127.0.0.1:9 from the forked grandchild " + std::to_string(r.grandchild),
 		[&](const Event &e) {
-			return e.type() == "connect" && e.pid() == r.grandchild && e.i64("sport") == r.sport;
+			return e.type() == "connect" && e.pid() == r.grandchild &&
+			       e.i64("sport") == r.sport && stamped_in_this_test(e);
 		},
 		[&](const Event &e, const Smithd &d) {
 			check_common(e, "connect", d);
@@ -338,7 +340,8 @@ TEST_CASE("connect: an address in a page the caller never touched is reported", 
 	expect_in_every_backend(
 		"udp connect to 127.0.0.1:9 from port " + std::to_string(local.port),
 		[&](const Event &e) {
-			return e.type() == "connect" && e.pid() == getpid() && e.i64("sport") == local.port;
+			return e.type() == "connect" && e.pid() == getpid() && e.i64("sport") == local.port &&
+			       stamped_in_this_test(e);
 		},
 		[&](const Event &e, const Smithd &d) {
 			check_connect_context(e, d);
@@ -425,9 +428,11 @@ TEST_CASE("attack: an fd pointed at another socket during a blocking connect doe
 		tid = gettid();
 		result = connect_to(fd.get(), AF_INET, "127.0.0.1", port);
 	});
-	std::this_thread::sleep_for(500ms); // the connect waits in SYN_SENT by now
+	// The swap comes once the call has taken the socket and waits in the kernel, however slow the CPU.
+	const bool waiting = wait_syn_sent(fd.get(), event_timeout());
 	const bool swapped = dup2(decoy.get(), fd.get()) == fd.get();
 	victim.join();
+	REQUIRE(waiting);
 	REQUIRE(swapped);
 	REQUIRE(result == -EINPROGRESS);
 	INFO("the connect to port " << port << ", the decoy from port " << decoy_port);
@@ -532,7 +537,7 @@ TEST_CASE("attack: a sockaddr rewritten during connect() does not change the por
 			"udp connect from port " + std::to_string(last_sport),
 			[&](const Event &e) {
 				return e.type() == "connect" && e.pid() == getpid() &&
-				       e.i64("sport") == last_sport;
+				       e.i64("sport") == last_sport && stamped_in_this_test(e);
 			},
 			event_timeout(), getpid());
 		std::this_thread::sleep_for(500ms);

@@ -53,7 +53,7 @@ EventPredicate connect_from(uint16_t sport)
 {
 	return [sport](const Event &e) {
 		return e.type() == "connect" && e.pid() == getpid() && e.i64("sport") == sport &&
-		       e.str("protocol") == "tcp";
+		       e.str("protocol") == "tcp" && stamped_in_this_test(e);
 	};
 }
 
@@ -182,9 +182,11 @@ TEST_CASE("attack: a socketcall connect whose argument block is unmapped during 
 	std::memcpy(block, args, sizeof(args));
 	std::atomic<long> rc{1};
 	std::thread victim([&] { rc = int80(kNr32Socketcall, kSocketcallConnect, LowMem::addr(block)); });
-	std::this_thread::sleep_for(500ms); // the connect waits in SYN_SENT by now
+	// The unmap comes once the call has read the block and waits in the kernel, however slow the CPU.
+	const bool waiting = wait_syn_sent(s.get(), event_timeout());
 	const bool unmapped = munmap(block, page) == 0;
 	victim.join();
+	REQUIRE(waiting);
 	REQUIRE(unmapped);
 	REQUIRE(rc == -EINPROGRESS);
 

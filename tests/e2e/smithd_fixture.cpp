@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <linux/filter.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -46,6 +47,7 @@ namespace {
 // Set by the listener below when any assertion of the running test case fails, so that the fixture can
 // print the daemon's log and keep its directory.
 bool g_assertion_failed = false;
+uint64_t g_test_case_start_ns = 0; // now_ns() when the running test case began
 
 bool test_failed()
 {
@@ -80,6 +82,10 @@ namespace {
 class SmithE2eFailureListener : public Catch::TestEventListenerBase {
 public:
 	using TestEventListenerBase::TestEventListenerBase;
+	void testCaseStarting(const Catch::TestCaseInfo &) override
+	{
+		smith::e2e::g_test_case_start_ns = smith::e2e::now_ns();
+	}
 	bool assertionEnded(const Catch::AssertionStats &stats) override
 	{
 		if (!stats.assertionResult.isOk())
@@ -415,6 +421,11 @@ uint64_t now_ns()
 	timespec ts{};
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return static_cast<uint64_t>(ts.tv_sec) * 1000000000ULL + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+bool stamped_in_this_test(const Event &e)
+{
+	return e.u64("ts") + 1000000000ULL >= g_test_case_start_ns;
 }
 
 TempDir::TempDir(const std::string &prefix)
@@ -1156,6 +1167,21 @@ int syn_dropping_listener()
 		return -1;
 	}
 	return fd;
+}
+
+bool wait_syn_sent(int fd, std::chrono::milliseconds timeout)
+{
+	const auto deadline = std::chrono::steady_clock::now() + timeout;
+	for (;;) {
+		tcp_info info{};
+		socklen_t len = sizeof info;
+		if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) == 0 &&
+		    info.tcpi_state == TCP_SYN_SENT)
+			return true;
+		if (std::chrono::steady_clock::now() >= deadline)
+			return false;
+		std::this_thread::sleep_for(std::chrono::milliseconds(10));
+	}
 }
 
 // ---- Kernel modules ---------------------------------------------------------------------------------

@@ -164,6 +164,11 @@ private:
 	std::map<std::string, Value> values_; // key -> value
 };
 
+// Whether `e` is stamped after the running test case began (less a second, the slack of smithd's
+// boot-to-epoch measure). A predicate that knows a socket by its source port needs it: one process runs
+// every test, and the ports of an earlier test's sockets, and their events, come back.
+bool stamped_in_this_test(const Event &e);
+
 // The schema v1 field order: the common fields, then the type's own.
 const std::vector<std::string> &expected_keys(const std::string &type);
 
@@ -313,6 +318,9 @@ int connect_to(int fd, int family, const std::string &addr, uint16_t port);
 // kernel: a full accept queue drops SYNs too, but 3.10 still answers some of them (SYN cookies, or a
 // request queue with room), and the connects it answers complete.
 int syn_dropping_listener();
+// Waits until the TCP socket `fd` is in SYN_SENT (TCP_INFO), which it reaches inside connect(2), after
+// the call has read its arguments and taken the socket. False if it is not there within `timeout`.
+bool wait_syn_sent(int fd, std::chrono::milliseconds timeout);
 
 // ---- Kernel modules ---------------------------------------------------------------------------------
 

@@ -36,15 +36,22 @@ if [ -z "$guest_rc" ]; then
 	problem "the guest's $mode did not finish"
 elif [ "$guest_rc" != 0 ]; then
 	problem "the guest's $mode failed (exit code $guest_rc)"
-	# Catch2's report of each failure (from its header to the test's duration line), so that the
-	# failures are in the last lines run-vm.sh prints, after a console a CI log may cut short.
+	# Catch2's report of each failed test (from its header to the test's duration line, the first
+	# 40 lines of it), so that the failures are in the last lines run-vm.sh prints, after a console
+	# a CI log may cut short.
 	[ "$mode" != checks ] || awk '
-		length($0) == 79 && /^-+$/ { inside = 1 }
-		/^[0-9]+\.[0-9]+ s: / { inside = 0 }
-		length($0) == 79 && /^=+$/ { inside = 0; summary = 2 }
-		inside && !(length($0) == 79 && /^[-.]+$/) { print substr($0, 1, 300) }
+		function end_report() {
+			if (inside && cut) printf "  [%d more lines of this report in the console]\n", cut
+			inside = 0
+		}
+		length($0) == 79 && /^-+$/ { if (!inside) { inside = 1; lines = 0; cut = 0 } }
+		/^[0-9]+\.[0-9]+ s: / { end_report() }
+		length($0) == 79 && /^=+$/ { end_report(); summary = 2 }
+		inside && !(length($0) == 79 && /^[-.]+$/) {
+			if (lines++ < 40) print substr($0, 1, 300); else cut++
+		}
 		summary && /^(test cases|assertions):/ { print; summary-- }
-	' "$console" | head -n 200
+	' "$console" | head -n 400
 elif [ "$mode" = checks ] && ! grep -q "^All tests passed (" "$console"; then
 	problem "the guest's checks exited 0 without Catch2's summary: they ended half way"
 fi
