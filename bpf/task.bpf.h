@@ -120,10 +120,10 @@ __noinline int pid_tree__fill(struct smith_pid_tree *t)
 	*(__u32 *)t->pad0 = 0;
 	*(__u16 *)&t->pad0[4] = 0;
 	for (i = 0; i < SMITH_PID_TREE_MAX; i++) {
-		if (!p) {
-			t->flags = 0;
+		/* A task always has a group leader and a parent: a NULL one is a load that failed, and
+		 * the tree stays flagged as cut. */
+		if (!p)
 			break;
-		}
 		t->pid[i] = p->tgid;
 		copy__words(t->comm[i], p->comm, SMITH_COMM_LEN);
 		t->depth = i + 1;
@@ -133,7 +133,9 @@ __noinline int pid_tree__fill(struct smith_pid_tree *t)
 			break;
 		}
 		parent = p->real_parent;
-		if (!parent || !parent->tgid) { /* kthreadd's parent is the idle task, pid 0 */
+		if (!parent)
+			break;
+		if (!parent->tgid) { /* kthreadd's parent is the idle task, pid 0 */
 			t->flags = 0;
 			break;
 		}
