@@ -945,8 +945,14 @@ std::string Smithd::log() const
 const std::vector<Event> &Smithd::poll()
 {
 	const Fd fd(open(output_path_.c_str(), O_RDONLY | O_CLOEXEC));
-	if (!fd.valid())
+	if (!fd.valid()) {
+		// Not written yet; any other reason (a test that used up its descriptors) would leave
+		// every later wait looking at the same events, and failing for the wrong reason.
+		if (errno != ENOENT)
+			FAIL("[" << label() << "] cannot open the output file " << output_path_ << ": "
+				 << std::strerror(errno));
 		return events_;
+	}
 	std::string chunk;
 	char buf[1 << 16];
 	for (;;) {
